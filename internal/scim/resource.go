@@ -1,0 +1,249 @@
+package scim
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Resource is a User or a Group as scimd holds it: the server-assigned id and meta, and the
+// client's attributes in schema case (extension attributes in a map under the extension's
+// URN). Attrs never holds id, meta or schemas; values are string, bool, json.Number,
+// map[string]any or []any, as Normalize returns them.
+type Resource struct {
+	ID    string
+	Meta  Meta
+	Attrs map[string]any
+}
+
+// Meta is the server-kept part of a resource's meta attribute.
+type Meta struct {
+	Created      time.Time
+	LastModified time.Time
+	Version      int64
+}
+
+// ETag returns the weak entity tag of this version, W/"n".
+func (m Meta) ETag() string { return `W/"` + strconv.FormatInt(m.Version, 10) + `"` }
+
+// TimeFormat is how scimd writes dateTime values: RFC 3339 in UTC with fixed fractional
+// digits, so that text order is time order.
+const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// FormatTime writes t in TimeFormat, in UTC.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// String returns the string value of the attribute name in attrs, or "".
+func String(attrs map[string]any, name string) string {
+	s, _ := attrs[name].(string)
+	return s
+}
+
+// CheckSchemas checks the "schemas" member of a request body: present, a list of strings,
+// and naming want (case-insensitively).
+func CheckSchemas(body map[string]any, want string) error {
+	raw, ok := body["schemas"]
+	if !ok {
+		for k, v := range body {
+			if strings.EqualFold(k, "schemas") {
+				raw, ok = v, true
+			}
+		}
+	}
+	if !ok {
+		return BadRequest(InvalidValue, "the request body has no \"schemas\"; it must list %s", want)
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return BadRequest(InvalidValue, "\"schemas\" must be a list of schema URNs")
+	}
+	for _, s := range list {
+		if str, ok := s.(string); ok && strings.EqualFold(str, want) {
+			return nil
+		}
+	}
+	return BadRequest(InvalidValue, "\"schemas\" must list %s", want)
+}
+
+// Normalize checks the attributes of a request body (POST or PUT) against rt and returns
+// them in schema case. Unknown attributes, read-only ones (id, meta, groups) and write-only
+// ones (password) are dropped; null and empty values are dropped. A value of the wrong type
+// is a 400 invalidValue error naming the attribute.
+func (rt *ResourceType) Normalize(body map[string]any) (map[string]any, error) {
+	out := map[string]any{}
+	for k, v := range body {
+		if strings.EqualFold(k, "schemas") {
+			continue
+		}
+		if urn, ok := rt.IsExtensionURN(k); ok {
+			obj, isObj := v.(map[string]any)
+			if v != nil && !isObj {
+				return nil, BadRequest(InvalidValue, "%q must be an object", urn)
+			}
+			ext, err := normalizeAttrs(rt.Extension(urn).Attributes, obj, urn+":")
+			if err != nil {
+				return nil, err
+			}
+			if len(ext) > 0 {
+				out[urn] = ext
+			}
+			continue
+		}
+		a := findAttr(commonAttrs, k)
+		if a == nil {
+			a = rt.core.Attr(k)
+		}
+		if a == nil || a.Mutability == ReadOnly || a.Mutability == WriteOnly {
+			continue
+		}
+		nv, err := a.Normalize(v, a.Name)
+		if err != nil {
+			return nil, err
+		}
+		if nv != nil {
+			out[a.Name] = nv
+		}
+	}
+	return out, nil
+}
+
+func normalizeAttrs(defs []*Attribute, in map[string]any, prefix string) (map[string]any, error) {
+	out := map[string]any{}
+	for k, v := range in {
+		a := findAttr(defs, k)
+		if a == nil || a.Mutability == ReadOnly || a.Mutability == WriteOnly {
+			continue
+		}
+		nv, err := a.Normalize(v, prefix+a.Name)
+		if err != nil {
+			return nil, err
+		}
+		if nv != nil {
+			out[a.Name] = nv
+		}
+	}
+	return out, nil
+}
+
+// Normalize checks a value of attribute a (named name in errors) and returns it in its
+// stored form: nil for null or empty; a single value of a multi-valued attribute becomes a
+// one-element list.
+func (a *Attribute) Normalize(v any, name string) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if !a.MultiValued {
+		if _, isList := v.([]any); isList {
+			return nil, BadRequest(InvalidValue, "attribute %q is single-valued; got a list", name)
+		}
+		return a.NormalizeSingle(v, name)
+	}
+	list, ok := v.([]any)
+	if !ok {
+		list = []any{v}
+	}
+	out := make([]any, 0, len(list))
+	for _, e := range list {
+		ne, err := a.NormalizeSingle(e, name)
+		if err != nil {
+			return nil, err
+		}
+		if ne != nil {
+			out = append(out, ne)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// NormalizeSingle checks one value (one element, for a multi-valued attribute) of a.
+// Booleans sent as strings ("True", "false") are accepted, as Entra ID sends them.
+func (a *Attribute) NormalizeSingle(v any, name string) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	bad := func(want string) error {
+		return BadRequest(InvalidValue, "attribute %q must be %s", name, want)
+	}
+	switch a.Type {
+	case TypeString, TypeReference, TypeBinary:
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case json.Number:
+			return x.String(), nil
+		}
+		return nil, bad("a string")
+	case TypeBoolean:
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case string:
+			if b, err := strconv.ParseBool(strings.ToLower(x)); err == nil && (strings.EqualFold(x, "true") || strings.EqualFold(x, "false")) {
+				return b, nil
+			}
+		}
+		return nil, bad("a boolean")
+	case TypeInteger:
+		if n, ok := v.(json.Number); ok {
+			if _, err := strconv.ParseInt(n.String(), 10, 64); err == nil {
+				return n, nil
+			}
+		}
+		return nil, bad("an integer")
+	case TypeDecimal:
+		if n, ok := v.(json.Number); ok {
+			if _, err := n.Float64(); err == nil {
+				return n, nil
+			}
+		}
+		return nil, bad("a number")
+	case TypeDateTime:
+		if s, ok := v.(string); ok {
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				return FormatTime(t), nil
+			}
+		}
+		return nil, bad("an RFC 3339 date-time")
+	case TypeComplex:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, bad("an object")
+		}
+		out, err := normalizeAttrs(a.SubAttributes, obj, name+".")
+		if err != nil {
+			return nil, err
+		}
+		if len(out) == 0 {
+			return nil, nil
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("scim: attribute %q has unknown type %q", name, a.Type)
+}
+
+// Render returns the wire form of r: schemas, id, meta (with location) and the attributes.
+func (rt *ResourceType) Render(r *Resource, location string) map[string]any {
+	m := make(map[string]any, len(r.Attrs)+3)
+	schemas := []string{rt.Schema}
+	for k, v := range r.Attrs {
+		m[k] = v
+		if ext := rt.Extension(k); ext != nil {
+			schemas = append(schemas, ext.ID)
+		}
+	}
+	m["schemas"] = schemas
+	m["id"] = r.ID
+	m["meta"] = map[string]any{
+		"resourceType": rt.Name,
+		"created":      FormatTime(r.Meta.Created),
+		"lastModified": FormatTime(r.Meta.LastModified),
+		"location":     location,
+		"version":      r.Meta.ETag(),
+	}
+	return m
+}
