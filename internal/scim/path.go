@@ -14,8 +14,12 @@ type AttrPath struct {
 }
 
 // String returns the path in schema case: "name.givenName", or with the extension URN
-// prefix, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value".
+// prefix, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"; a
+// path naming a whole extension (Attr nil) is its URN.
 func (p AttrPath) String() string {
+	if p.Attr == nil {
+		return p.Extension
+	}
 	var b strings.Builder
 	if p.Extension != "" {
 		b.WriteString(p.Extension)

@@ -171,11 +171,8 @@ func (a *Attribute) NormalizeSingle(v any, name string) (any, error) {
 	}
 	switch a.Type {
 	case TypeString, TypeReference, TypeBinary:
-		switch x := v.(type) {
-		case string:
-			return x, nil
-		case json.Number:
-			return x.String(), nil
+		if s, ok := v.(string); ok {
+			return s, nil
 		}
 		return nil, bad("a string")
 	case TypeBoolean:
