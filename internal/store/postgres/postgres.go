@@ -1,0 +1,146 @@
+// Package postgres is the production store backend: PostgreSQL through a pgx connection
+// pool. It translates pgx errors into store errors where they happen and retries
+// serialization failures and deadlocks; the SQL itself is package sqlstore's.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/scimd/scimd/internal/store"
+	"github.com/scimd/scimd/internal/store/sqlfilter"
+	"github.com/scimd/scimd/internal/store/sqlstore"
+	"github.com/scimd/scimd/migrations"
+)
+
+// Store is a store.Store on PostgreSQL.
+type Store struct {
+	*sqlstore.Store
+	Pool *pgxpool.Pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at dsn (postgres://…) and checks that it answers.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: bad database URL: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: cannot reach the database: %w", err)
+	}
+	return &Store{Store: sqlstore.New(&db{conn: conn{pool}, pool: pool}, sqlfilter.Postgres), Pool: pool}, nil
+}
+
+// Migrate applies pending migrations and returns those applied.
+func (s *Store) Migrate(ctx context.Context) ([]sqlstore.Migration, error) {
+	return s.Store.Migrate(ctx, migrations.FS, "postgres")
+}
+
+// translate maps pgx errors to store errors.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return fmt.Errorf("%w: %s", store.ErrConflict, pe.ConstraintName)
+		case pe.Code[:2] == "08", pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300":
+			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		}
+		return err
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) || errors.As(err, new(*pgconn.ConnectError)) {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+type conn struct{ q querier }
+
+func (c conn) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := c.q.Exec(ctx, query, args...)
+	return translate(err)
+}
+
+func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	rows, err := c.q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return pgRows{rows}, nil
+}
+
+func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return pgRow{c.q.QueryRow(ctx, query, args...)}
+}
+
+type pgRow struct{ r pgx.Row }
+
+func (r pgRow) Scan(dest ...any) error { return translate(r.r.Scan(dest...)) }
+
+type pgRows struct{ pgx.Rows }
+
+func (r pgRows) Scan(dest ...any) error { return translate(r.Rows.Scan(dest...)) }
+func (r pgRows) Err() error             { return translate(r.Rows.Err()) }
+
+type db struct {
+	conn
+	pool *pgxpool.Pool
+}
+
+// maxAttempts bounds the retries of a transaction that lost a serialization race or a
+// deadlock: the IdP sees the error only after this many tries.
+const maxAttempts = 8
+
+func (d *db) Tx(ctx context.Context, fn func(sqlstore.Conn) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return fn(conn{tx}) })
+		if !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
+			return translate(err)
+		}
+		time.Sleep(time.Duration(rand.IntN(attempt*5)+1) * time.Millisecond)
+	}
+}
+
+func (d *db) Ping(ctx context.Context) error { return translate(d.pool.Ping(ctx)) }
+
+func (d *db) Close() error {
+	d.pool.Close()
+	return nil
+}

@@ -1,0 +1,381 @@
+// Package sqlstore is the one implementation of store.Store in SQL, shared by the postgres
+// and sqlite backends. A backend supplies a DB (its connection, transactions with retry, and
+// its driver's errors translated to store errors) and a dialect; the SQL differs between
+// them only where the dialect says so. SQL text comes from this package and from sqlfilter,
+// never from input: every value is a parameter.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/store"
+	"github.com/scimd/scimd/internal/store/sqlfilter"
+)
+
+// Conn is a connection or a transaction. Errors are already store errors where they have
+// a store meaning (store.ErrNotFound for no rows, store.ErrConflict, store.ErrUnavailable).
+type Conn interface {
+	Exec(ctx context.Context, query string, args ...any) error
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+	QueryRow(ctx context.Context, query string, args ...any) Row
+}
+
+// Row is one result row.
+type Row interface{ Scan(dest ...any) error }
+
+// Rows is a result set.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// DB is a backend's database.
+type DB interface {
+	Conn
+	// Tx runs fn in a write transaction, retrying it (bounded) on serialization failures and
+	// deadlocks.
+	Tx(ctx context.Context, fn func(Conn) error) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Store implements store.Store on a DB.
+type Store struct {
+	db DB
+	d  sqlfilter.Dialect
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a Store on db, whose SQL dialect is d. Queries are written with $n
+// placeholders; the sqlite backend's DB rewrites them.
+func New(db DB, d sqlfilter.Dialect) *Store { return &Store{db: db, d: d} }
+
+// DB returns the underlying database.
+func (s *Store) DB() DB { return s.db }
+
+// timeArg is how a time is passed to the dialect.
+func (s *Store) timeArg(t time.Time) any {
+	if s.d == sqlfilter.SQLite {
+		return scim.FormatTime(t)
+	}
+	return t.UTC()
+}
+
+func (s *Store) jsonArg(b []byte) any {
+	if s.d == sqlfilter.SQLite {
+		return string(b)
+	}
+	return b
+}
+
+// timeDest scans a time from either a time.Time (postgres) or scim.TimeFormat text (sqlite).
+type timeDest struct{ t *time.Time }
+
+func (d timeDest) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*d.t = time.Time{}
+	case time.Time:
+		*d.t = v.UTC()
+	case string:
+		return d.parse(v)
+	case []byte:
+		return d.parse(string(v))
+	default:
+		return fmt.Errorf("sqlstore: cannot scan %T into a time", src)
+	}
+	return nil
+}
+
+func (d timeDest) parse(s string) error {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("sqlstore: bad stored time %q: %w", s, err)
+	}
+	*d.t = t.UTC()
+	return nil
+}
+
+// nullString turns "" into NULL.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// validID reports whether id is a UUID in its canonical text form; ids that are not cannot
+// name a resource (and Postgres would refuse them as uuid values).
+func validID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i, c := range id {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ---- tenants ----
+
+const tenantCols = `id, slug, name, default_user_type, user_types, created_at`
+
+func scanTenant(r Row) (store.Tenant, error) {
+	var t store.Tenant
+	var types string
+	err := r.Scan(&t.ID, &t.Slug, &t.Name, &t.DefaultUserType, &types, timeDest{&t.CreatedAt})
+	t.UserTypes = splitList(types)
+	return t, err
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// CreateTenant implements store.Store.
+func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
+	return s.db.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		t.ID, t.Slug, t.Name, t.DefaultUserType, strings.Join(t.UserTypes, ","), s.timeArg(t.CreatedAt))
+}
+
+// TenantBySlug implements store.Store.
+func (s *Store) TenantBySlug(ctx context.Context, slug string) (store.Tenant, error) {
+	return scanTenant(s.db.QueryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE slug = $1`, slug))
+}
+
+// Tenant implements store.Store.
+func (s *Store) Tenant(ctx context.Context, id string) (store.Tenant, error) {
+	return scanTenant(s.db.QueryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`, id))
+}
+
+// Tenants implements store.Store.
+func (s *Store) Tenants(ctx context.Context) ([]store.Tenant, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+tenantCols+` FROM tenants ORDER BY slug`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Tenant
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// UpdateTenant implements store.Store.
+func (s *Store) UpdateTenant(ctx context.Context, t store.Tenant) error {
+	return s.db.Tx(ctx, func(c Conn) error {
+		var id string
+		if err := c.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1`, t.ID).Scan(&id); err != nil {
+			return err
+		}
+		return c.Exec(ctx, `UPDATE tenants SET name = $2, default_user_type = $3, user_types = $4 WHERE id = $1`,
+			t.ID, t.Name, t.DefaultUserType, strings.Join(t.UserTypes, ","))
+	})
+}
+
+// ---- tokens ----
+
+const tokenCols = `tenant_id, id, label, created_at, last_used_at, revoked_at`
+
+func scanToken(r Row) (store.Token, error) {
+	var t store.Token
+	err := r.Scan(&t.TenantID, &t.ID, &t.Label, timeDest{&t.CreatedAt}, timeDest{&t.LastUsedAt}, timeDest{&t.RevokedAt})
+	return t, err
+}
+
+// CreateToken implements store.Store.
+func (s *Store) CreateToken(ctx context.Context, t store.Token, hash []byte) error {
+	return s.db.Exec(ctx, `INSERT INTO scim_tokens (tenant_id, id, label, hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		t.TenantID, t.ID, t.Label, hash, s.timeArg(t.CreatedAt))
+}
+
+// TokenByHash implements store.Store. It is the one token query without a tenant: the token
+// is how the tenant is found.
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
+	return scanToken(s.db.QueryRow(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE hash = $1`, hash))
+}
+
+// Tokens implements store.Store.
+func (s *Store) Tokens(ctx context.Context, tenantID string) ([]store.Token, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeToken implements store.Store. Token ids are random and unique across tenants.
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	return s.db.Tx(ctx, func(c Conn) error {
+		var tenant string
+		if err := c.QueryRow(ctx, `SELECT tenant_id FROM scim_tokens WHERE id = $1`, id).Scan(&tenant); err != nil {
+			return err
+		}
+		return c.Exec(ctx, `UPDATE scim_tokens SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant_id = $1 AND id = $2`,
+			tenant, id, s.timeArg(at))
+	})
+}
+
+// TouchToken implements store.Store.
+func (s *Store) TouchToken(ctx context.Context, tenantID, id string, at time.Time) error {
+	return s.db.Exec(ctx, `UPDATE scim_tokens SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2`,
+		tenantID, id, s.timeArg(at))
+}
+
+// ---- secrets, health ----
+
+// Secret implements store.Store.
+func (s *Store) Secret(ctx context.Context, name string, newValue func() []byte) ([]byte, error) {
+	var v []byte
+	err := s.db.QueryRow(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&v)
+	if !errors.Is(err, store.ErrNotFound) {
+		return v, err
+	}
+	if err := s.db.Exec(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, newValue()); err != nil {
+		return nil, err
+	}
+	err = s.db.QueryRow(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&v)
+	return v, err
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+// Close implements store.Store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// ---- events ----
+
+func (s *Store) insertEvent(ctx context.Context, c Conn, ev *store.Event) error {
+	if ev == nil {
+		return nil
+	}
+	id := `DEFAULT`
+	if s.d == sqlfilter.SQLite {
+		id = `(SELECT COALESCE(MAX(id), 0) + 1 FROM audit_events WHERE tenant_id = $1)`
+	}
+	return c.Exec(ctx, `INSERT INTO audit_events (tenant_id, id, at, event, outcome, actor, token_id, resource_type, resource_id, resource_name, changed, detail)
+		VALUES ($1, `+id+`, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		ev.TenantID, s.timeArg(ev.At), ev.Name, ev.Outcome, ev.Actor, nullString(ev.TokenID), nullString(ev.ResourceType),
+		nullString(ev.ResourceID), nullString(ev.ResourceName), nullString(strings.Join(ev.Changed, ",")), nullString(ev.Detail))
+}
+
+// AppendEvent implements store.Store.
+func (s *Store) AppendEvent(ctx context.Context, ev *store.Event) error {
+	return s.db.Tx(ctx, func(c Conn) error { return s.insertEvent(ctx, c, ev) })
+}
+
+// Events implements store.Store.
+func (s *Store) Events(ctx context.Context, tenantID string, q store.EventQuery) ([]store.Event, error) {
+	a := sqlfilter.NewArgs(s.d)
+	var where strings.Builder
+	fmt.Fprintf(&where, "tenant_id = %s", a.Add(tenantID))
+	if !q.Since.IsZero() {
+		fmt.Fprintf(&where, " AND at >= %s", a.Add(s.timeArg(q.Since)))
+	}
+	if q.ResourceID != "" {
+		fmt.Fprintf(&where, " AND resource_id = %s", a.Add(q.ResourceID))
+	}
+	if q.Name != "" {
+		fmt.Fprintf(&where, " AND event = %s", a.Add(q.Name))
+	}
+	if q.Outcome != "" {
+		fmt.Fprintf(&where, " AND outcome = %s", a.Add(q.Outcome))
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	query := `SELECT tenant_id, id, at, event, outcome, actor, COALESCE(token_id, ''), COALESCE(resource_type, ''),
+		COALESCE(resource_id, ''), COALESCE(resource_name, ''), COALESCE(changed, ''), COALESCE(detail, '')
+		FROM audit_events WHERE ` + where.String() + ` ORDER BY at DESC, id DESC LIMIT ` + a.Add(limit) + ` OFFSET ` + a.Add(q.Offset)
+	rows, err := s.db.Query(ctx, query, a.Values()...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var e store.Event
+		var changed string
+		if err := rows.Scan(&e.TenantID, &e.ID, timeDest{&e.At}, &e.Name, &e.Outcome, &e.Actor, &e.TokenID, &e.ResourceType,
+			&e.ResourceID, &e.ResourceName, &changed, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.Changed = splitList(changed)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// PruneEvents implements store.Store.
+func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.db.Tx(ctx, func(c Conn) error {
+		if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE at < $1`, s.timeArg(before)).Scan(&n); err != nil {
+			return err
+		}
+		return c.Exec(ctx, `DELETE FROM audit_events WHERE at < $1`, s.timeArg(before))
+	})
+	return n, err
+}
+
+// ensure database/sql's Scanner contract is what timeDest meets.
+var _ sql.Scanner = timeDest{}
+
+func marshalAttrs(attrs map[string]any) ([]byte, error) {
+	clean := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		if k == "members" || k == "groups" {
+			continue // kept as rows of group_members
+		}
+		clean[k] = v
+	}
+	return json.Marshal(clean)
+}
+
+// nextModified returns now, or just after prev when the clock has not moved past it, so
+// that lastModified strictly increases with each version.
+func nextModified(prev time.Time) time.Time {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if !now.After(prev) {
+		return prev.Add(time.Microsecond)
+	}
+	return now
+}

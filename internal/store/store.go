@@ -1,0 +1,202 @@
+// Package store defines how scimd keeps its data: the Store interface that every backend
+// implements, the records it reads and writes, and its errors. Backends (postgres, sqlite)
+// share one implementation of the SQL in package sqlstore; storetest is the conformance
+// suite they all pass.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/scim/filter"
+)
+
+// Errors a Store returns, translated from the driver's where they happen.
+var (
+	// ErrNotFound: no such row for this tenant.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a unique key (userName, displayName, slug) is taken.
+	ErrConflict = errors.New("store: unique key taken")
+	// ErrUnavailable: the database cannot be reached; the request may be retried later.
+	ErrUnavailable = errors.New("store: database unavailable")
+)
+
+// UnknownMemberError is returned when a group membership names an id that is no user or
+// group of the tenant. Nothing was written.
+type UnknownMemberError struct{ ID string }
+
+func (e *UnknownMemberError) Error() string { return fmt.Sprintf("store: unknown member %q", e.ID) }
+
+// Tenant is one customer account.
+type Tenant struct {
+	ID              string
+	Slug            string
+	Name            string
+	DefaultUserType string
+	UserTypes       []string
+	CreatedAt       time.Time
+}
+
+// Token is a SCIM bearer token's record; the token itself is never stored, only its hash.
+type Token struct {
+	ID         string
+	TenantID   string
+	Label      string
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero: never used
+	RevokedAt  time.Time // zero: live
+}
+
+// Revoked reports whether the token has been revoked.
+func (t Token) Revoked() bool { return !t.RevokedAt.IsZero() }
+
+// Event is one audit event: a provisioning change or a refused request.
+type Event struct {
+	ID           int64
+	TenantID     string
+	At           time.Time
+	Name         string // user_create_provision, group_update_provision, …
+	Outcome      string // success, client_error, server_error
+	Actor        string // "token:<id> <label>", "saml", "cli"
+	TokenID      string
+	ResourceType string // User, Group
+	ResourceID   string
+	ResourceName string // userName or displayName
+	Changed      []string
+	Detail       string
+}
+
+// EventQuery selects audit events, newest first.
+type EventQuery struct {
+	Since      time.Time
+	ResourceID string
+	Name       string
+	Outcome    string
+	Limit      int
+	Offset     int
+}
+
+// Member is one member of a group, as read back (Display filled from the member).
+type Member struct {
+	ID      string
+	Type    string // "User" or "Group"
+	Display string
+}
+
+// MemberEdit is one membership step of an update, applied in order.
+type MemberEdit struct {
+	Kind string // "add", "remove", "replace" (set to exactly IDs) or "removeAll"
+	IDs  []string
+}
+
+// Change is what an update writes: the new attributes (nil: unchanged), membership edits
+// (groups), and the audit event, all in one transaction.
+type Change struct {
+	Attrs   map[string]any
+	Members []MemberEdit
+	Event   *Event
+	// Skip: nothing changes; the transaction commits nothing and the version stays.
+	Skip bool
+}
+
+// Cursor is a keyset position in the default order (created, id).
+type Cursor struct {
+	Created time.Time
+	ID      string
+}
+
+// Query selects a page of resources of one tenant.
+type Query struct {
+	Filter     filter.Expr    // nil: all
+	SortBy     *scim.AttrPath // nil: (created, id)
+	Descending bool
+	StartIndex int     // 1-based; used when After is nil
+	Count      int     // page size; 0 returns only the total
+	After      *Cursor // cursor paging: rows after this position in (created, id) order
+	// WithMembers reads group members (Groups) or group memberships (Users, the read-only
+	// groups attribute). Groups' members are not read when false.
+	WithMembers bool
+}
+
+// Page is one page of a list.
+type Page struct {
+	Total     int
+	Resources []*scim.Resource
+	// Last is the position of the last resource returned, for the next cursor.
+	Last *Cursor
+}
+
+// Store is everything scimd keeps. Every method that reads or writes a tenant's data takes
+// the tenant id and touches only that tenant's rows.
+type Store interface {
+	// CreateTenant stores t; ErrConflict if the slug is taken.
+	CreateTenant(ctx context.Context, t Tenant) error
+	// TenantBySlug returns the tenant with the slug; ErrNotFound.
+	TenantBySlug(ctx context.Context, slug string) (Tenant, error)
+	// Tenant returns the tenant with the id; ErrNotFound.
+	Tenant(ctx context.Context, id string) (Tenant, error)
+	// Tenants lists every tenant by slug.
+	Tenants(ctx context.Context) ([]Tenant, error)
+	// UpdateTenant writes t's name and user type settings; ErrNotFound.
+	UpdateTenant(ctx context.Context, t Tenant) error
+
+	// CreateToken stores a token record and the SHA-256 hash of the token.
+	CreateToken(ctx context.Context, t Token, hash []byte) error
+	// TokenByHash finds the token whose hash is hash, revoked or not; ErrNotFound.
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// Tokens lists a tenant's tokens, oldest first.
+	Tokens(ctx context.Context, tenantID string) ([]Token, error)
+	// RevokeToken revokes the token with the id, of whatever tenant; ErrNotFound.
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	// TouchToken records that the token was used at at.
+	TouchToken(ctx context.Context, tenantID, id string, at time.Time) error
+
+	// CreateResource stores a new User or Group (r.ID and r.Meta set by the caller), its
+	// members (Groups), and ev, in one transaction. ErrConflict when userName/displayName is
+	// taken; *UnknownMemberError for a member that does not exist.
+	CreateResource(ctx context.Context, rt *scim.ResourceType, tenantID string, r *scim.Resource, members []string, ev *Event) error
+	// Resource reads one resource; withMembers as in Query. ErrNotFound, also for an id that
+	// is not well formed.
+	Resource(ctx context.Context, rt *scim.ResourceType, tenantID, id string, withMembers bool) (*scim.Resource, error)
+	// UpdateResource reads the resource (without Groups' members), calls fn, and writes the
+	// change with a new version and lastModified, in one transaction. fn has no side effects:
+	// it may be called again when the transaction is retried. Returns the resource as written
+	// (without members). ErrNotFound; ErrConflict; *UnknownMemberError; fn's error.
+	UpdateResource(ctx context.Context, rt *scim.ResourceType, tenantID, id string, fn func(r *scim.Resource) (Change, error)) (*scim.Resource, error)
+	// DeleteResource deletes the resource, its memberships (both directions), and writes ev
+	// (which may check the resource's version in ev's closure), in one transaction.
+	// ErrNotFound.
+	DeleteResource(ctx context.Context, rt *scim.ResourceType, tenantID, id string, check func(r *scim.Resource) (*Event, error)) error
+	// ListResources returns one page of a tenant's resources.
+	ListResources(ctx context.Context, rt *scim.ResourceType, tenantID string, q Query) (Page, error)
+
+	// AppendEvent writes an event in its own transaction (refused requests).
+	AppendEvent(ctx context.Context, ev *Event) error
+	// Events lists a tenant's events, newest first.
+	Events(ctx context.Context, tenantID string, q EventQuery) ([]Event, error)
+	// PruneEvents deletes events older than before, of every tenant; returns how many.
+	PruneEvents(ctx context.Context, before time.Time) (int64, error)
+
+	// Secret returns the installation secret with the name, creating it with newValue() the
+	// first time; every replica gets the same value.
+	Secret(ctx context.Context, name string, newValue func() []byte) ([]byte, error)
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+// NewID returns a random (version 4) UUID.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
