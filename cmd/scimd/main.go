@@ -1,0 +1,156 @@
+// Command scimd is the SCIM 2.0 and SAML 2.0 service provider of a multi-tenant SaaS
+// application, and the CLI that manages its tenants and tokens. Run `scimd help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `scimd: a SCIM 2.0 and SAML 2.0 service provider for a multi-tenant application.
+
+Usage:
+  scimd serve   [--addr 127.0.0.1:8080] [--database DSN] [--public-url URL] [flags]
+  scimd migrate [--database DSN]
+  scimd tenant create SLUG [--name NAME]
+  scimd tenant list
+  scimd tenant user-types SLUG --allowed admin,member,viewer,guest --default member
+  scimd token create --tenant SLUG [--label LABEL]
+  scimd token list --tenant SLUG
+  scimd token revoke ID
+
+Every command that touches data takes --database DSN (env SCIMD_DATABASE):
+postgres://user@host:5432/db for PostgreSQL, or sqlite:PATH (default sqlite:scimd.db).
+Run 'scimd COMMAND --help' for a command's flags.
+`
+
+// exitError carries an exit code; its message is printed as one line.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: 2, msg: fmt.Sprintf(format, args...)}
+}
+
+// run executes the command line args and returns the process exit code. Errors are printed
+// to stderr as one line.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, stdout, stderr)
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	}
+	fmt.Fprintf(stderr, "scimd: %s\n", oneLine(err.Error()))
+	return code
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageErr("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serveCmd(ctx, rest, stderr)
+	case "migrate":
+		return migrateCmd(ctx, rest, stdout, stderr)
+	case "tenant":
+		return tenantCmd(ctx, rest, stdout, stderr)
+	case "token":
+		return tokenCmd(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return usageErr("unknown command %q", cmd)
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("scimd "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseArgs parses flags that may come before or after positional arguments
+// (`scimd tenant create acme --name Acme`) and returns the positional ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageErr("%s", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+// envOr returns the environment variable's value, or def.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// databaseFlag adds the --database flag every data command shares.
+func databaseFlag(fs *flag.FlagSet) *string {
+	p := new(string)
+	fs.StringVar(p, "database", envOr("SCIMD_DATABASE", "sqlite:scimd.db"),
+		"database: postgres://… or sqlite:PATH (env SCIMD_DATABASE)")
+	return p
+}
+
+func envInt(name string, def int64) int64 {
+	var n int64
+	if _, err := fmt.Sscan(envOr(name, ""), &n); err == nil {
+		return n
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(envOr(name, "")); err == nil {
+		return d
+	}
+	return def
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/store"
+)
+
+// serveConfig is scimd serve's configuration: flags, each with a SCIMD_* environment
+// variable as its default.
+type serveConfig struct {
+	Addr            string
+	database        *string
+	PublicURL       string
+	MetricsAddr     string
+	LogFormat       string
+	LogLevel        string
+	MaxBodyBytes    int64
+	ShutdownTimeout time.Duration
+}
+
+func serveFlags(fs *flag.FlagSet) *serveConfig {
+	c := &serveConfig{}
+	fs.StringVar(&c.Addr, "addr", envOr("SCIMD_ADDR", "127.0.0.1:8080"), "address to listen on (env SCIMD_ADDR)")
+	c.database = databaseFlag(fs)
+	fs.StringVar(&c.PublicURL, "public-url", envOr("SCIMD_PUBLIC_URL", ""),
+		"absolute URL clients reach scimd at; builds meta.location and SAML URLs (env SCIMD_PUBLIC_URL; default http://ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", envOr("SCIMD_METRICS_ADDR", ""),
+		"serve /metrics on this address instead of the main one (env SCIMD_METRICS_ADDR)")
+	fs.StringVar(&c.LogFormat, "log-format", envOr("SCIMD_LOG_FORMAT", "json"), "log format: json or text (env SCIMD_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", envOr("SCIMD_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env SCIMD_LOG_LEVEL)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", envInt("SCIMD_MAX_BODY_BYTES", 1<<20), "largest request body accepted (env SCIMD_MAX_BODY_BYTES)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("SCIMD_SHUTDOWN_TIMEOUT", 15*time.Second),
+		"how long in-flight requests may take to finish on SIGTERM (env SCIMD_SHUTDOWN_TIMEOUT)")
+	return c
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageErr("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, usageErr("--log-format %q: use json or text", format)
+}
+
+func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	c := serveFlags(fs)
+	if pos, err := parseArgs(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usageErr("serve takes no arguments, got %q", pos[0])
+	}
+	return serve(ctx, c, stderr, nil)
+}
+
+// serve runs the server until ctx is done; listening (if not nil) receives the bound
+// address once the listener is open.
+func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan<- string) error {
+	log, err := newLogger(stderr, c.LogFormat, c.LogLevel)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", c.Addr, err)
+	}
+	defer ln.Close()
+	var metricsLn net.Listener
+	if c.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", c.MetricsAddr); err != nil {
+			return fmt.Errorf("cannot listen on %s for metrics: %w", c.MetricsAddr, err)
+		}
+		defer metricsLn.Close()
+	}
+	publicURL := c.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	if !strings.HasPrefix(publicURL, "http://") && !strings.HasPrefix(publicURL, "https://") {
+		return usageErr("--public-url %q must be an absolute http(s) URL", publicURL)
+	}
+	db, applied, err := openMigrated(ctx, *c.database)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, m := range applied {
+		log.Info("migration applied", "name", m.Name)
+	}
+	if err := bootstrap(ctx, db, stderr); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	srv, err := server.New(ctx, server.Config{PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MetricsOnMain: c.MetricsAddr == ""},
+		db, log, reg)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- hs.Serve(ln) }()
+	var ms *http.Server
+	if metricsLn != nil {
+		ms = &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- ms.Serve(metricsLn) }()
+	}
+	log.Info("scimd listening", "addr", ln.Addr().String(), "public_url", publicURL, "database", redact(*c.database))
+	if listening != nil {
+		listening <- ln.Addr().String()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", c.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	if ms != nil {
+		ms.Shutdown(sctx)
+	}
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// bootstrap creates tenant "default" and its first token on a database with no tenant, and
+// prints the token once.
+func bootstrap(ctx context.Context, s store.Store, stderr io.Writer) error {
+	tenants, err := s.Tenants(ctx)
+	if err != nil || len(tenants) > 0 {
+		return err
+	}
+	d := directory.New(s, slog.New(slog.DiscardHandler), nil)
+	t, err := d.CreateTenant(ctx, "default", "Default")
+	if err != nil {
+		return err
+	}
+	tok, _, err := d.IssueToken(ctx, t, "bootstrap")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "Created tenant \"default\". Its SCIM bearer token is below; it will not be shown again:\n%s\n", tok)
+	return nil
+}

@@ -1,0 +1,171 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/scim/patch"
+	"github.com/scimd/scimd/internal/store"
+)
+
+// MaxMembersPerRequest bounds the member values one request may carry.
+var MaxMembersPerRequest = 10000
+
+// memberIDs takes the member ids out of a body's members attribute (JumpCloud sends objects
+// with only value). Errors: 400 invalidValue for a member without a string value.
+func memberIDs(body map[string]any) ([]string, error) {
+	var raw any
+	for k, v := range body {
+		if strings.EqualFold(k, "members") {
+			raw = v
+		}
+	}
+	if raw == nil {
+		return nil, nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, scim.BadRequest(scim.InvalidValue, "members must be a list of {\"value\": id}")
+	}
+	if len(list) > MaxMembersPerRequest {
+		return nil, scim.BadRequest(scim.TooMany, "at most %d members in one request", MaxMembersPerRequest)
+	}
+	ids := make([]string, 0, len(list))
+	for _, m := range list {
+		obj, _ := m.(map[string]any)
+		var id string
+		for k, v := range obj {
+			if strings.EqualFold(k, "value") {
+				id, _ = v.(string)
+			}
+		}
+		if id == "" {
+			return nil, scim.BadRequest(scim.InvalidValue, "each member needs a \"value\" with the member's id")
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func groupRules(attrs map[string]any) error {
+	delete(attrs, "members") // kept as rows
+	if strings.TrimSpace(scim.String(attrs, "displayName")) == "" {
+		return scim.BadRequest(scim.InvalidValue, "displayName is required")
+	}
+	return nil
+}
+
+// CreateGroup creates a group and its memberships. Errors: 400 invalidValue (also for a
+// member id that is no user or group of the tenant; nothing is written), 409 uniqueness.
+func (d *Directory) CreateGroup(ctx context.Context, t store.Tenant, body map[string]any) (*scim.Resource, error) {
+	ev := d.event(ctx, t, EventGroupCreate, resourceTypeGroup, "", "")
+	attrs, members, err := groupBody(body)
+	if err != nil {
+		ev.ResourceName = scim.String(attrs, "displayName")
+		return nil, d.finish(ctx, t, ev, err, "")
+	}
+	now := d.now()
+	r := &scim.Resource{ID: store.NewID(), Meta: scim.Meta{Created: now, LastModified: now, Version: 1}, Attrs: attrs}
+	ev.ResourceID, ev.ResourceName = r.ID, scim.String(attrs, "displayName")
+	ev.Detail = fmt.Sprintf("members added: %d", len(members))
+	if err := d.store.CreateResource(ctx, scim.Groups, t.ID, r, members, ev); err != nil {
+		ev.ResourceID = ""
+		return nil, d.finish(ctx, t, ev, err, fmt.Sprintf("displayName %q", ev.ResourceName))
+	}
+	return r, d.finish(ctx, t, ev, nil, "")
+}
+
+func groupBody(body map[string]any) (map[string]any, []string, error) {
+	if err := scim.CheckSchemas(body, scim.GroupSchema); err != nil {
+		return nil, nil, err
+	}
+	attrs, err := scim.Groups.Normalize(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	members, err := memberIDs(body)
+	if err != nil {
+		return attrs, nil, err
+	}
+	return attrs, members, groupRules(attrs)
+}
+
+// ReplaceGroup replaces a group's attributes and its whole membership from a PUT body.
+func (d *Directory) ReplaceGroup(ctx context.Context, t store.Tenant, id string, body map[string]any, ifMatch string) (*scim.Resource, error) {
+	ev := d.event(ctx, t, EventGroupUpdate, resourceTypeGroup, id, "")
+	attrs, members, err := groupBody(body)
+	if err != nil {
+		return nil, d.finish(ctx, t, ev, err, "")
+	}
+	ev.ResourceName = scim.String(attrs, "displayName")
+	ev.Detail = fmt.Sprintf("members replaced: %d", len(members))
+	r, err := d.store.UpdateResource(ctx, scim.Groups, t.ID, id, func(r *scim.Resource) (store.Change, error) {
+		if err := checkVersion(r, ifMatch); err != nil {
+			return store.Change{}, err
+		}
+		ev.Changed = append(changedAttrs(scim.Groups, r.Attrs, attrs), "members")
+		return store.Change{Attrs: copyMap(attrs), Members: []store.MemberEdit{{Kind: "replace", IDs: members}}, Event: ev}, nil
+	})
+	if err != nil {
+		return nil, d.finish(ctx, t, ev, notFound(scim.Groups, id, err), fmt.Sprintf("displayName %q", ev.ResourceName))
+	}
+	return r, d.finish(ctx, t, ev, nil, "")
+}
+
+// PatchGroup applies PATCH operations: membership operations become row edits (a group of
+// 100,000 members is never read or rewritten whole), the rest apply to the attributes; all
+// in one transaction.
+func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, ops []patch.Operation, ifMatch string) (*scim.Resource, error) {
+	ev := d.event(ctx, t, EventGroupUpdate, resourceTypeGroup, id, "")
+	edits, rest, err := patch.SplitMembers(ops, "members")
+	if err != nil {
+		return nil, d.finish(ctx, t, ev, err, "")
+	}
+	added, removed := 0, 0
+	var memberEdits []store.MemberEdit
+	for _, e := range edits {
+		if len(e.IDs) > MaxMembersPerRequest {
+			return nil, d.finish(ctx, t, ev, scim.BadRequest(scim.TooMany, "at most %d members in one request", MaxMembersPerRequest), "")
+		}
+		switch e.Kind {
+		case "add", "replace":
+			added += len(e.IDs)
+		case "remove":
+			removed += len(e.IDs)
+		}
+		memberEdits = append(memberEdits, store.MemberEdit{Kind: e.Kind, IDs: e.IDs})
+	}
+	r, err := d.store.UpdateResource(ctx, scim.Groups, t.ID, id, func(r *scim.Resource) (store.Change, error) {
+		if err := checkVersion(r, ifMatch); err != nil {
+			return store.Change{}, err
+		}
+		next, changed, err := patch.Apply(scim.Groups, r.Attrs, rest)
+		if err != nil {
+			return store.Change{}, err
+		}
+		if err := groupRules(next); err != nil {
+			return store.Change{}, err
+		}
+		ev.ResourceName = scim.String(next, "displayName")
+		if len(memberEdits) > 0 {
+			changed = append(changed, "members")
+			ev.Detail = fmt.Sprintf("members added: %d, removed: %d", added, removed)
+		}
+		if len(changed) == 0 {
+			return store.Change{Skip: true}, nil
+		}
+		ev.Changed = changed
+		return store.Change{Attrs: next, Members: memberEdits, Event: ev}, nil
+	})
+	if err != nil {
+		return nil, d.finish(ctx, t, ev, notFound(scim.Groups, id, err), fmt.Sprintf("displayName %q", ev.ResourceName))
+	}
+	return r, d.finish(ctx, t, ev, nil, "")
+}
+
+// DeleteGroup deletes a group and its memberships; its members stay.
+func (d *Directory) DeleteGroup(ctx context.Context, t store.Tenant, id, ifMatch string) error {
+	return d.delete(ctx, scim.Groups, t, id, ifMatch, EventGroupDelete, "displayName")
+}

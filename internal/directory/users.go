@@ -1,0 +1,228 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/scim/patch"
+	"github.com/scimd/scimd/internal/store"
+)
+
+// userRules checks what every stored user must satisfy and puts userType in canonical case.
+func userRules(t store.Tenant, attrs map[string]any) error {
+	if strings.TrimSpace(scim.String(attrs, "userName")) == "" {
+		return scim.BadRequest(scim.InvalidValue, "userName is required")
+	}
+	if ut, ok := attrs["userType"].(string); ok {
+		canon := ""
+		for _, allowed := range t.UserTypes {
+			if strings.EqualFold(ut, allowed) {
+				canon = allowed
+			}
+		}
+		if canon == "" {
+			return scim.BadRequest(scim.InvalidValue, "userType %q is not one of %s", ut, strings.Join(t.UserTypes, ", "))
+		}
+		attrs["userType"] = canon
+	}
+	if _, ok := attrs["active"].(bool); !ok {
+		attrs["active"] = true
+	}
+	return nil
+}
+
+// CreateUser creates a user from a POST body. userType defaults to the tenant's default,
+// active to true. Errors: 400 invalidValue, 409 uniqueness.
+func (d *Directory) CreateUser(ctx context.Context, t store.Tenant, body map[string]any) (*scim.Resource, error) {
+	if err := scim.CheckSchemas(body, scim.UserSchema); err != nil {
+		return nil, d.refuse(ctx, t, EventUserCreate, resourceTypeUser, "", body, err)
+	}
+	attrs, err := scim.Users.Normalize(body)
+	if err != nil {
+		return nil, d.refuse(ctx, t, EventUserCreate, resourceTypeUser, "", body, err)
+	}
+	return d.createUser(ctx, t, attrs, EventUserCreate)
+}
+
+// CreateJITUser creates a user from a SAML assertion's attributes (already in schema form).
+func (d *Directory) CreateJITUser(ctx context.Context, t store.Tenant, attrs map[string]any) (*scim.Resource, error) {
+	return d.createUser(ctx, t, attrs, EventUserJIT)
+}
+
+func (d *Directory) createUser(ctx context.Context, t store.Tenant, attrs map[string]any, event string) (*scim.Resource, error) {
+	if _, ok := attrs["userType"]; !ok && t.DefaultUserType != "" {
+		attrs["userType"] = t.DefaultUserType
+	}
+	now := d.now()
+	r := &scim.Resource{ID: store.NewID(), Meta: scim.Meta{Created: now, LastModified: now, Version: 1}, Attrs: attrs}
+	ev := d.event(ctx, t, event, resourceTypeUser, r.ID, scim.String(attrs, "userName"))
+	if err := userRules(t, attrs); err != nil {
+		ev.ResourceID = ""
+		return nil, d.finish(ctx, t, ev, err, "")
+	}
+	err := d.store.CreateResource(ctx, scim.Users, t.ID, r, nil, ev)
+	if err != nil {
+		ev.ResourceID = ""
+		return nil, d.finish(ctx, t, ev, err, fmt.Sprintf("userName %q", scim.String(attrs, "userName")))
+	}
+	return r, d.finish(ctx, t, ev, nil, "")
+}
+
+// refuse records a request refused before it reached the store.
+func (d *Directory) refuse(ctx context.Context, t store.Tenant, event, rtype, id string, body map[string]any, err error) error {
+	name := ""
+	for k, v := range body {
+		if s, ok := v.(string); ok && (strings.EqualFold(k, "userName") || strings.EqualFold(k, "displayName") && rtype == resourceTypeGroup) {
+			name = s
+		}
+	}
+	return d.finish(ctx, t, d.event(ctx, t, event, rtype, id, name), err, "")
+}
+
+// ReplaceUser replaces a user's attributes from a PUT body. active and userType change only
+// through PATCH: left out, they keep their values; sent with another value, 400 mutability.
+// The read-only groups attribute sent back unchanged (GET-modify-PUT) is ignored; sent
+// changed, 400 mutability. Errors: 404, 412 for a stale If-Match, 400, 409.
+func (d *Directory) ReplaceUser(ctx context.Context, t store.Tenant, id string, body map[string]any, ifMatch string) (*scim.Resource, error) {
+	ev := d.event(ctx, t, EventUserUpdate, resourceTypeUser, id, "")
+	if err := scim.CheckSchemas(body, scim.UserSchema); err != nil {
+		return nil, d.finish(ctx, t, ev, err, "")
+	}
+	attrs, err := scim.Users.Normalize(body)
+	if err != nil {
+		return nil, d.finish(ctx, t, ev, err, "")
+	}
+	ev.ResourceName = scim.String(attrs, "userName")
+	r, err := d.store.UpdateResource(ctx, scim.Users, t.ID, id, func(r *scim.Resource) (store.Change, error) {
+		if err := checkVersion(r, ifMatch); err != nil {
+			return store.Change{}, err
+		}
+		next := copyMap(attrs)
+		for _, name := range []string{"active", "userType"} {
+			sent, ok := next[name]
+			if !ok {
+				if cur, had := r.Attrs[name]; had {
+					next[name] = cur
+				}
+				continue
+			}
+			if name == "userType" {
+				if err := userRules(t, next); err != nil {
+					return store.Change{}, err
+				}
+				sent = next[name]
+			}
+			if fmt.Sprint(sent) != fmt.Sprint(r.Attrs[name]) {
+				return store.Change{}, scim.BadRequest(scim.Mutability, "%s can be changed only with PATCH, not PUT", name)
+			}
+		}
+		if err := checkGroupsUnchanged(body, r); err != nil {
+			return store.Change{}, err
+		}
+		if err := userRules(t, next); err != nil {
+			return store.Change{}, err
+		}
+		if ev.Changed = changedAttrs(scim.Users, r.Attrs, next); len(ev.Changed) == 0 {
+			return store.Change{Skip: true}, nil
+		}
+		return store.Change{Attrs: next, Event: ev}, nil
+	})
+	if err != nil {
+		return nil, d.finish(ctx, t, ev, notFound(scim.Users, id, err), fmt.Sprintf("userName %q", ev.ResourceName))
+	}
+	return r, d.finish(ctx, t, ev, nil, "")
+}
+
+// checkGroupsUnchanged refuses a PUT body whose groups attribute differs from the user's.
+func checkGroupsUnchanged(body map[string]any, r *scim.Resource) error {
+	for k, v := range body {
+		if !strings.EqualFold(k, "groups") || v == nil {
+			continue
+		}
+		sent := map[string]bool{}
+		list, _ := v.([]any)
+		for _, g := range list {
+			if m, ok := g.(map[string]any); ok {
+				for mk, mv := range m {
+					if s, ok := mv.(string); ok && strings.EqualFold(mk, "value") {
+						sent[strings.ToLower(s)] = true
+					}
+				}
+			}
+		}
+		cur := map[string]bool{}
+		have, _ := r.Attrs["groups"].([]any)
+		for _, g := range have {
+			cur[strings.ToLower(scim.String(g.(map[string]any), "value"))] = true
+		}
+		if fmt.Sprint(sent) != fmt.Sprint(cur) {
+			return scim.BadRequest(scim.Mutability, "groups is read-only: change group membership through /Groups")
+		}
+	}
+	return nil
+}
+
+// PatchUser applies PATCH operations. Turning active to false is a user_deprovision event.
+func (d *Directory) PatchUser(ctx context.Context, t store.Tenant, id string, ops []patch.Operation, ifMatch string) (*scim.Resource, error) {
+	ev := d.event(ctx, t, EventUserUpdate, resourceTypeUser, id, "")
+	r, err := d.store.UpdateResource(ctx, scim.Users, t.ID, id, func(r *scim.Resource) (store.Change, error) {
+		if err := checkVersion(r, ifMatch); err != nil {
+			return store.Change{}, err
+		}
+		cur := copyMap(r.Attrs)
+		delete(cur, "groups")
+		next, changed, err := patch.Apply(scim.Users, cur, ops)
+		if err != nil {
+			return store.Change{}, err
+		}
+		if err := userRules(t, next); err != nil {
+			return store.Change{}, err
+		}
+		ev.ResourceName = scim.String(next, "userName")
+		if len(changed) == 0 {
+			return store.Change{Skip: true}, nil
+		}
+		ev.Changed, ev.Name = changed, EventUserUpdate
+		if r.Attrs["active"] == true && next["active"] == false {
+			ev.Name = EventUserDeprov
+		}
+		return store.Change{Attrs: next, Event: ev}, nil
+	})
+	if err != nil {
+		return nil, d.finish(ctx, t, ev, notFound(scim.Users, id, err), fmt.Sprintf("userName %q", ev.ResourceName))
+	}
+	return r, d.finish(ctx, t, ev, nil, "")
+}
+
+// DeleteUser deletes a user and their memberships.
+func (d *Directory) DeleteUser(ctx context.Context, t store.Tenant, id, ifMatch string) error {
+	return d.delete(ctx, scim.Users, t, id, ifMatch, EventUserDelete, "userName")
+}
+
+// SetUserActive deactivates or reactivates a user (admin console, tests).
+func (d *Directory) SetUserActive(ctx context.Context, t store.Tenant, id string, active bool) (*scim.Resource, error) {
+	ops := []patch.Operation{{Op: "replace", Path: nil, Value: map[string]any{"active": active}}}
+	return d.PatchUser(ctx, t, id, ops, "")
+}
+
+func (d *Directory) delete(ctx context.Context, rt *scim.ResourceType, t store.Tenant, id, ifMatch, event, nameAttr string) error {
+	ev := d.event(ctx, t, event, rt.Name, id, "")
+	err := d.store.DeleteResource(ctx, rt, t.ID, id, func(r *scim.Resource) (*store.Event, error) {
+		if err := checkVersion(r, ifMatch); err != nil {
+			return nil, err
+		}
+		ev.ResourceName = scim.String(r.Attrs, nameAttr)
+		return ev, nil
+	})
+	return d.finish(ctx, t, ev, notFound(rt, id, err), "")
+}
+
+func copyMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

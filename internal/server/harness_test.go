@@ -1,0 +1,283 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/store"
+	"github.com/scimd/scimd/internal/store/teststores"
+)
+
+// env is one scimd behind the real router, with a tenant and its token.
+type env struct {
+	t      *testing.T
+	srv    *httptest.Server
+	store  store.Store
+	dir    *directory.Directory
+	tenant store.Tenant
+	token  string
+	logs   *lockedWriter
+}
+
+func newEnv(t *testing.T, s store.Store) *env {
+	t.Helper()
+	ctx := context.Background()
+	logs := &lockedWriter{w: &bytes.Buffer{}}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	e := &env{t: t, store: s, logs: logs}
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	sv, err := server.New(ctx, server.Config{PublicURL: srv.URL, MetricsOnMain: true}, s, log, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = sv.Handler()
+	e.srv, e.dir = srv, sv.Directory()
+	e.tenant, e.token = e.newTenant("acme")
+	return e
+}
+
+// sub returns the env for a subtest, so that failures stop the subtest.
+func (e *env) sub(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// newTenant creates a tenant and a token for it.
+func (e *env) newTenant(slug string) (store.Tenant, string) {
+	e.t.Helper()
+	ctx := context.Background()
+	tn, err := e.dir.CreateTenant(ctx, slug, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tok, _, err := e.dir.IssueToken(ctx, tn, "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tn, tok
+}
+
+// backends runs fn against a fresh env on every backend.
+func backends(t *testing.T, fn func(t *testing.T, e *env)) {
+	teststores.Run(t, func(t *testing.T, s store.Store) { fn(t, newEnv(t, s)) })
+}
+
+// resp is a decoded response.
+type resp struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    []byte
+}
+
+// str returns the string at a dotted path of the body ("meta.version"); an extension
+// URN, which has dots of its own, may lead the path ("urn:…:2.0:User.department").
+func (r resp) str(path string) string {
+	var v any = r.Body
+	var parts []string
+	if strings.HasPrefix(path, "urn:") {
+		i := strings.LastIndex(path, ".")
+		parts = []string{path[:i], path[i+1:]}
+	} else {
+		parts = strings.Split(path, ".")
+	}
+	for _, p := range parts {
+		m, _ := v.(map[string]any)
+		v = m[p]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// do sends a request with the env's token; body may be a string, []byte or anything JSON.
+func (e *env) do(method, path string, body any, header ...string) resp {
+	e.t.Helper()
+	return e.doToken(e.token, method, path, body, header...)
+}
+
+func (e *env) doToken(token, method, path string, body any, header ...string) resp {
+	e.t.Helper()
+	r, err := e.send(token, method, path, body, header...)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// doNoFatal is do for goroutines: a transport failure is a response with status 0.
+func (e *env) doNoFatal(method, path string, body any, header ...string) resp {
+	r, err := e.send(e.token, method, path, body, header...)
+	if err != nil {
+		return resp{Raw: []byte(err.Error())}
+	}
+	return r
+}
+
+func (e *env) send(token, method, path string, body any, header ...string) (resp, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			return resp{}, err
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		return resp{}, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return resp{}, err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return resp{}, err
+	}
+	r := resp{Status: res.StatusCode, Header: res.Header, Raw: raw}
+	if len(raw) > 0 && strings.Contains(res.Header.Get("Content-Type"), "json") {
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.UseNumber()
+		if err := d.Decode(&r.Body); err != nil {
+			return r, fmt.Errorf("response is not a JSON object: %v\n%s", err, raw)
+		}
+	}
+	return r, nil
+}
+
+// bulkUsers creates n users through the directory (not HTTP, for speed) and returns their ids.
+func (e *env) bulkUsers(t *testing.T, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	ctx := directory.WithActor(context.Background(), directory.Actor{Name: "test"})
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < n; i += 4 {
+				u, err := e.dir.CreateUser(ctx, e.tenant, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"},
+					"userName": fmt.Sprintf("bulk%06d@example.com", i)})
+				if err != nil {
+					errc <- err
+					return
+				}
+				ids[i] = u.ID
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// want checks the status and, for errors, that the body is a SCIM error with scimType.
+func (e *env) want(r resp, status int, scimType string) {
+	e.t.Helper()
+	if r.Status != status {
+		e.t.Fatalf("status %d, want %d; body %s", r.Status, status, r.Raw)
+	}
+	if status < 400 {
+		return
+	}
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/scim+json") {
+		e.t.Fatalf("error content type %q", r.Header.Get("Content-Type"))
+	}
+	schemas, _ := r.Body["schemas"].([]any)
+	if len(schemas) != 1 || schemas[0] != "urn:ietf:params:scim:api:messages:2.0:Error" {
+		e.t.Fatalf("error body schemas = %v; body %s", r.Body["schemas"], r.Raw)
+	}
+	if got := r.str("status"); got != http.StatusText(status) && got != itoa(status) {
+		e.t.Fatalf("error status %q, want %q", got, itoa(status))
+	}
+	if got := r.str("scimType"); got != scimType {
+		e.t.Fatalf("scimType %q, want %q; body %s", got, scimType, r.Raw)
+	}
+	if r.str("detail") == "" {
+		e.t.Fatalf("error without detail: %s", r.Raw)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// createUser posts a user and returns the response body.
+func (e *env) createUser(userName string, extra map[string]any) map[string]any {
+	e.t.Helper()
+	body := map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": userName}
+	for k, v := range extra {
+		body[k] = v
+	}
+	r := e.do("POST", "/scim/v2/Users", body)
+	e.want(r, http.StatusCreated, "")
+	return r.Body
+}
+
+// createGroup posts a group with members and returns the response body.
+func (e *env) createGroup(name string, members ...string) map[string]any {
+	e.t.Helper()
+	var ms []any
+	for _, m := range members {
+		ms = append(ms, map[string]any{"value": m})
+	}
+	body := map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": name}
+	if ms != nil {
+		body["members"] = ms
+	}
+	r := e.do("POST", "/scim/v2/Groups", body)
+	e.want(r, http.StatusCreated, "")
+	return r.Body
+}
+
+// lockedWriter serialises log writes and reads: access lines are written after the
+// response has reached the client.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
+}

@@ -1,0 +1,336 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/store"
+)
+
+// ContentType is the media type of SCIM bodies (RFC 7644 §3.1).
+const ContentType = "application/scim+json"
+
+var (
+	errNotFoundRoute = scim.Errorf(http.StatusNotFound, "", "no such endpoint")
+	errMethod        = scim.Errorf(http.StatusMethodNotAllowed, "", "method not allowed on this endpoint")
+)
+
+// handlerFunc is a handler that returns its error; wrap writes it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) wrap(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// writeError writes err as a SCIM error body. Errors that are not *scim.Error are internal:
+// logged with their cause, answered with a bare 500.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	se := scim.AsError(err)
+	if se == nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			se = scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", mbe.Limit)
+		case errors.Is(err, store.ErrUnavailable):
+			se = scim.Errorf(http.StatusServiceUnavailable, "", "the database is unavailable; retry later")
+		case errors.Is(err, context.DeadlineExceeded):
+			se = scim.Errorf(http.StatusServiceUnavailable, "", "the request timed out; retry later")
+		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+			return // the client went away
+		default:
+			s.log.ErrorContext(r.Context(), "internal error", "err", err, "route", routePattern(r))
+			se = scim.Errorf(http.StatusInternalServerError, "", "internal error")
+		}
+	}
+	if se.Status == http.StatusServiceUnavailable || se.Status == http.StatusTooManyRequests {
+		if w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "1")
+		}
+	}
+	if se.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="scimd"`)
+	}
+	if se.Status >= 400 && se.Status < 500 {
+		annotate(r.Context(), "scim_error", se.ScimType)
+	}
+	writeJSON(w, se.Status, se.Body())
+}
+
+// writeJSON writes v with the SCIM content type.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"schemas":["` + scim.ErrorSchema + `"],"status":"500","detail":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", ContentType+"; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// decodeBody reads a JSON object body; numbers stay json.Number. Errors: 400 invalidSyntax,
+// 413 for a body over the limit.
+func decodeBody(r *http.Request) (map[string]any, error) {
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	var body map[string]any
+	if err := dec.Decode(&body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		if errors.Is(err, io.EOF) {
+			return nil, scim.BadRequest(scim.InvalidSyntax, "the request body is empty; a JSON object is required")
+		}
+		return nil, scim.BadRequest(scim.InvalidSyntax, "the request body is not valid JSON: %s", jsonErrorText(err))
+	}
+	if body == nil {
+		return nil, scim.BadRequest(scim.InvalidSyntax, "the request body must be a JSON object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, scim.BadRequest(scim.InvalidSyntax, "the request body has data after the JSON object")
+	}
+	return body, nil
+}
+
+func jsonErrorText(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("%s at byte %d", se.Error(), se.Offset)
+	case errors.As(err, &te):
+		return "expected a JSON object"
+	}
+	return "malformed JSON"
+}
+
+// ---- request context: request id, annotations for the access log ----
+
+type logInfoKey struct{}
+
+// logInfo collects what the access line reports beside the basics.
+type logInfo struct {
+	requestID string
+	attrs     []slog.Attr
+}
+
+func annotate(ctx context.Context, key string, value any) {
+	if li, ok := ctx.Value(logInfoKey{}).(*logInfo); ok {
+		li.attrs = append(li.attrs, slog.Any(key, value))
+	}
+}
+
+// RequestIDHeader carries the request id, taken from the client when it is sane.
+const RequestIDHeader = "X-Request-Id"
+
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(RequestIDHeader)
+		if !saneID(id) {
+			var b [12]byte
+			rand.Read(b[:])
+			id = base64.RawURLEncoding.EncodeToString(b[:])
+		}
+		w.Header().Set(RequestIDHeader, id)
+		li := &logInfo{requestID: id}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), logInfoKey{}, li)))
+	})
+}
+
+func saneID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c == '-' || c == '_' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func routePattern(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		if p := rc.RoutePattern(); p != "" {
+			return p
+		}
+	}
+	return "unmatched"
+}
+
+// accessLog writes one line per request: never the token, a body or a query string (a
+// filter may carry personal data).
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		li, _ := r.Context().Value(logInfoKey{}).(*logInfo)
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", li.requestID),
+			slog.String("method", r.Method),
+			slog.String("route", routePattern(r)),
+			slog.Int("status", status),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Int64("bytes", sw.bytes),
+			slog.String("user_agent", r.UserAgent()),
+			slog.String("remote", r.RemoteAddr),
+		}
+		attrs = append(attrs, li.attrs...)
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.LogAttrs(r.Context(), level, "request", attrs...)
+	})
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				writeJSON(w, http.StatusInternalServerError, scim.Errorf(http.StatusInternalServerError, "", "internal error").Body())
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			s.writeError(w, r, scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", s.cfg.MaxBodyBytes))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ---- authentication ----
+
+type tenantKey struct{}
+
+type principal struct {
+	tenant store.Tenant
+	token  store.Token
+}
+
+func tenantFrom(ctx context.Context) store.Tenant {
+	return ctx.Value(tenantKey{}).(principal).tenant
+}
+
+// authenticate resolves the bearer token to a tenant; every /scim/v2 request needs one.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t, tok, err := s.auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
+		var ae *directory.AuthError
+		if errors.As(err, &ae) {
+			s.metrics.authFailures.WithLabelValues(ae.Reason).Inc()
+			annotate(r.Context(), "auth_failure", ae.Reason)
+			if tok.TenantID != "" {
+				s.recordAuthFailure(r, tok, ae.Reason)
+			}
+			s.writeError(w, r, scim.Errorf(http.StatusUnauthorized, "", "a valid bearer token is required (%s)", ae.Reason))
+			return
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		annotate(r.Context(), "tenant", t.Slug)
+		ctx := context.WithValue(r.Context(), tenantKey{}, principal{tenant: t, token: tok})
+		ctx = directory.WithActor(ctx, directory.Actor{Name: "token " + tok.Label, TokenID: tok.ID})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// recordAuthFailure writes an audit event for a refused token whose tenant is known (a
+// revoked token); unknown tokens name no tenant.
+func (s *Server) recordAuthFailure(r *http.Request, tok store.Token, reason string) {
+	ev := &store.Event{TenantID: tok.TenantID, At: time.Now().UTC(), Name: directory.EventAuthFailure,
+		Outcome: directory.OutcomeClientErr, Actor: "token " + tok.Label, TokenID: tok.ID, Detail: "token " + reason}
+	if err := s.store.AppendEvent(context.WithoutCancel(r.Context()), ev); err != nil {
+		s.log.WarnContext(r.Context(), "audit event not written", "err", err)
+	}
+}
+
+// ---- helpers ----
+
+func (s *Server) location(rt *scim.ResourceType, id string) string {
+	return s.cfg.PublicURL + "/scim/v2" + rt.Endpoint + "/" + id
+}
+
+func ifNoneMatch(r *http.Request, etag string) bool {
+	inm := r.Header.Get("If-None-Match")
+	if inm == "" {
+		return false
+	}
+	for _, tag := range strings.Split(inm, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || strings.TrimPrefix(tag, "W/") == strings.TrimPrefix(etag, "W/") {
+			return true
+		}
+	}
+	return false
+}
