@@ -32,6 +32,10 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// MetricsOnMain serves /metrics on the main handler.
 	MetricsOnMain bool
+	// Routes registers more routes (the browser-facing /t/{slug}/… pages) on the main
+	// router, behind the same request id, logging, recovery and metrics middleware. Each
+	// registers full paths (r.Get("/t/{slug}/saml/acs", …)), never r.Route("/t/{slug}").
+	Routes []func(r chi.Router)
 }
 
 // Server serves scimd's HTTP API.
@@ -96,6 +100,9 @@ func (s *Server) Handler() http.Handler {
 	r.MethodNotAllowed(s.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return errMethod
 	}))
+	for _, add := range s.cfg.Routes {
+		add(r)
+	}
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if s.cfg.MetricsOnMain {
