@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimd/scimd/internal/directory"
@@ -35,6 +36,12 @@ type env struct {
 
 func newEnv(t *testing.T, s store.Store) *env {
 	t.Helper()
+	return newEnvRoutes(t, s)
+}
+
+// newEnvRoutes is newEnv with extra routes registered through server.Config.Routes.
+func newEnvRoutes(t *testing.T, s store.Store, routes ...func(chi.Router)) *env {
+	t.Helper()
 	ctx := context.Background()
 	logs := &lockedWriter{w: &bytes.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
@@ -42,7 +49,7 @@ func newEnv(t *testing.T, s store.Store) *env {
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	sv, err := server.New(ctx, server.Config{PublicURL: srv.URL, MetricsOnMain: true}, s, log, prometheus.NewRegistry())
+	sv, err := server.New(ctx, server.Config{PublicURL: srv.URL, MetricsOnMain: true, Routes: routes}, s, log, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
