@@ -42,6 +42,12 @@ func newEnv(t *testing.T, s store.Store) *env {
 // newEnvRoutes is newEnv with extra routes registered through server.Config.Routes.
 func newEnvRoutes(t *testing.T, s store.Store, routes ...func(chi.Router)) *env {
 	t.Helper()
+	return newEnvConfig(t, s, func(c *server.Config) { c.Routes = routes })
+}
+
+// newEnvConfig is newEnv with the server configuration changed by configure.
+func newEnvConfig(t *testing.T, s store.Store, configure func(*server.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	logs := &lockedWriter{w: &bytes.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
@@ -49,7 +55,9 @@ func newEnvRoutes(t *testing.T, s store.Store, routes ...func(chi.Router)) *env 
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	sv, err := server.New(ctx, server.Config{PublicURL: srv.URL, MetricsOnMain: true, Routes: routes}, s, log, prometheus.NewRegistry())
+	cfg := server.Config{PublicURL: srv.URL, MetricsOnMain: true}
+	configure(&cfg)
+	sv, err := server.New(ctx, cfg, s, log, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -283,9 +283,16 @@ func tenantFrom(ctx context.Context) store.Tenant {
 // authenticate resolves the bearer token to a tenant; every /scim/v2 request needs one.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := clientIP(r)
+		if s.authLim.blocked(ip, time.Now()) {
+			w.Header().Set("Retry-After", "60")
+			s.writeError(w, r, scim.Errorf(http.StatusTooManyRequests, "", "too many refused tokens from this address; retry later"))
+			return
+		}
 		t, tok, err := s.auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
 		var ae *directory.AuthError
 		if errors.As(err, &ae) {
+			s.authLim.fail(ip, time.Now())
 			s.metrics.authFailures.WithLabelValues(ae.Reason).Inc()
 			annotate(r.Context(), "auth_failure", ae.Reason)
 			if tok.TenantID != "" {

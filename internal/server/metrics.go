@@ -20,6 +20,7 @@ type Metrics struct {
 	respSize     *prometheus.HistogramVec
 	authFailures *prometheus.CounterVec
 	events       *prometheus.CounterVec
+	rateLimited  prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them, with the Go runtime and process
@@ -50,12 +51,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "scimd_auth_failures_total",
 			Help: "Refused SCIM bearer tokens by reason (missing, malformed, unknown, revoked).",
 		}, []string{"reason"}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scimd_rate_limited_total",
+			Help: "SCIM requests refused with 429 by the per-tenant rate limit.",
+		}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scimd_provisioning_events_total",
 			Help: "Provisioning audit events by event name and outcome.",
 		}, []string{"event", "outcome"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.inFlight, m.reqSize, m.respSize, m.authFailures, m.events,
+	reg.MustRegister(m.requests, m.duration, m.inFlight, m.reqSize, m.respSize, m.authFailures, m.events, m.rateLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, reason := range []string{"missing", "malformed", "unknown", "revoked"} {
 		m.authFailures.WithLabelValues(reason)

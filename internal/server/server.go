@@ -32,6 +32,14 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// MetricsOnMain serves /metrics on the main handler.
 	MetricsOnMain bool
+	// RateLimit is the per-tenant request rate (per second) of /scim/v2, shared by every
+	// replica; 0 turns it off (the default). RateBurst is the bucket size (default: RateLimit).
+	RateLimit, RateBurst float64
+	// RequestTimeout bounds the work of one SCIM request (default 30 s).
+	RequestTimeout time.Duration
+	// AuthFailuresPerMinute is how many refused tokens one client address may send in a
+	// minute before it gets 429 (default 30; negative turns it off).
+	AuthFailuresPerMinute int
 	// Routes registers more routes (the browser-facing /t/{slug}/… pages) on the main
 	// router, behind the same request id, logging, recovery and metrics middleware. Each
 	// registers full paths (r.Get("/t/{slug}/saml/acs", …)), never r.Route("/t/{slug}").
@@ -48,6 +56,7 @@ type Server struct {
 	metrics *Metrics
 	reg     *prometheus.Registry
 	cursors *cursorCodec
+	authLim *authThrottle
 }
 
 // New returns a Server. reg is the registry metrics are registered on and /metrics serves.
@@ -60,6 +69,12 @@ func New(ctx context.Context, cfg Config, s store.Store, log *slog.Logger, reg *
 	}
 	if cfg.MaxPageSize <= 0 {
 		cfg.MaxPageSize = 1000
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.AuthFailuresPerMinute == 0 {
+		cfg.AuthFailuresPerMinute = 30
 	}
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 2 * time.Second
@@ -79,6 +94,7 @@ func New(ctx context.Context, cfg Config, s store.Store, log *slog.Logger, reg *
 		metrics: m,
 		reg:     reg,
 		cursors: &cursorCodec{key: key},
+		authLim: newAuthThrottle(cfg.AuthFailuresPerMinute),
 	}, nil
 }
 
@@ -109,7 +125,7 @@ func (s *Server) Handler() http.Handler {
 		r.Method(http.MethodGet, "/metrics", s.MetricsHandler())
 	}
 	r.Route("/scim/v2", func(r chi.Router) {
-		r.Use(s.limitBody, s.authenticate)
+		r.Use(s.limitBody, s.timeout, s.authenticate, s.rateLimit)
 		r.NotFound(s.wrap(func(w http.ResponseWriter, r *http.Request) error { return errNotFoundRoute }))
 		r.MethodNotAllowed(s.wrap(func(w http.ResponseWriter, r *http.Request) error { return errMethod }))
 		r.Get("/ServiceProviderConfig", s.wrap(s.serviceProviderConfig))

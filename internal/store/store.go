@@ -181,6 +181,11 @@ type Store interface {
 	// PruneEvents deletes events older than before, of every tenant; returns how many.
 	PruneEvents(ctx context.Context, before time.Time) (int64, error)
 
+	// TakeToken takes one token from the tenant's bucket, which holds at most burst tokens
+	// and refills at rate per second; shared by every replica. It reports whether a token was
+	// there and, if not, how long until one will be.
+	TakeToken(ctx context.Context, tenantID string, rate, burst float64, now time.Time) (bool, time.Duration, error)
+
 	// Secret returns the installation secret with the name, creating it with newValue() the
 	// first time; every replica gets the same value.
 	Secret(ctx context.Context, name string, newValue func() []byte) ([]byte, error)

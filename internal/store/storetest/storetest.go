@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentMemberAdds", testConcurrentMemberAdds},
 		{"Events", testEvents},
 		{"Secret", testSecret},
+		{"TakeToken", testTakeToken},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -630,5 +631,44 @@ func testSecret(t *testing.T, s store.Store) {
 	b, err := s.Secret(ctx, "cursor", mk)
 	if err != nil || string(a) != string(b) || string(a) != "secret-1" {
 		t.Fatalf("Secret = %q then %q, %v", a, b, err)
+	}
+}
+
+func testTakeToken(t *testing.T, s store.Store) {
+	a, b := mustTenant(t, s, "a"), mustTenant(t, s, "b")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	take := func(tn store.Tenant, at time.Time) (bool, time.Duration) {
+		t.Helper()
+		ok, wait, err := s.TakeToken(ctx, tn.ID, 2, 3, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, wait
+	}
+	for i := range 3 {
+		if ok, _ := take(a, now); !ok {
+			t.Fatalf("take %d of a full bucket of 3 refused", i+1)
+		}
+	}
+	ok, wait := take(a, now)
+	if ok || wait < 400*time.Millisecond || wait > 600*time.Millisecond {
+		t.Fatalf("empty bucket: ok=%v wait=%v, want refused, ~500ms", ok, wait)
+	}
+	if ok, _ := take(b, now); !ok {
+		t.Fatal("another tenant's bucket is shared")
+	}
+	if ok, _ := take(a, now.Add(600*time.Millisecond)); !ok {
+		t.Fatal("bucket did not refill at 2/s")
+	}
+	if ok, _ := take(a, now.Add(600*time.Millisecond)); ok {
+		t.Fatal("refill exceeded the elapsed time")
+	}
+	for i := range 3 {
+		if ok, _ := take(a, now.Add(time.Hour)); !ok {
+			t.Fatalf("take %d after an hour refused", i+1)
+		}
+	}
+	if ok, _ := take(a, now.Add(time.Hour)); ok {
+		t.Fatal("bucket refilled beyond burst")
 	}
 }

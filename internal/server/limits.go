@@ -1,0 +1,109 @@
+package server
+
+import (
+	"context"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/scimd/scimd/internal/scim"
+)
+
+// rateLimit enforces the per-tenant token bucket (Config.RateLimit requests per second,
+// Config.RateBurst at once), kept in the database so that every replica draws from the same
+// bucket; one tenant's traffic never empties another's. Refused requests get 429 with
+// Retry-After. If the database cannot answer, the request goes on: the next store call will
+// fail or succeed on its own.
+func (s *Server) rateLimit(next http.Handler) http.Handler {
+	if s.cfg.RateLimit <= 0 {
+		return next
+	}
+	burst := s.cfg.RateBurst
+	if burst < 1 {
+		burst = max(1, s.cfg.RateLimit)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := tenantFrom(r.Context())
+		ok, wait, err := s.store.TakeToken(r.Context(), t.ID, s.cfg.RateLimit, burst, time.Now())
+		if err == nil && !ok {
+			s.metrics.rateLimited.Inc()
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			s.writeError(w, r, scim.Errorf(http.StatusTooManyRequests, "", "too many requests for this tenant; retry after %s", wait.Round(time.Millisecond)))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// timeout bounds a request's work (Config.RequestTimeout): database calls give up at the
+// deadline and the client gets 503 with Retry-After instead of a hanging connection.
+func (s *Server) timeout(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// authThrottle counts refused tokens per client address; past AuthFailuresPerMinute an
+// address gets 429 without a token lookup, which makes guessing the 256-bit token space
+// (already hopeless) also slow. Kept per process: a brute-forcer spread over replicas gets
+// at most replicas × the limit.
+type authThrottle struct {
+	limit int
+	mu    sync.Mutex
+	byIP  map[string]*failureWindow
+}
+
+type failureWindow struct {
+	start time.Time
+	count int
+}
+
+func newAuthThrottle(limit int) *authThrottle {
+	return &authThrottle{limit: limit, byIP: map[string]*failureWindow{}}
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// blocked reports whether ip has used up its failures in the current minute.
+func (a *authThrottle) blocked(ip string, now time.Time) bool {
+	if a.limit <= 0 {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	w := a.byIP[ip]
+	return w != nil && now.Sub(w.start) < time.Minute && w.count >= a.limit
+}
+
+// fail records a refused token from ip.
+func (a *authThrottle) fail(ip string, now time.Time) {
+	if a.limit <= 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.byIP) > 100000 { // bound memory under a spray of addresses
+		for k, w := range a.byIP {
+			if now.Sub(w.start) >= time.Minute {
+				delete(a.byIP, k)
+			}
+		}
+	}
+	w := a.byIP[ip]
+	if w == nil || now.Sub(w.start) >= time.Minute {
+		w = &failureWindow{start: now}
+		a.byIP[ip] = w
+	}
+	w.count++
+}

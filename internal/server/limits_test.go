@@ -1,0 +1,90 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/store"
+	"github.com/scimd/scimd/internal/store/teststores"
+)
+
+// TestRateLimitPerTenant: a noisy tenant is refused with 429 and Retry-After once its
+// bucket is empty, while another tenant's requests go through.
+func TestRateLimitPerTenant(t *testing.T) {
+	teststores.Run(t, func(t *testing.T, s store.Store) {
+		e := newEnvConfig(t, s, func(c *server.Config) { c.RateLimit, c.RateBurst = 1, 5 })
+		_, quietToken := e.newTenant("quiet")
+		limited := 0
+		for range 20 {
+			r := e.do("GET", "/scim/v2/Users?count=1", nil)
+			switch r.Status {
+			case http.StatusOK:
+			case http.StatusTooManyRequests:
+				limited++
+				e.want(r, http.StatusTooManyRequests, "")
+				if n, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || n < 1 {
+					t.Fatalf("Retry-After = %q", r.Header.Get("Retry-After"))
+				}
+			default:
+				t.Fatalf("status %d: %s", r.Status, r.Raw)
+			}
+		}
+		if limited < 14 {
+			t.Fatalf("%d of 20 requests limited, want at least 14 with a burst of 5 at 1/s", limited)
+		}
+		for range 5 {
+			e.want(e.doToken(quietToken, "GET", "/scim/v2/Users?count=1", nil), http.StatusOK, "")
+		}
+	})
+}
+
+// TestRateLimitOffByDefault: without a configured rate, a burst goes through.
+func TestRateLimitOffByDefault(t *testing.T) {
+	e := newEnv(t, teststores.SQLite(t))
+	for range 50 {
+		e.want(e.do("GET", "/scim/v2/Users?count=1", nil), http.StatusOK, "")
+	}
+}
+
+// TestAuthThrottle: an address that keeps sending wrong tokens is slowed down with 429,
+// and a right token from it is refused too until the minute is over.
+func TestAuthThrottle(t *testing.T) {
+	e := newEnvConfig(t, teststores.SQLite(t), func(c *server.Config) { c.AuthFailuresPerMinute = 5 })
+	for i := range 5 {
+		e.want(e.doToken("scimd_guess"+strconv.Itoa(i), "GET", "/scim/v2/Users", nil), http.StatusUnauthorized, "")
+	}
+	r := e.doToken("scimd_guess", "GET", "/scim/v2/Users", nil)
+	e.want(r, http.StatusTooManyRequests, "")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	e.want(e.do("GET", "/scim/v2/Users", nil), http.StatusTooManyRequests, "")
+}
+
+// slowStore makes list queries wait for their context, like a database that hangs.
+type slowStore struct{ store.Store }
+
+func (s slowStore) ListResources(ctx context.Context, rt *scim.ResourceType, tenantID string, q store.Query) (store.Page, error) {
+	<-ctx.Done()
+	return store.Page{}, ctx.Err()
+}
+
+// TestRequestTimeout: a request whose database work hangs is answered 503 with Retry-After
+// at the configured deadline.
+func TestRequestTimeout(t *testing.T) {
+	e := newEnvConfig(t, slowStore{teststores.SQLite(t)}, func(c *server.Config) { c.RequestTimeout = 200 * time.Millisecond })
+	start := time.Now()
+	r := e.do("GET", "/scim/v2/Users", nil)
+	e.want(r, http.StatusServiceUnavailable, "")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("answered after %v", d)
+	}
+}
