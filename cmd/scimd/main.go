@@ -148,6 +148,14 @@ func envInt(name string, def int64) int64 {
 	return def
 }
 
+func envFloat(name string, def float64) float64 {
+	var f float64
+	if _, err := fmt.Sscan(envOr(name, ""), &f); err == nil {
+		return f
+	}
+	return def
+}
+
 func envDuration(name string, def time.Duration) time.Duration {
 	if d, err := time.ParseDuration(envOr(name, "")); err == nil {
 		return d

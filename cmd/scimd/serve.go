@@ -30,6 +30,10 @@ type serveConfig struct {
 	LogLevel        string
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
+	RequestTimeout  time.Duration
+	RateLimit       float64
+	RateBurst       float64
+	AuthFailures    int
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -43,6 +47,14 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	fs.StringVar(&c.LogFormat, "log-format", envOr("SCIMD_LOG_FORMAT", "json"), "log format: json or text (env SCIMD_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr("SCIMD_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env SCIMD_LOG_LEVEL)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", envInt("SCIMD_MAX_BODY_BYTES", 1<<20), "largest request body accepted (env SCIMD_MAX_BODY_BYTES)")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", envDuration("SCIMD_REQUEST_TIMEOUT", 30*time.Second),
+		"longest a SCIM request may work before it is answered 503 (env SCIMD_REQUEST_TIMEOUT)")
+	fs.Float64Var(&c.RateLimit, "rate-limit", envFloat("SCIMD_RATE_LIMIT", 0),
+		"SCIM requests per second per tenant, shared by all replicas; 0 is no limit (env SCIMD_RATE_LIMIT)")
+	fs.Float64Var(&c.RateBurst, "rate-burst", envFloat("SCIMD_RATE_BURST", 0),
+		"requests a tenant may send at once above --rate-limit; 0 means equal to it (env SCIMD_RATE_BURST)")
+	fs.IntVar(&c.AuthFailures, "auth-failures-per-minute", int(envInt("SCIMD_AUTH_FAILURES_PER_MINUTE", 30)),
+		"refused tokens one client address may send per minute before 429; negative is no limit (env SCIMD_AUTH_FAILURES_PER_MINUTE)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("SCIMD_SHUTDOWN_TIMEOUT", 15*time.Second),
 		"how long in-flight requests may take to finish on SIGTERM (env SCIMD_SHUTDOWN_TIMEOUT)")
 	return c
@@ -112,7 +124,8 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	srv, err := server.New(ctx, server.Config{PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MetricsOnMain: c.MetricsAddr == ""},
+	srv, err := server.New(ctx, server.Config{PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MetricsOnMain: c.MetricsAddr == "",
+		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures},
 		db, log, reg)
 	if err != nil {
 		return err
