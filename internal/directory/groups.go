@@ -16,12 +16,7 @@ var MaxMembersPerRequest = 10000
 // memberIDs takes the member ids out of a body's members attribute (JumpCloud sends objects
 // with only value). Errors: 400 invalidValue for a member without a string value.
 func memberIDs(body map[string]any) ([]string, error) {
-	var raw any
-	for k, v := range body {
-		if strings.EqualFold(k, "members") {
-			raw = v
-		}
-	}
+	raw, _ := scim.Lookup(body, "members")
 	if raw == nil {
 		return nil, nil
 	}
@@ -35,12 +30,8 @@ func memberIDs(body map[string]any) ([]string, error) {
 	ids := make([]string, 0, len(list))
 	for _, m := range list {
 		obj, _ := m.(map[string]any)
-		var id string
-		for k, v := range obj {
-			if strings.EqualFold(k, "value") {
-				id, _ = v.(string)
-			}
-		}
+		v, _ := scim.Lookup(obj, "value")
+		id, _ := v.(string)
 		if id == "" {
 			return nil, scim.BadRequest(scim.InvalidValue, "each member needs a \"value\" with the member's id")
 		}

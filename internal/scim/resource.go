@@ -44,14 +44,7 @@ func String(attrs map[string]any, name string) string {
 // CheckSchemas checks the "schemas" member of a request body: present, a list of strings,
 // and naming want (case-insensitively).
 func CheckSchemas(body map[string]any, want string) error {
-	raw, ok := body["schemas"]
-	if !ok {
-		for k, v := range body {
-			if strings.EqualFold(k, "schemas") {
-				raw, ok = v, true
-			}
-		}
-	}
+	raw, ok := Lookup(body, "schemas")
 	if !ok {
 		return BadRequest(InvalidValue, "the request body has no \"schemas\"; it must list %s", want)
 	}
@@ -243,4 +236,18 @@ func (rt *ResourceType) Render(r *Resource, location string) map[string]any {
 		"version":      r.Meta.ETag(),
 	}
 	return m
+}
+
+// Lookup returns m's member named name: in exact case first, else in any case (attribute
+// names are case-insensitive, RFC 7643 §2.1).
+func Lookup(m map[string]any, name string) (any, bool) {
+	if v, ok := m[name]; ok {
+		return v, true
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return nil, false
 }

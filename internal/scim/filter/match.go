@@ -37,7 +37,7 @@ func Match(e Expr, elem map[string]any) bool {
 
 func matchCompare(c *Compare, elem map[string]any) bool {
 	a := c.Path.Leaf()
-	v, _ := member(elem, a.Name)
+	v, _ := scim.Lookup(elem, a.Name)
 	present := !isEmpty(v)
 	switch c.Op {
 	case "pr":
@@ -46,19 +46,6 @@ func matchCompare(c *Compare, elem map[string]any) bool {
 		return !present || !compareValue(a, "eq", v, c.Value)
 	}
 	return present && compareValue(a, c.Op, v, c.Value)
-}
-
-// member returns the value of m's member named name, in schema case or, failing that, any case.
-func member(m map[string]any, name string) (any, bool) {
-	if v, ok := m[name]; ok {
-		return v, true
-	}
-	for k, v := range m {
-		if strings.EqualFold(k, name) {
-			return v, true
-		}
-	}
-	return nil, false
 }
 
 func isEmpty(v any) bool {

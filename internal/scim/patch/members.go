@@ -150,7 +150,7 @@ func memberIDs(v any, attr string, optional bool) ([]string, error) {
 		if !ok {
 			return nil, scim.BadRequest(scim.InvalidValue, "each value of %q must be an object with a \"value\"", attr)
 		}
-		raw, has := member(m, "value")
+		raw, has := scim.Lookup(m, "value")
 		if !has && optional {
 			continue
 		}

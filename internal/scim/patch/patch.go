@@ -68,7 +68,7 @@ func Parse(body map[string]any, rt *scim.ResourceType) ([]Operation, error) {
 	if err := scim.CheckSchemas(body, scim.PatchOpSchema); err != nil {
 		return nil, scim.BadRequest(scim.InvalidSyntax, "%s", scim.AsError(err).Detail)
 	}
-	raw, ok := member(body, "Operations")
+	raw, ok := scim.Lookup(body, "Operations")
 	if !ok {
 		return nil, scim.BadRequest(scim.InvalidSyntax, "the PatchOp body has no \"Operations\"")
 	}
@@ -108,7 +108,7 @@ func parseOp(item any, rt *scim.ResourceType) (Operation, error) {
 	if !ok {
 		return op, scim.BadRequest(scim.InvalidSyntax, "an operation must be an object with \"op\", \"path\" and \"value\"")
 	}
-	rawOp, _ := member(m, "op")
+	rawOp, _ := scim.Lookup(m, "op")
 	name, ok := rawOp.(string)
 	if !ok {
 		return op, scim.BadRequest(scim.InvalidSyntax, "\"op\" must be one of \"add\", \"remove\" or \"replace\"")
@@ -117,7 +117,7 @@ func parseOp(item any, rt *scim.ResourceType) (Operation, error) {
 	if op.Op != OpAdd && op.Op != OpRemove && op.Op != OpReplace {
 		return op, scim.BadRequest(scim.InvalidSyntax, "unknown op %q; it must be \"add\", \"remove\" or \"replace\"", name)
 	}
-	if rawPath, ok := member(m, "path"); ok && rawPath != nil {
+	if rawPath, ok := scim.Lookup(m, "path"); ok && rawPath != nil {
 		s, ok := rawPath.(string)
 		if !ok {
 			return op, scim.BadRequest(scim.InvalidPath, "\"path\" must be a string")
@@ -128,7 +128,7 @@ func parseOp(item any, rt *scim.ResourceType) (Operation, error) {
 		}
 		op.Path = p
 	}
-	value, hasValue := member(m, "value")
+	value, hasValue := scim.Lookup(m, "value")
 	op.Value = value
 	switch {
 	case op.Op == OpRemove:
@@ -145,19 +145,6 @@ func parseOp(item any, rt *scim.ResourceType) (Operation, error) {
 		}
 	}
 	return op, nil
-}
-
-// member returns m's member named name, case-insensitively (exact case first).
-func member(m map[string]any, name string) (any, bool) {
-	if v, ok := m[name]; ok {
-		return v, true
-	}
-	for k, v := range m {
-		if strings.EqualFold(k, name) {
-			return v, true
-		}
-	}
-	return nil, false
 }
 
 // parsePath reads a PATCH path (RFC 7644 §3.5.2 PATH): the attribute part is resolved with
