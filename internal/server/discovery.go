@@ -75,14 +75,18 @@ func (s *Server) resourceTypes(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) resourceType(w http.ResponseWriter, r *http.Request) error {
-	id := chi.URLParam(r, "id")
-	for name, doc := range s.resourceTypeDocs() {
+	return writeDoc(w, s.resourceTypeDocs(), "ResourceType", chi.URLParam(r, "id"))
+}
+
+// writeDoc writes the document of docs named id (case-insensitively), or 404.
+func writeDoc(w http.ResponseWriter, docs map[string]map[string]any, kind, id string) error {
+	for name, doc := range docs {
 		if strings.EqualFold(name, id) {
 			writeJSON(w, http.StatusOK, doc)
 			return nil
 		}
 	}
-	return scim.NotFound("ResourceType", id)
+	return scim.NotFound(kind, id)
 }
 
 func (s *Server) schemaDocs() map[string]map[string]any {
@@ -99,14 +103,7 @@ func (s *Server) schemas(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
-	id := chi.URLParam(r, "id")
-	for name, doc := range s.schemaDocs() {
-		if strings.EqualFold(name, id) {
-			writeJSON(w, http.StatusOK, doc)
-			return nil
-		}
-	}
-	return scim.NotFound("Schema", id)
+	return writeDoc(w, s.schemaDocs(), "Schema", chi.URLParam(r, "id"))
 }
 
 func sortedDocs(m map[string]map[string]any) []any {
