@@ -29,8 +29,18 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-bench:
-	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
+# The Go benchmarks (internal/bench: each SCIM operation beside its raw-driver floor, both
+# backends; PostgreSQL when reachable), then a short scimbench initial-sync with its floor
+# against a scimd started on a throwaway database of each backend. See BENCHMARKS.md.
+BENCH_SYNC := --scenario initial-sync --users 2000 --groups 20 --members-per-group 100 --concurrency 8 --floor --fresh-db
+bench: build
+	$(GO) test -run='^$$' -bench=. -benchmem -timeout=30m $(PKGS)
+	$(GO) build -o bin/scimbench ./cmd/scimbench
+	./bin/scimbench --scimd $(BIN) --database sqlite:throwaway.db $(BENCH_SYNC)
+	@if [ -n "$(SCIMD_TEST_DATABASE_URL)" ]; then \
+		echo ./bin/scimbench --scimd $(BIN) --database '$(SCIMD_TEST_DATABASE_URL)' $(BENCH_SYNC); \
+		./bin/scimbench --scimd $(BIN) --database '$(SCIMD_TEST_DATABASE_URL)' $(BENCH_SYNC); \
+	else echo "SKIPPING the PostgreSQL scimbench run: SCIMD_TEST_DATABASE_URL is not set"; fi
 
 FUZZTIME ?= 20s
 # Every fuzz test of every package, each for FUZZTIME; the corpus stays in testdata/fuzz.

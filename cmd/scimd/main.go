@@ -33,6 +33,13 @@ Usage:
   scimd token create --tenant SLUG [--label LABEL]
   scimd token list --tenant SLUG
   scimd token revoke ID
+  scimd saml configure --tenant SLUG --sso-url URL --issuer ENTITY_ID --cert FILE.pem
+                        [--jit] [--allow-idp-initiated] [--default-redirect PATH]
+  scimd saml configure --tenant SLUG --idp-metadata FILE [--jit] [...]
+  scimd saml show --tenant SLUG [--public-url URL]
+  scimd events --tenant SLUG [--since 24h] [--user ID|--group ID] [--event NAME] [--json]
+  scimd admin link --tenant SLUG [--public-url URL]   # one-time sign-in URL to the admin console
+  scimd healthcheck                 # GET /healthz on SCIMD_ADDR (container health checks)
 
 Every command that touches data takes --database DSN (env SCIMD_DATABASE):
 postgres://user@host:5432/db for PostgreSQL, or sqlite:PATH (default sqlite:scimd.db).
@@ -89,6 +96,14 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return tenantCmd(ctx, rest, stdout, stderr)
 	case "token":
 		return tokenCmd(ctx, rest, stdout, stderr)
+	case "saml":
+		return samlCmd(ctx, rest, stdout, stderr)
+	case "events":
+		return eventsCmd(ctx, rest, stdout, stderr)
+	case "admin":
+		return adminCmd(ctx, rest, stdout, stderr)
+	case "healthcheck": // for container health checks; see healthcheck.go
+		return healthcheckCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -34,6 +34,8 @@ type serveConfig struct {
 	RateLimit       float64
 	RateBurst       float64
 	AuthFailures    int
+	opsConfig
+	limitsConfig
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -57,6 +59,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 		"refused tokens one client address may send per minute before 429; negative is no limit (env SCIMD_AUTH_FAILURES_PER_MINUTE)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("SCIMD_SHUTDOWN_TIMEOUT", 15*time.Second),
 		"how long in-flight requests may take to finish on SIGTERM (env SCIMD_SHUTDOWN_TIMEOUT)")
+	opsFlags(fs, &c.opsConfig)
+	limitsFlags(fs, &c.limitsConfig)
 	return c
 }
 
@@ -93,6 +97,9 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	if err != nil {
 		return err
 	}
+	if err := c.limitsConfig.apply(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", c.Addr, err)
@@ -123,20 +130,34 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	if err := bootstrap(ctx, db, stderr); err != nil {
 		return err
 	}
+	expected, stopOps, err := startOps(ctx, c.opsConfig, db, log)
+	if err != nil {
+		return err
+	}
+	defer stopOps()
 	reg := prometheus.NewRegistry()
-	srv, err := server.New(ctx, server.Config{PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MetricsOnMain: c.MetricsAddr == "",
-		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures},
+	sso := &samlHook{}
+	admin := &consoleHook{sso: sso}
+	srv, err := server.New(ctx, server.Config{Routes: append(sso.routes(), admin.routes()...), PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize, MetricsOnMain: c.MetricsAddr == "",
+		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures,
+		MetricsTenantLabel: c.MetricsTenantLabel, ExpectedMigration: expected},
 		db, log, reg)
 	if err != nil {
 		return err
 	}
+	if err := sso.start(ctx, publicURL, db, srv.Directory(), log, reg); err != nil {
+		return err
+	}
+	if err := admin.start(ctx, publicURL, db, srv.Directory(), log); err != nil {
+		return err
+	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      120 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    c.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 2)

@@ -36,6 +36,9 @@ const (
 	resourceTypeGroup = "Group"
 )
 
+// ActorSAML is the actor of just-in-time provisioning at a SAML login.
+const ActorSAML = "saml"
+
 // Actor is who makes a change: a SCIM token, SAML just-in-time provisioning, or the CLI.
 type Actor struct {
 	Name    string // "token <label>", "saml", "cli"
@@ -78,6 +81,9 @@ func New(s store.Store, log *slog.Logger, observe Observer) *Directory {
 
 func (d *Directory) event(ctx context.Context, t store.Tenant, name, rtype, id, resName string) *store.Event {
 	a := ActorFrom(ctx)
+	if _, ok := ctx.Value(actorKey{}).(Actor); !ok && name == EventUserJIT {
+		a = Actor{Name: ActorSAML} // a login names no other actor
+	}
 	return &store.Event{TenantID: t.ID, At: d.now(), Name: name, Outcome: OutcomeSuccess, Actor: a.Name, TokenID: a.TokenID,
 		ResourceType: rtype, ResourceID: id, ResourceName: resName}
 }

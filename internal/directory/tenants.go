@@ -143,7 +143,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (store.
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 256 {
 		return store.Tenant{}, store.Token{}, &AuthError{AuthMalformed}
 	}
-	tok, err := a.store.TokenByHash(ctx, HashToken(token))
+	tok, t, err := a.store.TokenByHash(ctx, HashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Tenant{}, store.Token{}, &AuthError{AuthUnknown}
 	}
@@ -152,10 +152,6 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (store.
 	}
 	if tok.Revoked() {
 		return store.Tenant{}, tok, &AuthError{AuthRevoked}
-	}
-	t, err := a.store.Tenant(ctx, tok.TenantID)
-	if err != nil {
-		return t, tok, err
 	}
 	a.touch(ctx, tok)
 	return t, tok, nil

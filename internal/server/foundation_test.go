@@ -45,6 +45,13 @@ func TestAuth(t *testing.T) {
 				}
 			})
 		}
+		// An unknown and a revoked token get the same answer: whether a token was ever
+		// valid is not told to whoever holds it.
+		unknownBody := e.doToken("scimd_nope", "GET", "/scim/v2/Users", nil).str("detail")
+		revokedBody := e.doToken(revoked, "GET", "/scim/v2/Users", nil).str("detail")
+		if unknownBody != revokedBody {
+			t.Fatalf("unknown token: %q, revoked token: %q", unknownBody, revokedBody)
+		}
 		if strings.Contains(e.logs.String(), e.token) || strings.Contains(e.logs.String(), revoked) {
 			t.Fatal("a token reached the log")
 		}

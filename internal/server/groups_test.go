@@ -50,22 +50,26 @@ func TestGroupLifecycle(t *testing.T) {
 		}
 		e.want(e.do("POST", "/scim/v2/Groups", map[string]any{"schemas": []string{groupSchema}, "displayName": "SALES"}), 409, "uniqueness")
 		// JumpCloud: add with a value array of objects with only value.
-		e.want(e.do("PATCH", path, patchBody(op("add", "members", []any{map[string]any{"value": b}, map[string]any{"value": a}}))), 200, "")
+		e.want(e.do("PATCH", path, patchBody(op("add", "members", []any{map[string]any{"value": b}, map[string]any{"value": a}}))), 204, "")
 		if got := memberValues(e.do("GET", path, nil)); fmt.Sprint(got) != fmt.Sprint(sortedIDs(a, b)) {
 			t.Fatalf("after add: %v", got)
 		}
 		// Okta: remove with a filter path.
-		e.want(e.do("PATCH", path, patchBody(op("remove", `members[value eq "`+a+`"]`, nil))), 200, "")
+		e.want(e.do("PATCH", path, patchBody(op("remove", `members[value eq "`+a+`"]`, nil))), 204, "")
 		// Entra: capitalised remove with a value array.
-		e.want(e.do("PATCH", path, patchBody(op("Remove", "members", []any{map[string]any{"value": b}}))), 200, "")
+		e.want(e.do("PATCH", path, patchBody(op("Remove", "members", []any{map[string]any{"value": b}}))), 204, "")
 		if got := memberValues(e.do("GET", path, nil)); len(got) != 0 {
 			t.Fatalf("after removes: %v", got)
 		}
 		// Removing someone who is not there is a no-op.
-		e.want(e.do("PATCH", path, patchBody(op("remove", `members[value eq "`+c+`"]`, nil))), 200, "")
+		e.want(e.do("PATCH", path, patchBody(op("remove", `members[value eq "`+c+`"]`, nil))), 204, "")
 		// Replace the whole set, then Okta's rename carrying the group's own id.
-		e.want(e.do("PATCH", path, patchBody(op("replace", "members", []any{map[string]any{"value": b}, map[string]any{"value": c}}))), 200, "")
-		r = e.do("PATCH", path, patchBody(op("replace", "", map[string]any{"id": id, "displayName": "Sales EMEA"})))
+		r = e.do("PATCH", path, patchBody(op("replace", "members", []any{map[string]any{"value": b}, map[string]any{"value": c}})))
+		if r.Status != 204 || len(r.Raw) != 0 || r.Header.Get("ETag") == "" {
+			t.Fatalf("group PATCH without attributes = %d %q, ETag %q; want 204, no body, an ETag", r.Status, r.Raw, r.Header.Get("ETag"))
+		}
+		// Asking for attributes gets 200 and the projected group.
+		r = e.do("PATCH", path+"?attributes=displayName,members", patchBody(op("replace", "", map[string]any{"id": id, "displayName": "Sales EMEA"})))
 		e.want(r, 200, "")
 		if r.str("displayName") != "Sales EMEA" || fmt.Sprint(memberValues(r)) != fmt.Sprint(sortedIDs(b, c)) {
 			t.Fatalf("after rename: %s", r.Raw)

@@ -94,6 +94,10 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 	teststores.Run(t, func(t *testing.T, s store.Store) { fn(t, newEnv(t, s)) })
 }
 
+// harnessClient sends every request of the suite; TestMain (openapi_test.go) swaps in one
+// whose transport checks each response against api/openapi.yaml.
+var harnessClient = http.DefaultClient
+
 // resp is a decoded response.
 type resp struct {
 	Status int
@@ -146,6 +150,28 @@ func (e *env) doNoFatal(method, path string, body any, header ...string) resp {
 }
 
 func (e *env) send(token, method, path string, body any, header ...string) (resp, error) {
+	req, err := newRequest(method, e.srv.URL+path, token, body)
+	if err != nil {
+		return resp{}, err
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := harnessClient.Do(req)
+	if err != nil {
+		return resp{}, err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return resp{}, err
+	}
+	return decodeResp(res.StatusCode, res.Header, raw)
+}
+
+// newRequest makes a SCIM request with the bearer token (none when empty); body may be a
+// string, []byte or anything JSON.
+func newRequest(method, url, token string, body any) (*http.Request, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -156,13 +182,13 @@ func (e *env) send(token, method, path string, body any, header ...string) (resp
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			return resp{}, err
+			return nil, err
 		}
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		return resp{}, err
+		return nil, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -170,20 +196,13 @@ func (e *env) send(token, method, path string, body any, header ...string) (resp
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/scim+json")
 	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return resp{}, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return resp{}, err
-	}
-	r := resp{Status: res.StatusCode, Header: res.Header, Raw: raw}
-	if len(raw) > 0 && strings.Contains(res.Header.Get("Content-Type"), "json") {
+	return req, nil
+}
+
+// decodeResp decodes a JSON response body (numbers as json.Number).
+func decodeResp(status int, h http.Header, raw []byte) (resp, error) {
+	r := resp{Status: status, Header: h, Raw: raw}
+	if len(raw) > 0 && strings.Contains(h.Get("Content-Type"), "json") {
 		d := json.NewDecoder(bytes.NewReader(raw))
 		d.UseNumber()
 		if err := d.Decode(&r.Body); err != nil {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,6 +87,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		buf.WriteString(`{"schemas":["` + scim.ErrorSchema + `"],"status":"500","detail":"internal error"}`)
 	}
 	w.Header().Set("Content-Type", ContentType+"; charset=utf-8")
+	// A known length lets a flushed response (a refused token, before its audit write) be
+	// complete at the client at once, instead of waiting for the chunked terminator.
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
@@ -139,6 +143,16 @@ type logInfoKey struct{}
 type logInfo struct {
 	requestID string
 	attrs     []slog.Attr
+}
+
+// has reports whether an annotation with the key was made.
+func (li *logInfo) has(key string) bool {
+	for _, a := range li.attrs {
+		if a.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func annotate(ctx context.Context, key string, value any) {
@@ -232,6 +246,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.String("user_agent", r.UserAgent()),
 			slog.String("remote", r.RemoteAddr),
 		}
+		if slug := chi.URLParam(r, "slug"); slug != "" && saneID(slug) && !li.has("tenant") {
+			attrs = append(attrs, slog.String("tenant", slug)) // the browser-facing /t/{slug}/… routes
+		}
 		attrs = append(attrs, li.attrs...)
 		level := slog.LevelInfo
 		if status >= 500 {
@@ -295,10 +312,13 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.authLim.fail(ip, time.Now())
 			s.metrics.authFailures.WithLabelValues(ae.Reason).Inc()
 			annotate(r.Context(), "auth_failure", ae.Reason)
+			s.writeError(w, r, scim.Errorf(http.StatusUnauthorized, "", "%s", authDetail(ae.Reason)))
 			if tok.TenantID != "" {
+				// The refusal reaches the client before the audit write, so that a revoked
+				// token is refused as fast as an unknown one.
+				http.NewResponseController(w).Flush()
 				s.recordAuthFailure(r, tok, ae.Reason)
 			}
-			s.writeError(w, r, scim.Errorf(http.StatusUnauthorized, "", "a valid bearer token is required (%s)", ae.Reason))
 			return
 		}
 		if err != nil {
@@ -312,6 +332,18 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
+// authDetail says what was wrong with the Authorization header, but never tells an unknown
+// token from a revoked one: whether a token was ever valid is for the audit log.
+func authDetail(reason string) string {
+	switch reason {
+	case directory.AuthMissing:
+		return "a bearer token is required: send Authorization: Bearer <token>"
+	case directory.AuthMalformed:
+		return "the Authorization header must be \"Bearer <token>\""
+	}
+	return "the bearer token is not valid"
+}
+
 // recordAuthFailure writes an audit event for a refused token whose tenant is known (a
 // revoked token); unknown tokens name no tenant.
 func (s *Server) recordAuthFailure(r *http.Request, tok store.Token, reason string) {
@@ -320,6 +352,7 @@ func (s *Server) recordAuthFailure(r *http.Request, tok store.Token, reason stri
 	if err := s.store.AppendEvent(context.WithoutCancel(r.Context()), ev); err != nil {
 		s.log.WarnContext(r.Context(), "audit event not written", "err", err)
 	}
+	s.observeEvent(*ev)
 }
 
 // ---- helpers ----

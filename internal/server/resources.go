@@ -142,6 +142,14 @@ func (h *resourceHandlers) patch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	q := r.URL.Query()
+	if h.rt == scim.Groups && !q.Has("attributes") && !q.Has("excludedAttributes") {
+		// RFC 7644 §3.5.2 allows 204: a group of 100,000 members is not read back and
+		// sent whole for every one-member change. Entra, Okta and JumpCloud take 204.
+		w.Header().Set("ETag", res.Meta.ETag())
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 	return h.respondWritten(w, r, http.StatusOK, res)
 }
 

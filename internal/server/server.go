@@ -5,9 +5,12 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -32,6 +35,12 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// MetricsOnMain serves /metrics on the main handler.
 	MetricsOnMain bool
+	// MetricsTenantLabel adds the tenant slug as a label of scimd_provisioning_events_total
+	// (off by default: one series per tenant is for installations with few tenants).
+	MetricsTenantLabel bool
+	// ExpectedMigration is the highest migration the binary embeds: /readyz answers 503
+	// while the database is behind it (0: not checked).
+	ExpectedMigration int
 	// RateLimit is the per-tenant request rate (per second) of /scim/v2, shared by every
 	// replica; 0 turns it off (the default). RateBurst is the bucket size (default: RateLimit).
 	RateLimit, RateBurst float64
@@ -57,6 +66,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	cursors *cursorCodec
 	authLim *authThrottle
+	slugs   sync.Map // tenant id → slug, for the tenant label of metrics
 }
 
 // New returns a Server. reg is the registry metrics are registered on and /metrics serves.
@@ -80,22 +90,27 @@ func New(ctx context.Context, cfg Config, s store.Store, log *slog.Logger, reg *
 		cfg.ReadyTimeout = 2 * time.Second
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	m := NewMetrics(reg)
+	m := NewMetrics(reg, cfg.MetricsTenantLabel)
+	raw := store.Unwrap(s)
+	s = store.Instrument(raw, m.observeOp)
 	key, err := s.Secret(ctx, "cursor_key", newCursorKey)
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	srv := &Server{
 		cfg:     cfg,
 		store:   s,
-		dir:     directory.New(s, log, m.ObserveEvent),
 		auth:    directory.NewAuthenticator(s),
 		log:     log,
 		metrics: m,
 		reg:     reg,
 		cursors: &cursorCodec{key: key},
 		authLim: newAuthThrottle(cfg.AuthFailuresPerMinute),
-	}, nil
+	}
+	srv.dir = directory.New(s, log, srv.observeEvent)
+	pool, _ := raw.(store.PoolStater)
+	reg.MustRegister(newDBCollector(pool, srv.readiness, cfg.ReadyTimeout, cfg.ExpectedMigration))
+	return srv, nil
 }
 
 // Directory returns the directory the server writes through.
@@ -153,15 +168,53 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(`{"status":"ok"}` + "\n"))
 }
 
+// readiness is the state of the database as /readyz and scimd_db_up see it.
+type readiness struct {
+	reachable bool   // the database answered a ping
+	version   int    // highest migration applied; -1 when unknown
+	reason    string // why the server is not ready; "" when it is
+}
+
+// readiness pings the database and reads its migration version. The server is ready when
+// the database answers and its schema is not behind ExpectedMigration; a schema ahead of it
+// (a newer replica migrated first during a rolling upgrade) is ready, since migrations only
+// add.
+func (s *Server) readiness(ctx context.Context) readiness {
+	rd := readiness{version: -1}
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "database unreachable", "err", err)
+		rd.reason = "database unreachable"
+		return rd
+	}
+	rd.reachable = true
+	v, ok := store.Unwrap(s.store).(store.Versioner)
+	if !ok {
+		return rd
+	}
+	version, err := v.Version(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "migration version unreadable", "err", err)
+		rd.reason = "migration version unreadable"
+		return rd
+	}
+	rd.version = version
+	if version < s.cfg.ExpectedMigration {
+		rd.reason = fmt.Sprintf("database at migration %d, expected %d", version, s.cfg.ExpectedMigration)
+	}
+	return rd
+}
+
+// readyz answers 200 when the database answers within ReadyTimeout and its migrations are
+// at the expected version, else 503 with the reason.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadyTimeout)
 	defer cancel()
+	rd := s.readiness(ctx)
 	w.Header().Set("Content-Type", "application/json")
-	if err := s.store.Ping(ctx); err != nil {
-		s.log.WarnContext(ctx, "not ready", "err", err)
+	if rd.reason != "" {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		w.Write([]byte(`{"status":"unavailable","reason":"database unreachable"}` + "\n"))
+		json.NewEncoder(w).Encode(map[string]any{"status": "unavailable", "reason": rd.reason})
 		return
 	}
-	w.Write([]byte(`{"status":"ready"}` + "\n"))
+	json.NewEncoder(w).Encode(map[string]any{"status": "ready", "migration": rd.version})
 }

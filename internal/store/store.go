@@ -146,8 +146,9 @@ type Store interface {
 
 	// CreateToken stores a token record and the SHA-256 hash of the token.
 	CreateToken(ctx context.Context, t Token, hash []byte) error
-	// TokenByHash finds the token whose hash is hash, revoked or not; ErrNotFound.
-	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// TokenByHash finds the token whose hash is hash, revoked or not, with its tenant, in one
+	// query; ErrNotFound.
+	TokenByHash(ctx context.Context, hash []byte) (Token, Tenant, error)
 	// Tokens lists a tenant's tokens, oldest first.
 	Tokens(ctx context.Context, tenantID string) ([]Token, error)
 	// RevokeToken revokes the token with the id, of whatever tenant; ErrNotFound.

@@ -7,8 +7,10 @@ import (
 	"github.com/scimd/scimd/internal/scim"
 )
 
-// Bounds on hostile input, checked before the filter reaches the parser.
-const (
+// Bounds on hostile input, checked before the filter reaches the parser. Set them (scimd
+// serve's --max-filter-length and --max-filter-depth) before serving, never while filters
+// are being parsed.
+var (
 	// MaxLength is the longest filter accepted, in bytes.
 	MaxLength = 4096
 	// MaxDepth is the deepest nesting of parentheses and brackets accepted.

@@ -30,6 +30,9 @@ func Parse(s string, rt *scim.ResourceType) (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
+	if x, ok := simple(l); ok {
+		return check(x, rt, nil)
+	}
 	raw, err := parseTokens(l)
 	if err != nil {
 		return nil, err

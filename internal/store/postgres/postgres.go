@@ -7,7 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,7 +29,11 @@ type Store struct {
 	Pool *pgxpool.Pool
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.PoolStater = (*Store)(nil)
+	_ store.Versioner  = (*Store)(nil)
+)
 
 // Open connects to the database at dsn (postgres://…) and checks that it answers.
 func Open(ctx context.Context, dsn string) (*Store, error) {
@@ -60,6 +67,13 @@ func (s *Store) Migrate(ctx context.Context) ([]sqlstore.Migration, error) {
 	return s.Store.Migrate(ctx, migrations.FS, "postgres")
 }
 
+// PoolStats implements store.PoolStater: the pgx pool's connections.
+func (s *Store) PoolStats() store.PoolStats {
+	st := s.Pool.Stat()
+	return store.PoolStats{Acquired: int(st.AcquiredConns()), Idle: int(st.IdleConns()), Total: int(st.TotalConns()),
+		Max: int(st.MaxConns()), Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime()}
+}
+
 // translate maps pgx errors to store errors.
 func translate(err error) error {
 	if err == nil {
@@ -75,13 +89,29 @@ func translate(err error) error {
 			return fmt.Errorf("%w: %s", store.ErrConflict, pe.ConstraintName)
 		case pe.Code[:2] == "08", pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300":
 			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		case retryable(err):
+			// Still losing after Tx's retries: the client may try again later (503). The
+			// PgError stays in the chain so that Tx recognises it when a statement inside
+			// the transaction returns it.
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 		}
 		return err
 	}
-	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) || errors.As(err, new(*pgconn.ConnectError)) {
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) || errors.As(err, new(*pgconn.ConnectError)) || connectionLost(err) {
 		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// connectionLost reports whether err is the connection to the server breaking (the server
+// or a proxy went away mid-query: pgx returns the bare read or write error, such as
+// io.ErrUnexpectedEOF). The request may be retried later, so it is ErrUnavailable, not an
+// internal error.
+func connectionLost(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.As(err, &ne)
 }
 
 func retryable(err error) bool {
@@ -136,7 +166,10 @@ func (d *db) Tx(ctx context.Context, fn func(sqlstore.Conn) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return fn(conn{tx}) })
-		if !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
+		// A pooled connection that died while idle fails before anything is sent: one more
+		// try gets a fresh connection, so a database that came back is used at once.
+		staleConn := attempt == 1 && pgconn.SafeToRetry(err)
+		if !retryable(err) && !staleConn || attempt == maxAttempts || ctx.Err() != nil {
 			return translate(err)
 		}
 		time.Sleep(time.Duration(rand.IntN(attempt*5)+1) * time.Millisecond)

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 
 	"github.com/scimd/scimd/internal/store"
@@ -21,34 +20,24 @@ func open(t *testing.T, dsn string) *postgres.Store {
 	return s
 }
 
-var (
-	templateOnce sync.Once
-	templateName string
-)
-
-// migratedTemplate makes one migrated database that every subtest's database copies.
-func migratedTemplate(t *testing.T) string {
-	templateOnce.Do(func() {
-		dsn := pgtest.NewDatabase(t, "")
-		s := open(t, dsn)
-		if _, err := s.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		s.Close()
-		templateName = pgtest.DatabaseName(dsn)
-	})
-	if templateName == "" {
-		t.Fatal("no template database")
+// freshStores makes one migrated template database for the test, and returns a function
+// that gives each subtest a new database copied from it.
+func freshStores(t *testing.T) func(t *testing.T) store.Store {
+	dsn := pgtest.NewDatabase(t, "")
+	s := open(t, dsn)
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	return templateName
+	s.Close()
+	tmpl := pgtest.DatabaseName(dsn)
+	return func(t *testing.T) store.Store { return open(t, pgtest.NewDatabase(t, tmpl)) }
 }
 
-func TestConformance(t *testing.T) {
-	tmpl := migratedTemplate(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return open(t, pgtest.NewDatabase(t, tmpl))
-	})
-}
+func TestConformance(t *testing.T) { storetest.Run(t, freshStores(t)) }
+
+func TestSAMLConformance(t *testing.T) { storetest.RunSAML(t, freshStores(t)) }
+
+func TestConsoleConformance(t *testing.T) { storetest.RunConsole(t, freshStores(t)) }
 
 func TestMigrateTwice(t *testing.T) {
 	s := open(t, pgtest.NewDatabase(t, ""))

@@ -30,7 +30,11 @@ type Store struct {
 	DB *sql.DB
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.PoolStater = (*Store)(nil)
+	_ store.Versioner  = (*Store)(nil)
+)
 
 // Open opens (creating if needed) the SQLite database file at path.
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -44,24 +48,47 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
+	// Readers share a pool; writers queue in Go for the one write connection instead of
+	// spinning on SQLite's busy timeout, so a burst of concurrent PATCHes waits its turn
+	// rather than failing with "database is locked".
+	readers, err := openPool(ctx, dsn, 8)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: cannot open %s: %w", path, err)
+	}
+	writer, err := openPool(ctx, dsn, 1)
+	if err != nil {
+		readers.Close()
+		return nil, fmt.Errorf("sqlite: cannot open %s: %w", path, err)
+	}
+	return &Store{Store: sqlstore.New(&db{sdb: readers, w: writer}, sqlfilter.SQLite), DB: readers}, nil
+}
+
+func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
+		return nil, err
 	}
-	sdb.SetMaxOpenConns(8)
+	sdb.SetMaxOpenConns(conns)
 	sdb.SetConnMaxIdleTime(time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sdb.PingContext(pctx); err != nil {
 		sdb.Close()
-		return nil, fmt.Errorf("sqlite: cannot open %s: %w", path, err)
+		return nil, err
 	}
-	return &Store{Store: sqlstore.New(&db{sdb: sdb}, sqlfilter.SQLite), DB: sdb}, nil
+	return sdb, nil
 }
 
 // Migrate applies pending migrations and returns those applied.
 func (s *Store) Migrate(ctx context.Context) ([]sqlstore.Migration, error) {
 	return s.Store.Migrate(ctx, migrations.FS, "sqlite")
+}
+
+// PoolStats implements store.PoolStater: database/sql's connections.
+func (s *Store) PoolStats() store.PoolStats {
+	st := s.DB.Stats()
+	return store.PoolStats{Acquired: st.InUse, Idle: st.Idle, Total: st.OpenConnections, Max: st.MaxOpenConnections,
+		Waits: st.WaitCount, WaitTime: st.WaitDuration}
 }
 
 func translate(err error) error {
@@ -76,7 +103,11 @@ func translate(err error) error {
 		switch se.Code() {
 		case sqlite3lib.SQLITE_CONSTRAINT_UNIQUE, sqlite3lib.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %v", store.ErrConflict, err)
-		case sqlite3lib.SQLITE_CANTOPEN, sqlite3lib.SQLITE_IOERR, sqlite3lib.SQLITE_FULL:
+		}
+		// Primary result codes (the low byte of an extended code): the file cannot be used
+		// now, or stayed locked past busy_timeout. The client may retry later.
+		switch se.Code() & 0xff {
+		case sqlite3lib.SQLITE_CANTOPEN, sqlite3lib.SQLITE_IOERR, sqlite3lib.SQLITE_FULL, sqlite3lib.SQLITE_BUSY, sqlite3lib.SQLITE_LOCKED:
 			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 		}
 	}
@@ -138,11 +169,12 @@ func (r sqlRows) Err() error             { return translate(r.r.Err()) }
 func (r sqlRows) Close()                 { r.r.Close() }
 
 type db struct {
-	sdb *sql.DB
+	sdb *sql.DB // readers
+	w   *sql.DB // the one writer
 }
 
 func (d *db) Exec(ctx context.Context, query string, args ...any) error {
-	return conn{d.sdb}.Exec(ctx, query, args...)
+	return conn{d.w}.Exec(ctx, query, args...)
 }
 
 func (d *db) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
@@ -153,10 +185,10 @@ func (d *db) QueryRow(ctx context.Context, query string, args ...any) sqlstore.R
 	return conn{d.sdb}.QueryRow(ctx, query, args...)
 }
 
-// Tx runs fn in a BEGIN IMMEDIATE transaction: it takes the write lock at the start, so two
-// writers never deadlock upgrading read locks; busy_timeout makes the second wait.
+// Tx runs fn in a BEGIN IMMEDIATE transaction on the write connection: it takes the write
+// lock at the start, so two writers never deadlock upgrading read locks.
 func (d *db) Tx(ctx context.Context, fn func(sqlstore.Conn) error) error {
-	tx, err := d.sdb.BeginTx(ctx, nil)
+	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(err)
 	}
@@ -168,4 +200,4 @@ func (d *db) Tx(ctx context.Context, fn func(sqlstore.Conn) error) error {
 }
 
 func (d *db) Ping(ctx context.Context) error { return translate(d.sdb.PingContext(ctx)) }
-func (d *db) Close() error                   { return d.sdb.Close() }
+func (d *db) Close() error                   { return errors.Join(d.w.Close(), d.sdb.Close()) }

@@ -20,15 +20,20 @@ func open(t *testing.T) *sqlite.Store {
 	return s
 }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s := open(t)
-		if _, err := s.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+// fresh opens a new migrated store for each subtest.
+func fresh(t *testing.T) store.Store {
+	s := open(t)
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
+
+func TestConformance(t *testing.T) { storetest.Run(t, fresh) }
+
+func TestSAMLConformance(t *testing.T) { storetest.RunSAML(t, fresh) }
+
+func TestConsoleConformance(t *testing.T) { storetest.RunConsole(t, fresh) }
 
 func TestMigrateTwice(t *testing.T) {
 	s := open(t)

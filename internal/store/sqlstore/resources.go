@@ -52,16 +52,56 @@ func tableOf(rt *scim.ResourceType) *table {
 
 const resourceCols = `r.id, r.created_at, r.last_modified, r.version, r.data`
 
-func (s *Store) scanResource(row Row) (*scim.Resource, error) {
+// userGroupsCol reads a user's read-only groups attribute in the same query as the user,
+// as a JSON list of {value, display} ordered by display name: one round trip, not two.
+func (s *Store) userGroupsCol() string {
+	if s.d == sqlfilter.SQLite {
+		return `(SELECT json_group_array(json_object('value', x.id, 'display', x.display_name)) FROM (
+			SELECT g.id, g.display_name FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+			WHERE m.tenant_id = r.tenant_id AND m.member_id = r.id ORDER BY g.display_name, g.id) x)`
+	}
+	return `COALESCE((SELECT jsonb_agg(jsonb_build_object('value', g.id::text, 'display', g.display_name) ORDER BY g.display_name, g.id)
+		FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+		WHERE m.tenant_id = r.tenant_id AND m.member_id = r.id), '[]'::jsonb)`
+}
+
+// columns returns the select list for rt: with the user's groups folded in when they are
+// wanted.
+func (s *Store) columns(rt *scim.ResourceType, withMembers bool) (string, bool) {
+	if rt.Name == "User" && withMembers {
+		return resourceCols + `, ` + s.userGroupsCol(), true
+	}
+	return resourceCols, false
+}
+
+func (s *Store) scanResource(row Row, withGroups bool) (*scim.Resource, error) {
 	r := &scim.Resource{}
-	var data []byte
-	if err := row.Scan(&r.ID, timeDest{&r.Meta.Created}, timeDest{&r.Meta.LastModified}, &r.Meta.Version, &data); err != nil {
+	var data, groups []byte
+	dest := []any{&r.ID, timeDest{&r.Meta.Created}, timeDest{&r.Meta.LastModified}, &r.Meta.Version, &data}
+	if withGroups {
+		dest = append(dest, &groups)
+	}
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	if err := d.Decode(&r.Attrs); err != nil {
 		return nil, fmt.Errorf("sqlstore: stored resource %s: %w", r.ID, err)
+	}
+	if withGroups {
+		var list []map[string]any
+		if err := json.Unmarshal(groups, &list); err != nil {
+			return nil, fmt.Errorf("sqlstore: groups of %s: %w", r.ID, err)
+		}
+		if len(list) > 0 {
+			gs := make([]any, len(list))
+			for i, g := range list {
+				g["type"] = "direct"
+				gs[i] = g
+			}
+			r.Attrs["groups"] = gs
+		}
 	}
 	return r, nil
 }
@@ -102,12 +142,15 @@ func (s *Store) Resource(ctx context.Context, rt *scim.ResourceType, tenantID, i
 		return nil, store.ErrNotFound
 	}
 	t := tableOf(rt)
-	r, err := s.scanResource(s.db.QueryRow(ctx, `SELECT `+resourceCols+` FROM `+t.name+` r WHERE r.tenant_id = $1 AND r.id = $2`, tenantID, id))
+	cols, withGroups := s.columns(rt, withMembers)
+	r, err := s.scanResource(s.db.QueryRow(ctx, `SELECT `+cols+` FROM `+t.name+` r WHERE r.tenant_id = $1 AND r.id = $2`, tenantID, id), withGroups)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.attachMembers(ctx, s.db, rt, tenantID, []*scim.Resource{r}, withMembers); err != nil {
-		return nil, err
+	if rt.Name == "Group" {
+		if err := s.attachMembers(ctx, s.db, rt, tenantID, []*scim.Resource{r}, withMembers); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -180,7 +223,7 @@ func (s *Store) lockResource(ctx context.Context, c Conn, t *table, tenantID, id
 	if s.d == sqlfilter.Postgres {
 		lock = " FOR UPDATE"
 	}
-	return s.scanResource(c.QueryRow(ctx, `SELECT `+resourceCols+` FROM `+t.name+` r WHERE r.tenant_id = $1 AND r.id = $2`+lock, tenantID, id))
+	return s.scanResource(c.QueryRow(ctx, `SELECT `+resourceCols+` FROM `+t.name+` r WHERE r.tenant_id = $1 AND r.id = $2`+lock, tenantID, id), false)
 }
 
 // DeleteResource implements store.Store.
@@ -227,11 +270,13 @@ func (s *Store) ListResources(ctx context.Context, rt *scim.ResourceType, tenant
 		where += " AND (" + cond + ")"
 	}
 	var page store.Page
-	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM `+t.name+` r WHERE `+where, a.Values()...).Scan(&page.Total); err != nil {
-		return page, err
-	}
+	// count reads totalResults. It is skipped when the page itself tells the total: a
+	// startIndex page that is not full and, when it starts past the first row, not empty
+	// (a userName lookup, the last page). That spares a lookup one round trip.
+	countQuery, countArgs := `SELECT COUNT(*) FROM `+t.name+` r WHERE `+where, append([]any(nil), a.Values()...)
+	count := func() error { return s.db.QueryRow(ctx, countQuery, countArgs...).Scan(&page.Total) }
 	if q.Count <= 0 {
-		return page, nil
+		return page, count()
 	}
 	order := "r.created_at, r.id"
 	if q.Descending {
@@ -247,7 +292,8 @@ func (s *Store) ListResources(ctx context.Context, rt *scim.ResourceType, tenant
 	if q.After != nil {
 		where += " AND (r.created_at, r.id) > (" + a.Add(s.timeArg(q.After.Created)) + ", " + a.Add(q.After.ID) + ")"
 	}
-	query := `SELECT ` + resourceCols + ` FROM ` + t.name + ` r WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ` + a.Add(q.Count)
+	cols, withGroups := s.columns(rt, q.WithMembers)
+	query := `SELECT ` + cols + ` FROM ` + t.name + ` r WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ` + a.Add(q.Count)
 	if q.After == nil && q.StartIndex > 1 {
 		query += ` OFFSET ` + a.Add(q.StartIndex-1)
 	}
@@ -257,7 +303,7 @@ func (s *Store) ListResources(ctx context.Context, rt *scim.ResourceType, tenant
 	}
 	defer rows.Close()
 	for rows.Next() {
-		r, err := s.scanResource(rows)
+		r, err := s.scanResource(rows, withGroups)
 		if err != nil {
 			return page, err
 		}
@@ -266,12 +312,23 @@ func (s *Store) ListResources(ctx context.Context, rt *scim.ResourceType, tenant
 	if err := rows.Err(); err != nil {
 		return page, err
 	}
+	offset := 0
+	if q.After == nil && q.StartIndex > 1 {
+		offset = q.StartIndex - 1
+	}
+	if n := len(page.Resources); q.After == nil && n < q.Count && (n > 0 || offset == 0) {
+		page.Total = offset + n
+	} else if err := count(); err != nil {
+		return page, err
+	}
 	if n := len(page.Resources); n > 0 {
 		last := page.Resources[n-1]
 		page.Last = &store.Cursor{Created: last.Meta.Created, ID: last.ID}
 	}
-	if err := s.attachMembers(ctx, s.db, rt, tenantID, page.Resources, q.WithMembers); err != nil {
-		return page, err
+	if rt.Name == "Group" {
+		if err := s.attachMembers(ctx, s.db, rt, tenantID, page.Resources, q.WithMembers); err != nil {
+			return page, err
+		}
 	}
 	return page, nil
 }

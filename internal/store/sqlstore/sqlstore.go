@@ -218,8 +218,17 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token, hash []byte) err
 
 // TokenByHash implements store.Store. It is the one token query without a tenant: the token
 // is how the tenant is found.
-func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
-	return scanToken(s.db.QueryRow(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE hash = $1`, hash))
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, store.Tenant, error) {
+	var t store.Token
+	var tn store.Tenant
+	var types string
+	err := s.db.QueryRow(ctx, `SELECT k.tenant_id, k.id, k.label, k.created_at, k.last_used_at, k.revoked_at,
+			n.id, n.slug, n.name, n.default_user_type, n.user_types, n.created_at
+		FROM scim_tokens k JOIN tenants n ON n.id = k.tenant_id WHERE k.hash = $1`, hash).Scan(
+		&t.TenantID, &t.ID, &t.Label, timeDest{&t.CreatedAt}, timeDest{&t.LastUsedAt}, timeDest{&t.RevokedAt},
+		&tn.ID, &tn.Slug, &tn.Name, &tn.DefaultUserType, &types, timeDest{&tn.CreatedAt})
+	tn.UserTypes = splitList(types)
+	return t, tn, err
 }
 
 // Tokens implements store.Store.

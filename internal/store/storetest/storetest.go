@@ -132,11 +132,14 @@ func testTokens(t *testing.T, s store.Store) {
 	if err := s.CreateToken(ctx, store.Token{ID: "tok2", TenantID: tn.ID, Label: "okta", CreatedAt: tick()}, []byte("hash-2")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.TokenByHash(ctx, []byte("hash-1"))
+	got, gotTenant, err := s.TokenByHash(ctx, []byte("hash-1"))
 	if err != nil || got.ID != "tok1" || got.TenantID != tn.ID || got.Revoked() || !got.LastUsedAt.IsZero() {
 		t.Fatalf("TokenByHash = %+v, %v", got, err)
 	}
-	if _, err := s.TokenByHash(ctx, []byte("nope")); !errors.Is(err, store.ErrNotFound) {
+	if gotTenant.ID != tn.ID || gotTenant.Slug != "acme" || len(gotTenant.UserTypes) != 2 || gotTenant.DefaultUserType != "member" {
+		t.Fatalf("TokenByHash tenant = %+v", gotTenant)
+	}
+	if _, _, err := s.TokenByHash(ctx, []byte("nope")); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown hash: %v", err)
 	}
 	used := tick()

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// browser drives a headless Chromium for one end-to-end test.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+	log fmt.Stringer // scimd's stderr, shown when a step fails
+}
+
+// newBrowser starts Chromium at path with a profile under dir; it stops with the test.
+func newBrowser(t *testing.T, path, dir string, log fmt.Stringer, extra ...chromedp.ExecAllocatorOption) *browser {
+	t.Helper()
+	opts := append([]chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.UserDataDir(filepath.Join(dir, "chromium")),
+	}, extra...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	ctx, cancel := context.WithTimeout(bctx, 3*time.Minute)
+	t.Cleanup(func() { cancel(); cancelBrowser(); cancelAlloc() })
+	return &browser{t: t, ctx: ctx, log: log}
+}
+
+// step runs actions; on failure the test stops with where the browser was, the page, and
+// scimd's log.
+func (b *browser) step(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+		html, _ := chromedp.Run(b.ctx, chromedp.OuterHTML(chromedp.CSS("body")))
+		b.t.Fatalf("%s: %v\nat %s\n%s\nscimd log:\n%s", what, err, loc, html, b.log.String())
+	}
+}
+
+// text returns the visible text of the element the CSS selector finds.
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// shot saves a full-page PNG named name in SCIMD_TEST_SCREENSHOTS, when that is set, for a
+// person to look at.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	dir := os.Getenv("SCIMD_TEST_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+	}
+	if err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+	}
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"flag"
+	"time"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/scim/filter"
+	"github.com/scimd/scimd/internal/scim/patch"
+)
+
+// limitsConfig is scimd serve's bounds on hostile or runaway input that have no flag of
+// their own elsewhere: page size, filter, PATCH and member counts, header size and
+// connection timeouts. The README's "Limits" section lists them all.
+type limitsConfig struct {
+	MaxPageSize          int
+	MaxFilterLength      int
+	MaxFilterDepth       int
+	MaxPatchOperations   int
+	MaxMembersPerRequest int
+	MaxHeaderBytes       int
+	ReadHeaderTimeout    time.Duration
+	ReadTimeout          time.Duration
+	WriteTimeout         time.Duration
+	IdleTimeout          time.Duration
+}
+
+func limitsFlags(fs *flag.FlagSet, c *limitsConfig) {
+	fs.IntVar(&c.MaxPageSize, "max-page-size", int(envInt("SCIMD_MAX_PAGE_SIZE", 1000)),
+		"largest list page; a larger count is clamped to it and it is advertised as filter.maxResults (env SCIMD_MAX_PAGE_SIZE)")
+	fs.IntVar(&c.MaxFilterLength, "max-filter-length", int(envInt("SCIMD_MAX_FILTER_LENGTH", int64(filter.MaxLength))),
+		"longest filter in bytes; longer is 400 invalidFilter (env SCIMD_MAX_FILTER_LENGTH)")
+	fs.IntVar(&c.MaxFilterDepth, "max-filter-depth", int(envInt("SCIMD_MAX_FILTER_DEPTH", int64(filter.MaxDepth))),
+		"deepest nesting of parentheses and brackets in a filter; deeper is 400 invalidFilter (env SCIMD_MAX_FILTER_DEPTH)")
+	fs.IntVar(&c.MaxPatchOperations, "max-patch-operations", int(envInt("SCIMD_MAX_PATCH_OPERATIONS", int64(patch.MaxOperations))),
+		"most operations in one PATCH; more is 400 tooMany (env SCIMD_MAX_PATCH_OPERATIONS)")
+	fs.IntVar(&c.MaxMembersPerRequest, "max-members-per-request", int(envInt("SCIMD_MAX_MEMBERS_PER_REQUEST", int64(directory.MaxMembersPerRequest))),
+		"most group member values in one request; more is 400 tooMany (env SCIMD_MAX_MEMBERS_PER_REQUEST)")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", int(envInt("SCIMD_MAX_HEADER_BYTES", 64<<10)),
+		"largest request line and headers; larger is 431 (env SCIMD_MAX_HEADER_BYTES)")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", envDuration("SCIMD_READ_HEADER_TIMEOUT", 10*time.Second),
+		"how long a client may take to send its request headers (env SCIMD_READ_HEADER_TIMEOUT)")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("SCIMD_READ_TIMEOUT", 60*time.Second),
+		"how long a client may take to send a whole request (env SCIMD_READ_TIMEOUT)")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", envDuration("SCIMD_WRITE_TIMEOUT", 120*time.Second),
+		"how long a response may take to write, from the end of the request headers (env SCIMD_WRITE_TIMEOUT)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", envDuration("SCIMD_IDLE_TIMEOUT", 120*time.Second),
+		"how long an idle keep-alive connection stays open (env SCIMD_IDLE_TIMEOUT)")
+}
+
+// apply sets the bounds that live in package variables. It writes only values that differ
+// from the current ones, so that several servers started with the defaults in one process
+// (the tests) do not race on them.
+func (c limitsConfig) apply() error {
+	for _, b := range []struct {
+		name string
+		v    int
+		p    *int
+	}{
+		{"--max-filter-length", c.MaxFilterLength, &filter.MaxLength},
+		{"--max-filter-depth", c.MaxFilterDepth, &filter.MaxDepth},
+		{"--max-patch-operations", c.MaxPatchOperations, &patch.MaxOperations},
+		{"--max-members-per-request", c.MaxMembersPerRequest, &directory.MaxMembersPerRequest},
+	} {
+		if b.v < 1 {
+			return usageErr("%s must be at least 1, got %d", b.name, b.v)
+		}
+		if *b.p != b.v {
+			*b.p = b.v
+		}
+	}
+	if c.MaxPageSize < 1 || c.MaxHeaderBytes < 1 {
+		return usageErr("--max-page-size and --max-header-bytes must be at least 1")
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/scimd/scimd/internal/store"
+	"github.com/scimd/scimd/internal/store/postgres"
+	"github.com/scimd/scimd/internal/store/sqlstore"
+	"github.com/scimd/scimd/migrations"
+)
+
+// opsConfig is serve's operations settings: metrics labels and audit event retention.
+type opsConfig struct {
+	MetricsTenantLabel bool
+	EventsRetention    retention
+}
+
+// opsFlags adds the operations flags of serve to fs.
+func opsFlags(fs *flag.FlagSet, c *opsConfig) {
+	tenantLabel, _ := strconv.ParseBool(envOr("SCIMD_METRICS_TENANT_LABEL", "false"))
+	fs.BoolVar(&c.MetricsTenantLabel, "metrics-tenant-label", tenantLabel,
+		"label scimd_provisioning_events_total with the tenant slug; for a bounded number of tenants (env SCIMD_METRICS_TENANT_LABEL)")
+	c.EventsRetention.env = envOr("SCIMD_EVENTS_RETENTION", "0")
+	fs.Var(&c.EventsRetention, "events-retention",
+		"delete audit events older than this (90d, 720h); 0 keeps them all (env SCIMD_EVENTS_RETENTION)")
+}
+
+// retention is a flag.Value for a duration that also takes days (90d).
+type retention struct {
+	d   time.Duration
+	set bool   // given on the command line
+	env string // the environment's value, used when the flag is not given
+}
+
+func (r *retention) String() string {
+	switch {
+	case r == nil:
+		return ""
+	case r.set:
+		return r.d.String()
+	}
+	return r.env
+}
+
+func (r *retention) Set(s string) error {
+	d, err := parseRetention(s)
+	if err != nil {
+		return err
+	}
+	r.d, r.set = d, true
+	return nil
+}
+
+// value returns the retention: the flag's, else the environment's. Errors name the bad
+// value.
+func (r *retention) value() (time.Duration, error) {
+	if r.set {
+		return r.d, nil
+	}
+	d, err := parseRetention(r.env)
+	if err != nil {
+		return 0, usageErr("SCIMD_EVENTS_RETENTION %q: %v", r.env, err)
+	}
+	return d, nil
+}
+
+func parseRetention(s string) (time.Duration, error) {
+	if s == "0" || s == "" {
+		return 0, nil
+	}
+	d, err := parseDays(s)
+	if err != nil {
+		return 0, err
+	}
+	if d < time.Hour {
+		return 0, fmt.Errorf("keep events at least an hour (or 0 to keep them all)")
+	}
+	return d, nil
+}
+
+// pruneEvery is how often the background pruning runs.
+const pruneEvery = time.Hour
+
+// startPruning deletes audit events older than the retention now and then every
+// pruneEvery, until ctx is done; stop waits for a pruning under way to end. Every replica
+// may prune: deleting what another already deleted is harmless. A retention of 0 prunes
+// nothing.
+func startPruning(ctx context.Context, s store.Store, c opsConfig, log *slog.Logger) (stop func(), err error) {
+	keep, err := c.EventsRetention.value()
+	if err != nil || keep == 0 {
+		return func() {}, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { pruneLoop(ctx, s, keep, pruneEvery, log, time.Now) })
+	return func() { cancel(); wg.Wait() }, nil
+}
+
+// pruneLoop prunes at once and then every interval until ctx is done.
+func pruneLoop(ctx context.Context, s store.Store, keep, every time.Duration, log *slog.Logger, now func() time.Time) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		before := now().UTC().Add(-keep)
+		n, err := s.PruneEvents(ctx, before)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("pruning audit events failed", "err", err)
+		case n > 0:
+			log.Info("pruned audit events", "deleted", n, "before", before.Format(time.RFC3339))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// expectedMigration returns the highest migration embedded for the database's dialect:
+// the version /readyz requires.
+func expectedMigration(db database) (int, error) {
+	dir := "sqlite"
+	if _, ok := db.(*postgres.Store); ok {
+		dir = "postgres"
+	}
+	all, err := sqlstore.Migrations(migrations.FS, dir)
+	if err != nil || len(all) == 0 {
+		return 0, err
+	}
+	return all[len(all)-1].Version, nil
+}
+
+// startOps prepares serve's operations on the opened database: it returns the migration
+// version /readyz requires and starts pruning audit events; stop ends the pruning.
+func startOps(ctx context.Context, c opsConfig, db database, log *slog.Logger) (expected int, stop func(), err error) {
+	if expected, err = expectedMigration(db); err != nil {
+		return 0, nil, err
+	}
+	stop, err = startPruning(ctx, db, c, log)
+	return expected, stop, err
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/saml"
+	"github.com/scimd/scimd/internal/store"
+)
+
+// samlStore returns the SAML side of an opened store; every SQL store has one.
+func samlStore(s store.Store) (store.SAMLStore, error) {
+	ss, ok := s.(store.SAMLStore)
+	if !ok {
+		return nil, errors.New("this database backend does not support SAML")
+	}
+	return ss, nil
+}
+
+// samlHook wires the SAML service provider into serve: its routes go into server.Config
+// before the server exists, and the service is started with the server's directory (so
+// that JIT users are counted like every provisioning event) once it does.
+type samlHook struct{ svc *saml.Service }
+
+// routes is the server.Config.Routes entry; the router is built after start.
+func (h *samlHook) routes() []func(chi.Router) {
+	return []func(chi.Router){func(r chi.Router) { h.svc.Routes(r) }}
+}
+
+// start creates the service, its metrics (scimd_saml_logins_total) registered on reg, and
+// prunes expired sessions, requests and assertion ids every ten minutes until ctx ends.
+func (h *samlHook) start(ctx context.Context, publicURL string, s store.Store, d *directory.Directory, log *slog.Logger, reg prometheus.Registerer) error {
+	ss, err := samlStore(s)
+	if err != nil {
+		return err
+	}
+	if h.svc, err = saml.New(saml.Config{PublicURL: publicURL}, s, ss, d, log, reg); err != nil {
+		return err
+	}
+	go h.svc.PruneEvery(ctx, 10*time.Minute)
+	return nil
+}
+
+func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageErr("saml needs a subcommand: configure, show")
+	}
+	fs := newFlagSet("saml "+args[0], stderr)
+	dsn := databaseFlag(fs)
+	tenant := fs.String("tenant", "", "tenant slug (required)")
+	publicURL := fs.String("public-url", envOr("SCIMD_PUBLIC_URL", "http://127.0.0.1:8080"),
+		"absolute URL browsers reach scimd at, as given to serve (env SCIMD_PUBLIC_URL)")
+	switch args[0] {
+	case "configure":
+		ssoURL := fs.String("sso-url", "", "the IdP's single sign-on URL (https; http only for loopback hosts)")
+		issuer := fs.String("issuer", "", "the IdP's issuer (entity id)")
+		certFile := fs.String("cert", "", "file with the IdP's signing certificate, PEM X.509")
+		metadataFile := fs.String("idp-metadata", "", "file with the IdP's metadata XML, instead of --sso-url, --issuer and --cert")
+		jit := fs.Bool("jit", false, "create unknown users at their first login (just-in-time provisioning)")
+		idpInit := fs.Bool("allow-idp-initiated", false, "accept logins started at the IdP (unsolicited responses)")
+		redirect := fs.String("default-redirect", "", "local path (/t/SLUG/…) a login lands on when it names none")
+		pos, err := parseArgs(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if *tenant == "" || len(pos) > 0 {
+			return usageErr("usage: scimd saml configure --tenant SLUG (--sso-url URL --issuer ENTITY_ID --cert FILE.pem | --idp-metadata FILE) [--jit] [--allow-idp-initiated] [--default-redirect PATH]")
+		}
+		in := saml.Settings{SSOURL: *ssoURL, Issuer: *issuer, JIT: *jit, AllowIdPInitiated: *idpInit, DefaultRedirect: *redirect}
+		if *metadataFile != "" {
+			if in.IdPMetadata, err = os.ReadFile(*metadataFile); err != nil {
+				return fmt.Errorf("cannot read the IdP metadata: %w", err)
+			}
+		}
+		if *certFile != "" {
+			if in.CertPEM, err = os.ReadFile(*certFile); err != nil {
+				return fmt.Errorf("cannot read the IdP certificate: %w", err)
+			}
+		} else if *metadataFile == "" {
+			return usageErr("--cert FILE.pem (the IdP's signing certificate) is required, or give --idp-metadata FILE")
+		}
+		return withDirectory(ctx, *dsn, func(d *directory.Directory, s store.Store) error {
+			t, err := d.Tenant(ctx, *tenant)
+			if err != nil {
+				return err
+			}
+			ss, err := samlStore(s)
+			if err != nil {
+				return err
+			}
+			cfg, err := saml.Configure(ctx, ss, t, in, time.Now().UTC())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "configured SAML for tenant %s: IdP %s, JIT %s, IdP-initiated %s\n", t.Slug, cfg.IdPEntityID,
+				onOff(cfg.JIT), onOff(cfg.AllowIdPInitiated))
+			printSPValues(stdout, saml.Values(*publicURL, t.Slug, &cfg))
+			return nil
+		})
+	case "show":
+		pos, err := parseArgs(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if *tenant == "" || len(pos) > 0 {
+			return usageErr("usage: scimd saml show --tenant SLUG [--public-url URL]")
+		}
+		return withDirectory(ctx, *dsn, func(d *directory.Directory, s store.Store) error {
+			t, err := d.Tenant(ctx, *tenant)
+			if err != nil {
+				return err
+			}
+			ss, err := samlStore(s)
+			if err != nil {
+				return err
+			}
+			cfg, err := ss.SAMLConfig(ctx, t.ID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				printSPValues(stdout, saml.Values(*publicURL, t.Slug, nil))
+				fmt.Fprintf(stdout, "\nSAML is not configured for tenant %s yet: run scimd saml configure --tenant %s …\n", t.Slug, t.Slug)
+				return nil
+			case err != nil:
+				return err
+			}
+			printSPValues(stdout, saml.Values(*publicURL, t.Slug, &cfg))
+			fmt.Fprintf(stdout, "\nIdP issuer:            %s\nIdP SSO URL:           %s\nJIT provisioning:      %s\nIdP-initiated login:   %s\n",
+				cfg.IdPEntityID, cfg.IdPSSOURL, onOff(cfg.JIT), onOff(cfg.AllowIdPInitiated))
+			if cfg.DefaultRedirect != "" {
+				fmt.Fprintf(stdout, "Default redirect:      %s\n", cfg.DefaultRedirect)
+			}
+			return nil
+		})
+	}
+	return usageErr("unknown saml subcommand %q (configure, show)", args[0])
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// printSPValues prints what the IdP admin enters on the IdP's side.
+func printSPValues(w io.Writer, v saml.SPValues) {
+	fmt.Fprintf(w, "SP entity ID (Audience): %s\nACS URL:                 %s\nMetadata URL:            %s\nLogin URL:               %s\n",
+		v.EntityID, v.ACSURL, v.MetadataURL, v.LoginURL)
+	if v.CertPEM != "" {
+		fmt.Fprintf(w, "SP certificate:\n%s", strings.TrimRight(v.CertPEM, "\n")+"\n")
+	}
+}

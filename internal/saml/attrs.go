@@ -1,0 +1,129 @@
+package saml
+
+import (
+	"strings"
+
+	csaml "github.com/crewjam/saml"
+)
+
+// attrKinds maps normalised attribute names (lower case, without '_' and '-', the last
+// segment of a claim URI) and well-known OIDs to what they carry. These are the names
+// JumpCloud, Okta, Entra ID, OneLogin and Google send by default or suggest.
+var attrKinds = map[string]string{
+	"email":                             "email",
+	"mail":                              "email",
+	"emailaddress":                      "email",
+	"urn:oid:0.9.2342.19200300.100.1.3": "email",
+	"firstname":                         "givenName",
+	"givenname":                         "givenName",
+	"urn:oid:2.5.4.42":                  "givenName",
+	"lastname":                          "familyName",
+	"surname":                           "familyName",
+	"sn":                                "familyName",
+	"urn:oid:2.5.4.4":                   "familyName",
+	"displayname":                       "displayName",
+	"urn:oid:2.16.840.1.113730.3.1.241": "displayName",
+	"usertype":                          "userType",
+}
+
+// attrKind says what an attribute of the assertion carries ("" for nothing we use).
+func attrKind(name string) string {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if k, ok := attrKinds[n]; ok && strings.HasPrefix(n, "urn:oid:") {
+		return k
+	}
+	if i := strings.LastIndexAny(n, "/#"); i >= 0 {
+		n = n[i+1:]
+	}
+	n = strings.NewReplacer("_", "", "-", "", " ", "").Replace(n)
+	if strings.HasPrefix(n, "urn:") {
+		return ""
+	}
+	return attrKinds[n]
+}
+
+// profile is what an assertion says about its subject, from the common attribute names.
+type profile struct {
+	Email, GivenName, FamilyName, DisplayName, UserType string
+}
+
+func profileOf(a *csaml.Assertion) profile {
+	var p profile
+	for _, st := range a.AttributeStatements {
+		for _, at := range st.Attributes {
+			kind := attrKind(at.Name)
+			if kind == "" {
+				kind = attrKind(at.FriendlyName)
+			}
+			var value string
+			for _, v := range at.Values {
+				if s := strings.TrimSpace(v.Value); s != "" && !v.Nil {
+					value = s
+					break
+				}
+			}
+			if kind == "" || value == "" {
+				continue
+			}
+			dst := map[string]*string{"email": &p.Email, "givenName": &p.GivenName, "familyName": &p.FamilyName,
+				"displayName": &p.DisplayName, "userType": &p.UserType}[kind]
+			if *dst == "" {
+				*dst = value
+			}
+		}
+	}
+	return p
+}
+
+// loginName is the name the assertion signs in: its NameID, or its email attribute when the
+// NameID is transient (a fresh opaque value every login names no account).
+func loginName(a *csaml.Assertion, p profile) string {
+	if a.Subject == nil || a.Subject.NameID == nil {
+		return p.Email
+	}
+	id := a.Subject.NameID
+	if id.Format == string(csaml.TransientNameIDFormat) || strings.TrimSpace(id.Value) == "" {
+		return p.Email
+	}
+	return strings.TrimSpace(id.Value)
+}
+
+// jitAttributes builds the attributes of a user created just in time, in schema form.
+// userType is taken from the assertion only when it is one of the tenant's types
+// (canonical case); otherwise the directory applies the tenant's default.
+func jitAttributes(name string, p profile, userTypes []string) map[string]any {
+	attrs := map[string]any{"userName": name, "active": true}
+	email := p.Email
+	if email == "" && strings.Contains(name, "@") {
+		email = name
+	}
+	if email != "" {
+		attrs["emails"] = []any{map[string]any{"value": email, "type": "work", "primary": true}}
+	}
+	n := map[string]any{}
+	if p.GivenName != "" {
+		n["givenName"] = p.GivenName
+	}
+	if p.FamilyName != "" {
+		n["familyName"] = p.FamilyName
+	}
+	formatted := strings.TrimSpace(p.GivenName + " " + p.FamilyName)
+	if formatted != "" {
+		n["formatted"] = formatted
+	}
+	if len(n) > 0 {
+		attrs["name"] = n
+	}
+	switch {
+	case p.DisplayName != "":
+		attrs["displayName"] = p.DisplayName
+	case formatted != "":
+		attrs["displayName"] = formatted
+	}
+	for _, ut := range userTypes {
+		if p.UserType != "" && strings.EqualFold(ut, p.UserType) {
+			attrs["userType"] = ut
+		}
+	}
+	return attrs
+}

@@ -1,0 +1,112 @@
+package server_test
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/scimd/scimd/internal/console"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/store/teststores"
+)
+
+// TestOpenAPIConsole sends a request to every operation of the admin console, as a
+// console-only admin, and checks requests and responses against the contract. The
+// console's own tests (internal/console) check what the pages say.
+func TestOpenAPIConsole(t *testing.T) {
+	c, err := loadContract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, lenient := contractClients(c)
+	s := teststores.SQLite(t)
+	svc := newSAML(t, s)
+	e := newEnvConfig(t, s, func(cfg *server.Config) {
+		admin, err := console.New(context.Background(), console.Config{PublicURL: cfg.PublicURL}, s.(console.Store),
+			directory.New(s, slog.New(slog.DiscardHandler), nil), svc, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Routes = []func(chi.Router){svc.Routes, admin.Routes}
+	})
+	call := contractCall(t, e)
+	form := func(extra ...string) []string {
+		return append([]string{"Content-Type", "application/x-www-form-urlencoded", "Origin", e.srv.URL}, extra...)
+	}
+	ok := func(method, path, body string, status int, header ...string) resp {
+		t.Helper()
+		return call(strict, "", method, path, body, status, header...)
+	}
+	user, err := e.dir.CreateUser(context.Background(), e.tenant, map[string]any{"schemas": []any{scim.UserSchema}, "userName": "ann@acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, err := e.dir.CreateGroup(context.Background(), e.tenant, map[string]any{"schemas": []any{scim.GroupSchema}, "displayName": "Sales"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok("GET", "/console/console.css", "", 200)
+	ok("GET", "/console/copy.js", "", 200)
+	ok("GET", "/console/nope.txt", "", 404)
+	ok("GET", "/t/acme/admin/saml", "", 403)
+	ok("GET", "/t/nope/admin/saml", "", 404)
+
+	link, _, err := console.IssueLink(context.Background(), s.(console.Store), e.tenant, e.srv.URL, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lu, _ := url.Parse(link)
+	token := lu.Query().Get("token")
+	ok("GET", "/t/acme/admin/signin?token="+token, "", 200)
+	ok("POST", "/t/acme/admin/signin", "token=nope", 403, form()...)
+	r := ok("POST", "/t/acme/admin/signin", "token="+url.QueryEscape(token), 303, form()...)
+	var cookie string
+	for _, c := range r.Header.Values("Set-Cookie") {
+		if m := regexp.MustCompile(`^(scimd_admin=[^;]+)`).FindStringSubmatch(c); m != nil {
+			cookie = m[1]
+		}
+	}
+	if cookie == "" {
+		t.Fatal("no console cookie")
+	}
+	as := func(extra ...string) []string { return append([]string{"Cookie", cookie}, extra...) }
+	page := ok("GET", "/t/acme/admin/saml", "", 200, as()...)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page.Raw)
+	if m == nil {
+		t.Fatal("no CSRF token")
+	}
+	csrf := "csrf=" + string(m[1])
+	ok("GET", "/t/acme/admin", "", 303, as()...)
+	ok("POST", "/t/acme/admin/saml", csrf+"&source=fields&sso_url=http%3A%2F%2Fidp.example.com&issuer=x&cert=x&default_user_type=member", 400, form(as()...)...)
+	call(lenient, "", "POST", "/t/acme/admin/saml", "source=fields", 403, form(as()...)...) // no csrf: refused
+	ok("GET", "/t/acme/admin/scim", "", 200, as()...)
+	ok("POST", "/t/acme/admin/scim/tokens", csrf+"&label=", 400, form(as()...)...)
+	ok("POST", "/t/acme/admin/scim/tokens", csrf+"&label=okta", 200, form(as()...)...)
+	ok("POST", "/t/acme/admin/scim/tokens/tok_nope/revoke", csrf, 404, form(as()...)...)
+	ok("GET", "/t/acme/admin/users?q=ann&start=1", "", 200, as()...)
+	ok("GET", "/t/acme/admin/users?filter=bogus", "", 400, as()...)
+	ok("GET", "/t/acme/admin/users/"+user.ID, "", 200, as()...)
+	ok("POST", "/t/acme/admin/users/"+user.ID+"/active", csrf+"&active=false", 303, form(as()...)...)
+	ok("GET", "/t/acme/admin/groups?q=sal", "", 200, as()...)
+	ok("GET", "/t/acme/admin/groups?filter=bogus", "", 400, as()...)
+	ok("GET", "/t/acme/admin/groups/"+group.ID, "", 200, as()...)
+	ok("GET", "/t/acme/admin/groups/"+user.ID, "", 404, as()...)
+	ok("GET", "/t/acme/admin/events?event=user_deprovision&outcome=success&resource=ann%40acme.test", "", 200, as()...)
+	ok("GET", "/t/acme/admin/events?resource=nobody", "", 400, as()...)
+	ok("POST", "/t/acme/admin/signout", csrf, 303, form(as()...)...)
+	for path, item := range c.doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if slices.Contains(op.Tags, "Console") && !c.seen[op.OperationID] {
+				t.Errorf("operation %s (%s) was never exercised", op.OperationID, path)
+			}
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/scimd/scimd/internal/scim"
+)
+
+// PoolStats is the state of a backend's connection pool.
+type PoolStats struct {
+	Acquired int // connections in use
+	Idle     int // open connections not in use
+	Total    int // open connections
+	Max      int // the most the pool opens
+	// Waits counts acquisitions that had to wait for a connection; WaitTime is their total
+	// wait. Both only grow.
+	Waits    int64
+	WaitTime time.Duration
+}
+
+// PoolStater is implemented by backends whose connection pool can be observed (postgres,
+// sqlite). It is not part of Store: a Store may have no pool.
+type PoolStater interface {
+	PoolStats() PoolStats
+}
+
+// Versioner is implemented by backends that know the highest migration applied.
+type Versioner interface {
+	Version(ctx context.Context) (int, error)
+}
+
+// OpObserver is told how long each store operation took and how it ended. op is a fixed
+// name ("create_resource", "list_resources", …), never SQL text or a value. failed is true
+// only for errors of the database (unreachable, timed out, an unexpected driver error), not
+// for the answers a Store gives by error: not found, conflict, an unknown member, or a
+// refusal by the caller's update function.
+type OpObserver func(op string, took time.Duration, failed bool)
+
+// Instrument returns s with every operation of Store timed and reported to observe. Methods
+// beyond those Instrument knows (added to Store later) pass through untimed. Unwrap returns
+// s.
+func Instrument(s Store, observe OpObserver) Store {
+	return &instrumented{Store: s, observe: observe}
+}
+
+// Unwrap returns the store that Instrument wrapped, or s itself.
+func Unwrap(s Store) Store {
+	if i, ok := s.(*instrumented); ok {
+		return i.Store
+	}
+	return s
+}
+
+type instrumented struct {
+	Store
+	observe OpObserver
+}
+
+// done reports an operation that started at start and ended with err.
+func (s *instrumented) done(op string, start time.Time, err error) {
+	s.observe(op, time.Since(start), dbFailure(err))
+}
+
+// dbFailure reports whether err is a failure of the database rather than an answer.
+func dbFailure(err error) bool {
+	var unknown *UnknownMemberError
+	switch {
+	case err == nil, errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.As(err, &unknown),
+		scim.AsError(err) != nil, errors.Is(err, context.Canceled):
+		return false
+	}
+	return true
+}
+
+func (s *instrumented) CreateTenant(ctx context.Context, t Tenant) (err error) {
+	defer func(start time.Time) { s.done("create_tenant", start, err) }(time.Now())
+	return s.Store.CreateTenant(ctx, t)
+}
+
+func (s *instrumented) TenantBySlug(ctx context.Context, slug string) (t Tenant, err error) {
+	defer func(start time.Time) { s.done("tenant_by_slug", start, err) }(time.Now())
+	return s.Store.TenantBySlug(ctx, slug)
+}
+
+func (s *instrumented) Tenant(ctx context.Context, id string) (t Tenant, err error) {
+	defer func(start time.Time) { s.done("tenant", start, err) }(time.Now())
+	return s.Store.Tenant(ctx, id)
+}
+
+func (s *instrumented) Tenants(ctx context.Context) (ts []Tenant, err error) {
+	defer func(start time.Time) { s.done("tenants", start, err) }(time.Now())
+	return s.Store.Tenants(ctx)
+}
+
+func (s *instrumented) UpdateTenant(ctx context.Context, t Tenant) (err error) {
+	defer func(start time.Time) { s.done("update_tenant", start, err) }(time.Now())
+	return s.Store.UpdateTenant(ctx, t)
+}
+
+func (s *instrumented) CreateToken(ctx context.Context, t Token, hash []byte) (err error) {
+	defer func(start time.Time) { s.done("create_token", start, err) }(time.Now())
+	return s.Store.CreateToken(ctx, t, hash)
+}
+
+func (s *instrumented) TokenByHash(ctx context.Context, hash []byte) (t Token, tn Tenant, err error) {
+	defer func(start time.Time) { s.done("token_by_hash", start, err) }(time.Now())
+	return s.Store.TokenByHash(ctx, hash)
+}
+
+func (s *instrumented) Tokens(ctx context.Context, tenantID string) (ts []Token, err error) {
+	defer func(start time.Time) { s.done("tokens", start, err) }(time.Now())
+	return s.Store.Tokens(ctx, tenantID)
+}
+
+func (s *instrumented) RevokeToken(ctx context.Context, id string, at time.Time) (err error) {
+	defer func(start time.Time) { s.done("revoke_token", start, err) }(time.Now())
+	return s.Store.RevokeToken(ctx, id, at)
+}
+
+func (s *instrumented) TouchToken(ctx context.Context, tenantID, id string, at time.Time) (err error) {
+	defer func(start time.Time) { s.done("touch_token", start, err) }(time.Now())
+	return s.Store.TouchToken(ctx, tenantID, id, at)
+}
+
+func (s *instrumented) CreateResource(ctx context.Context, rt *scim.ResourceType, tenantID string, r *scim.Resource, members []string, ev *Event) (err error) {
+	defer func(start time.Time) { s.done("create_resource", start, err) }(time.Now())
+	return s.Store.CreateResource(ctx, rt, tenantID, r, members, ev)
+}
+
+func (s *instrumented) Resource(ctx context.Context, rt *scim.ResourceType, tenantID, id string, withMembers bool) (r *scim.Resource, err error) {
+	defer func(start time.Time) { s.done("get_resource", start, err) }(time.Now())
+	return s.Store.Resource(ctx, rt, tenantID, id, withMembers)
+}
+
+func (s *instrumented) UpdateResource(ctx context.Context, rt *scim.ResourceType, tenantID, id string, fn func(r *scim.Resource) (Change, error)) (r *scim.Resource, err error) {
+	defer func(start time.Time) { s.done("update_resource", start, err) }(time.Now())
+	return s.Store.UpdateResource(ctx, rt, tenantID, id, fn)
+}
+
+func (s *instrumented) DeleteResource(ctx context.Context, rt *scim.ResourceType, tenantID, id string, check func(r *scim.Resource) (*Event, error)) (err error) {
+	defer func(start time.Time) { s.done("delete_resource", start, err) }(time.Now())
+	return s.Store.DeleteResource(ctx, rt, tenantID, id, check)
+}
+
+func (s *instrumented) ListResources(ctx context.Context, rt *scim.ResourceType, tenantID string, q Query) (p Page, err error) {
+	defer func(start time.Time) { s.done("list_resources", start, err) }(time.Now())
+	return s.Store.ListResources(ctx, rt, tenantID, q)
+}
+
+func (s *instrumented) AppendEvent(ctx context.Context, ev *Event) (err error) {
+	defer func(start time.Time) { s.done("append_event", start, err) }(time.Now())
+	return s.Store.AppendEvent(ctx, ev)
+}
+
+func (s *instrumented) Events(ctx context.Context, tenantID string, q EventQuery) (evs []Event, err error) {
+	defer func(start time.Time) { s.done("events", start, err) }(time.Now())
+	return s.Store.Events(ctx, tenantID, q)
+}
+
+func (s *instrumented) PruneEvents(ctx context.Context, before time.Time) (n int64, err error) {
+	defer func(start time.Time) { s.done("prune_events", start, err) }(time.Now())
+	return s.Store.PruneEvents(ctx, before)
+}
+
+func (s *instrumented) Secret(ctx context.Context, name string, newValue func() []byte) (v []byte, err error) {
+	defer func(start time.Time) { s.done("secret", start, err) }(time.Now())
+	return s.Store.Secret(ctx, name, newValue)
+}
+
+func (s *instrumented) Ping(ctx context.Context) (err error) {
+	defer func(start time.Time) { s.done("ping", start, err) }(time.Now())
+	return s.Store.Ping(ctx)
+}

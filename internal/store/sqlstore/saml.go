@@ -1,0 +1,138 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/scimd/scimd/internal/store"
+)
+
+var _ store.SAMLStore = (*Store)(nil)
+
+const samlConfigCols = `tenant_id, idp_entity_id, idp_sso_url, idp_cert_pem, jit, allow_idp_initiated, default_redirect,
+	sp_key_pem, sp_cert_pem, created_at, updated_at`
+
+func scanSAMLConfig(r Row) (store.SAMLConfig, error) {
+	var c store.SAMLConfig
+	err := r.Scan(&c.TenantID, &c.IdPEntityID, &c.IdPSSOURL, &c.IdPCertPEM, &c.JIT, &c.AllowIdPInitiated, &c.DefaultRedirect,
+		&c.SPKeyPEM, &c.SPCertPEM, timeDest{&c.CreatedAt}, timeDest{&c.UpdatedAt})
+	return c, err
+}
+
+// PutSAMLConfig implements store.SAMLStore. The upsert never touches the key pair or
+// created_at of a stored row, so two replicas configuring at once keep one key pair.
+func (s *Store) PutSAMLConfig(ctx context.Context, c store.SAMLConfig) (store.SAMLConfig, error) {
+	if len(c.SPKeyPEM) == 0 || c.SPCertPEM == "" {
+		return store.SAMLConfig{}, errors.New("sqlstore: a SAML config needs the SP key pair")
+	}
+	return scanSAMLConfig(s.db.QueryRow(ctx, `INSERT INTO saml_configs (`+samlConfigCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (tenant_id) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, idp_sso_url = excluded.idp_sso_url,
+			idp_cert_pem = excluded.idp_cert_pem, jit = excluded.jit, allow_idp_initiated = excluded.allow_idp_initiated,
+			default_redirect = excluded.default_redirect, updated_at = excluded.updated_at
+		RETURNING `+samlConfigCols,
+		c.TenantID, c.IdPEntityID, c.IdPSSOURL, c.IdPCertPEM, c.JIT, c.AllowIdPInitiated, c.DefaultRedirect,
+		c.SPKeyPEM, c.SPCertPEM, s.timeArg(c.CreatedAt), s.timeArg(c.UpdatedAt)))
+}
+
+// SAMLConfig implements store.SAMLStore.
+func (s *Store) SAMLConfig(ctx context.Context, tenantID string) (store.SAMLConfig, error) {
+	return scanSAMLConfig(s.db.QueryRow(ctx, `SELECT `+samlConfigCols+` FROM saml_configs WHERE tenant_id = $1`, tenantID))
+}
+
+const samlRequestCols = `tenant_id, id, binding_hash, return_to, created_at, expires_at`
+
+func scanSAMLRequest(r Row) (store.SAMLRequest, error) {
+	var q store.SAMLRequest
+	err := r.Scan(&q.TenantID, &q.ID, &q.BindingHash, &q.ReturnTo, timeDest{&q.CreatedAt}, timeDest{&q.ExpiresAt})
+	return q, err
+}
+
+// CreateSAMLRequest implements store.SAMLStore.
+func (s *Store) CreateSAMLRequest(ctx context.Context, r store.SAMLRequest) error {
+	return s.db.Exec(ctx, `INSERT INTO saml_requests (`+samlRequestCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		r.TenantID, r.ID, r.BindingHash, r.ReturnTo, s.timeArg(r.CreatedAt), s.timeArg(r.ExpiresAt))
+}
+
+// SAMLRequests implements store.SAMLStore.
+func (s *Store) SAMLRequests(ctx context.Context, tenantID string, bindingHash []byte, now time.Time) ([]store.SAMLRequest, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+samlRequestCols+` FROM saml_requests
+		WHERE tenant_id = $1 AND binding_hash = $2 AND expires_at > $3 ORDER BY created_at, id LIMIT 50`,
+		tenantID, bindingHash, s.timeArg(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.SAMLRequest
+	for rows.Next() {
+		q, err := scanSAMLRequest(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// TakeSAMLRequest implements store.SAMLStore: DELETE … RETURNING, so that of two replicas
+// finishing the same login only one gets the row.
+func (s *Store) TakeSAMLRequest(ctx context.Context, tenantID, id string) (store.SAMLRequest, error) {
+	return scanSAMLRequest(s.db.QueryRow(ctx, `DELETE FROM saml_requests WHERE tenant_id = $1 AND id = $2 RETURNING `+samlRequestCols,
+		tenantID, id))
+}
+
+// ConsumeAssertion implements store.SAMLStore. One statement: the insert either adds the
+// id, takes over an expired record of it, or returns no row (a replay); concurrent
+// consumers of one id serialise on its primary key.
+func (s *Store) ConsumeAssertion(ctx context.Context, tenantID, assertionID string, expiresAt, now time.Time) error {
+	var id string
+	err := s.db.QueryRow(ctx, `INSERT INTO saml_assertions (tenant_id, id, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (tenant_id, id) DO UPDATE SET expires_at = excluded.expires_at WHERE saml_assertions.expires_at <= $4
+		RETURNING id`, tenantID, assertionID, s.timeArg(expiresAt), s.timeArg(now)).Scan(&id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.ErrConflict
+	}
+	return err
+}
+
+// CreateSession implements store.SAMLStore.
+func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
+	return s.db.Exec(ctx, `INSERT INTO sessions (tenant_id, hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		ss.TenantID, ss.Hash, ss.UserID, s.timeArg(ss.CreatedAt), s.timeArg(ss.ExpiresAt))
+}
+
+// SessionByHash implements store.SAMLStore.
+func (s *Store) SessionByHash(ctx context.Context, tenantID string, hash []byte, now time.Time) (store.Session, error) {
+	var ss store.Session
+	err := s.db.QueryRow(ctx, `SELECT tenant_id, hash, user_id, created_at, expires_at FROM sessions
+		WHERE tenant_id = $1 AND hash = $2 AND expires_at > $3`, tenantID, hash, s.timeArg(now)).
+		Scan(&ss.TenantID, &ss.Hash, &ss.UserID, timeDest{&ss.CreatedAt}, timeDest{&ss.ExpiresAt})
+	return ss, err
+}
+
+// DeleteSession implements store.SAMLStore.
+func (s *Store) DeleteSession(ctx context.Context, tenantID string, hash []byte) error {
+	return s.db.Exec(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND hash = $2`, tenantID, hash)
+}
+
+// PruneSAML implements store.SAMLStore. Like PruneEvents it is the housekeeping query that
+// spans tenants.
+func (s *Store) PruneSAML(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	err := s.db.Tx(ctx, func(c Conn) error {
+		total = 0
+		for _, table := range []string{"saml_requests", "saml_assertions", "sessions"} {
+			var n int64
+			if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM `+table+` WHERE expires_at <= $1`, s.timeArg(now)).Scan(&n); err != nil {
+				return err
+			}
+			if err := c.Exec(ctx, `DELETE FROM `+table+` WHERE expires_at <= $1`, s.timeArg(now)); err != nil {
+				return err
+			}
+			total += n
+		}
+		return nil
+	})
+	return total, err
+}
