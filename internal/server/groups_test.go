@@ -219,3 +219,30 @@ func TestGroupConcurrentPatches(t *testing.T) {
 		}
 	})
 }
+
+// TestLargeGroupStreamed: a group above the streaming threshold is written member by member
+// (no Content-Length) and reads back as the same JSON a small group gets.
+func TestLargeGroupStreamed(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		ids := e.bulkUsers(t, 1500)
+		g := e.createGroup("Everyone & co", ids...)
+		r := e.do("GET", "/scim/v2/Groups/"+g["id"].(string), nil)
+		e.want(r, 200, "")
+		if r.Header.Get("Content-Length") != "" {
+			t.Fatalf("a 1,500-member group was buffered whole (Content-Length %s)", r.Header.Get("Content-Length"))
+		}
+		if r.str("displayName") != "Everyone & co" || r.str("meta.version") != `W/"1"` || len(memberValues(r)) != 1500 {
+			t.Fatalf("streamed group: displayName %q, %d members", r.str("displayName"), len(memberValues(r)))
+		}
+		if fmt.Sprint(memberValues(r)) != fmt.Sprint(sortedIDs(ids...)) {
+			t.Fatal("streamed members differ from the ones added")
+		}
+		m := r.Body["members"].([]any)[0].(map[string]any)
+		if m["type"] != "User" || m["$ref"] == nil || m["display"] == nil {
+			t.Fatalf("member = %v", m)
+		}
+		if !strings.Contains(string(r.Raw), `"Everyone & co"`) {
+			t.Fatal("HTML characters escaped in the streamed head")
+		}
+	})
+}

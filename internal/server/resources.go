@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -67,7 +69,58 @@ func (h *resourceHandlers) writeResource(w http.ResponseWriter, status int, r *s
 	if status == http.StatusCreated {
 		w.Header().Set("Location", h.s.location(h.rt, r.ID))
 	}
-	writeJSON(w, status, h.render(r, p))
+	m := h.render(r, p)
+	if members, _ := m["members"].([]any); len(members) > streamMembersOver {
+		writeStreamed(w, status, m, "members", members)
+		return
+	}
+	writeJSON(w, status, m)
+}
+
+// streamMembersOver is the member count above which a group is written member by member:
+// a group of 100,000 members is held once, as read, and never a second time as one JSON
+// buffer.
+const streamMembersOver = 1000
+
+// writeStreamed writes the object m whose attribute key holds list, encoding the elements
+// of list one at a time straight to the client (chunked, no Content-Length).
+func writeStreamed(w http.ResponseWriter, status int, m map[string]any, key string, list []any) {
+	rest := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != key {
+			rest[k] = v
+		}
+	}
+	var hb bytes.Buffer
+	henc := json.NewEncoder(&hb)
+	henc.SetEscapeHTML(false)
+	if err := henc.Encode(rest); err != nil {
+		writeJSON(w, http.StatusInternalServerError, scim.Errorf(http.StatusInternalServerError, "", "internal error").Body())
+		return
+	}
+	head := bytes.TrimRight(hb.Bytes(), "\n")
+	w.Header().Set("Content-Type", ContentType+"; charset=utf-8")
+	w.WriteHeader(status)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	bw.Write(head[:len(head)-1]) // without the closing brace
+	if len(rest) > 0 {
+		bw.WriteByte(',')
+	}
+	keyJSON, _ := json.Marshal(key)
+	bw.Write(keyJSON)
+	bw.WriteString(":[")
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	for i, e := range list {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if err := enc.Encode(e); err != nil {
+			return // the status is sent; a broken body is all the client can be told
+		}
+	}
+	bw.WriteString("]}\n")
+	bw.Flush()
 }
 
 func projection(rt *scim.ResourceType, r *http.Request) scim.Projection {
