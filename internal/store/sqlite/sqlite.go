@@ -116,7 +116,38 @@ func translate(err error) error {
 
 var placeholder = regexp.MustCompile(`\$(\d+)`)
 
-var rewritten sync.Map // query text → rewritten text
+// cacheLimit bounds the caches keyed by query text: filters make query texts of many shapes,
+// and a client must not be able to grow memory without end by sending new ones.
+const cacheLimit = 512
+
+// cache is a map that stops taking new entries at cacheLimit.
+type cache[V any] struct {
+	mu sync.Mutex
+	m  map[string]V
+}
+
+func (c *cache[V]) get(k string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+// put stores v unless the cache is full; it reports whether v is now the cached value.
+func (c *cache[V]) put(k string, v V) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]V{}
+	}
+	if _, ok := c.m[k]; ok || len(c.m) >= cacheLimit {
+		return false
+	}
+	c.m[k] = v
+	return true
+}
+
+var rewritten cache[string] // query text → rewritten text
 
 // rewrite turns $n placeholders into ?n. Queries come from sqlstore and sqlfilter, whose
 // only other $ is the one of JSON paths ('$.name'), never followed by a digit.
@@ -124,11 +155,11 @@ func rewrite(query string) string {
 	if !strings.Contains(query, "$") {
 		return query
 	}
-	if q, ok := rewritten.Load(query); ok {
-		return q.(string)
+	if q, ok := rewritten.get(query); ok {
+		return q
 	}
 	q := placeholder.ReplaceAllString(query, "?$1")
-	rewritten.Store(query, q)
+	rewritten.put(query, q)
 	return q
 }
 
@@ -169,8 +200,45 @@ func (r sqlRows) Err() error             { return translate(r.r.Err()) }
 func (r sqlRows) Close()                 { r.r.Close() }
 
 type db struct {
-	sdb *sql.DB // readers
-	w   *sql.DB // the one writer
+	sdb   *sql.DB // readers
+	w     *sql.DB // the one writer
+	stmts cache[*sql.Stmt]
+}
+
+// reader returns what a read runs on: a statement prepared once on the readers' pool (SQLite
+// compiles a statement on every run otherwise, which costs more than a lookup itself), or
+// the pool when the statement cache is full.
+func (d *db) reader(ctx context.Context, query string) querier {
+	if st, ok := d.stmts.get(query); ok {
+		return stmtQuerier{st}
+	}
+	st, err := d.sdb.PrepareContext(ctx, rewrite(query))
+	if err != nil {
+		return d.sdb // the query reports its own error
+	}
+	if !d.stmts.put(query, st) {
+		st.Close()
+		if cached, ok := d.stmts.get(query); ok {
+			return stmtQuerier{cached}
+		}
+		return d.sdb
+	}
+	return stmtQuerier{st}
+}
+
+// stmtQuerier runs a prepared statement; the query text it is given is the statement's own.
+type stmtQuerier struct{ st *sql.Stmt }
+
+func (s stmtQuerier) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return s.st.ExecContext(ctx, args...)
+}
+
+func (s stmtQuerier) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return s.st.QueryContext(ctx, args...)
+}
+
+func (s stmtQuerier) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return s.st.QueryRowContext(ctx, args...)
 }
 
 func (d *db) Exec(ctx context.Context, query string, args ...any) error {
@@ -178,11 +246,11 @@ func (d *db) Exec(ctx context.Context, query string, args ...any) error {
 }
 
 func (d *db) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	return conn{d.sdb}.Query(ctx, query, args...)
+	return conn{d.reader(ctx, query)}.Query(ctx, query, args...)
 }
 
 func (d *db) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return conn{d.sdb}.QueryRow(ctx, query, args...)
+	return conn{d.reader(ctx, query)}.QueryRow(ctx, query, args...)
 }
 
 // Tx runs fn in a BEGIN IMMEDIATE transaction on the write connection: it takes the write
@@ -200,4 +268,11 @@ func (d *db) Tx(ctx context.Context, fn func(sqlstore.Conn) error) error {
 }
 
 func (d *db) Ping(ctx context.Context) error { return translate(d.sdb.PingContext(ctx)) }
-func (d *db) Close() error                   { return errors.Join(d.w.Close(), d.sdb.Close()) }
+func (d *db) Close() error {
+	d.stmts.mu.Lock()
+	for _, st := range d.stmts.m {
+		st.Close()
+	}
+	d.stmts.mu.Unlock()
+	return errors.Join(d.w.Close(), d.sdb.Close())
+}
