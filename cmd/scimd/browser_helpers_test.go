@@ -34,10 +34,17 @@ func newBrowser(t *testing.T, path, dir string, log fmt.Stringer, extra ...chrom
 }
 
 // step runs actions; on failure the test stops with where the browser was, the page, and
-// scimd's log.
+// scimd's log. A step whose element went stale between finding and using it (the page
+// replaced the node: DevTools answers "Could not find node with given id") did nothing, and
+// is tried again, twice at most.
 func (b *browser) step(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
+	err := chromedp.Do(b.ctx, actions...)
+	for try := 0; try < 2 && err != nil && strings.Contains(err.Error(), "Could not find node with given id"); try++ {
+		time.Sleep(200 * time.Millisecond)
+		err = chromedp.Do(b.ctx, actions...)
+	}
+	if err != nil {
 		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
 		html, _ := chromedp.Run(b.ctx, chromedp.OuterHTML(chromedp.CSS("body")))
 		b.t.Fatalf("%s: %v\nat %s\n%s\nscimd log:\n%s", what, err, loc, html, b.log.String())
@@ -69,4 +76,36 @@ func (b *browser) shot(name string) {
 	if err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 	}
+}
+
+// browserTestbed is what both browser tests stand on: the real serve command on a temporary
+// SQLite file, the saml-idp process for tenant "default", and where Chromium is.
+type browserTestbed struct {
+	chromium, dir, dsn, base, idp string
+	certFile                      string
+	stderr                        *syncBuffer
+}
+
+// issuer is the test IdP's entity id.
+const testIdPIssuer = "urn:scimd:browser-test-idp"
+
+func newBrowserTestbed(t *testing.T) *browserTestbed {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("SKIPPING the browser test in -short mode")
+	}
+	chromium := need(t, "chromium", "chromium-browser")
+	node := need(t, "node", "nodejs")
+	installIdP(t, need(t, "npm"))
+	dir := t.TempDir()
+	dsn := "sqlite:" + filepath.Join(dir, "scimd.db")
+	addr, stderr, stop, done := startServe(t, dsn)
+	t.Cleanup(func() {
+		stop()
+		<-done
+	})
+	base := "http://" + addr
+	keyFile, certFile := writeIdPKeyPair(t, dir)
+	idp := startIdP(t, node, base, "default", keyFile, certFile, testIdPIssuer)
+	return &browserTestbed{chromium: chromium, dir: dir, dsn: dsn, base: base, idp: idp, certFile: certFile, stderr: stderr}
 }

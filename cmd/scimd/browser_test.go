@@ -155,26 +155,10 @@ func scim(t *testing.T, token, method, u string, body string) map[string]any {
 }
 
 func TestBrowserSSO(t *testing.T) {
-	if testing.Short() {
-		t.Skip("SKIPPING the browser test in -short mode")
-	}
-	chromium := need(t, "chromium", "chromium-browser")
-	node := need(t, "node", "nodejs")
-	npm := need(t, "npm")
-	installIdP(t, npm)
-
-	dir := t.TempDir()
-	dsn := "sqlite:" + filepath.Join(dir, "scimd.db")
-	addr, stderr, stop, done := startServe(t, dsn)
-	t.Cleanup(func() {
-		stop()
-		<-done
-	})
+	tb := newBrowserTestbed(t)
+	chromium, dir, dsn, base, idp, certFile, stderr := tb.chromium, tb.dir, tb.dsn, tb.base, tb.idp, tb.certFile, tb.stderr
+	const issuer = testIdPIssuer
 	token := bootstrapToken(t, stderr.String())
-	base := "http://" + addr
-	const issuer = "urn:scimd:browser-test-idp"
-	keyFile, certFile := writeIdPKeyPair(t, dir)
-	idp := startIdP(t, node, base, "default", keyFile, certFile, issuer)
 
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"saml", "configure", "--tenant", "default", "--sso-url", idp + "/saml/sso",

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,25 +16,9 @@ import (
 // user and a group, and then sees them and the audit events on the pages. With
 // SCIMD_TEST_SCREENSHOTS=DIR it saves a PNG of each page there (docs/screenshots holds a set).
 func TestBrowserConsole(t *testing.T) {
-	if testing.Short() {
-		t.Skip("SKIPPING the browser test in -short mode")
-	}
-	chromium := need(t, "chromium", "chromium-browser")
-	node := need(t, "node", "nodejs")
-	npm := need(t, "npm")
-	installIdP(t, npm)
-
-	dir := t.TempDir()
-	dsn := "sqlite:" + filepath.Join(dir, "scimd.db")
-	addr, stderr, stop, done := startServe(t, dsn)
-	t.Cleanup(func() {
-		stop()
-		<-done
-	})
-	base := "http://" + addr
-	const issuer = "urn:scimd:browser-test-idp"
-	keyFile, certFile := writeIdPKeyPair(t, dir)
-	idp := startIdP(t, node, base, "default", keyFile, certFile, issuer)
+	tb := newBrowserTestbed(t)
+	chromium, dir, dsn, base, idp, certFile, stderr := tb.chromium, tb.dir, tb.dsn, tb.base, tb.idp, tb.certFile, tb.stderr
+	const issuer = testIdPIssuer
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
 		t.Fatal(err)
