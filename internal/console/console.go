@@ -204,7 +204,7 @@ func (s *Service) authorize(w http.ResponseWriter, r *http.Request) (*request, e
 	}
 	if c, err := r.Cookie(adminCookie); err == nil && c.Value != "" && len(c.Value) <= 64 {
 		h := hash(c.Value)
-		_, err := s.store.AdminSessionByHash(ctx, t.ID, h, s.now())
+		_, err := s.store.SessionByHash(ctx, t.ID, store.SessionConsole, h, s.now())
 		switch {
 		case err == nil:
 			return &request{tenant: t, name: BootstrapAdmin, csrf: s.csrfToken(t.ID, "admin", h)}, nil
@@ -370,7 +370,7 @@ func (s *Service) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := randomToken()
-	if err := s.store.CreateAdminSession(ctx, store.AdminSession{TenantID: t.ID, Hash: hash(id), CreatedAt: now,
+	if err := s.store.CreateSession(ctx, store.Session{TenantID: t.ID, Hash: hash(id), Kind: store.SessionConsole, CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.SessionTTL)}); err != nil {
 		s.fail(w, r, nil, err)
 		return
@@ -386,7 +386,7 @@ func (s *Service) signin(w http.ResponseWriter, r *http.Request) {
 func (s *Service) signout(w http.ResponseWriter, r *http.Request, q *request) error {
 	ctx, slug := r.Context(), q.tenant.Slug
 	if c, err := r.Cookie(adminCookie); err == nil && c.Value != "" {
-		if err := s.store.DeleteAdminSession(ctx, q.tenant.ID, hash(c.Value)); err != nil {
+		if err := s.store.DeleteSession(ctx, q.tenant.ID, hash(c.Value)); err != nil {
 			return err
 		}
 		s.setAdminCookie(w, slug, "", -1)

@@ -91,7 +91,7 @@ func (e *env) session(tn store.Tenant, u *scim.Resource) *http.Cookie {
 	e.t.Helper()
 	id := "sso-" + u.ID
 	h := sha256.Sum256([]byte(id))
-	if err := e.store.CreateSession(ctx, store.Session{TenantID: tn.ID, Hash: h[:], UserID: u.ID, CreatedAt: e.now, ExpiresAt: e.now.Add(time.Hour)}); err != nil {
+	if err := e.store.CreateSession(ctx, store.Session{TenantID: tn.ID, Hash: h[:], Kind: store.SessionSSO, UserID: u.ID, CreatedAt: e.now, ExpiresAt: e.now.Add(time.Hour)}); err != nil {
 		e.t.Fatal(err)
 	}
 	return &http.Cookie{Name: saml.SessionCookie, Value: id}

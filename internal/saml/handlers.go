@@ -142,7 +142,7 @@ func (s *Service) acs(w http.ResponseWriter, r *http.Request) {
 	}
 	id := randomToken()
 	now := s.now()
-	if err := s.saml.CreateSession(ctx, store.Session{TenantID: t.ID, Hash: hashToken(id), UserID: user.ID,
+	if err := s.saml.CreateSession(ctx, store.Session{TenantID: t.ID, Hash: hashToken(id), Kind: store.SessionSSO, UserID: user.ID,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}); err != nil {
 		s.metrics.login(ReasonUnavailable)
 		s.pageError(w, r, slug, err)
@@ -397,7 +397,7 @@ func (s *Service) currentUser(ctx context.Context, w http.ResponseWriter, r *htt
 		return nil, false, nil
 	}
 	hash := hashToken(c.Value)
-	sess, err := s.saml.SessionByHash(ctx, t.ID, hash, s.now())
+	sess, err := s.saml.SessionByHash(ctx, t.ID, store.SessionSSO, hash, s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		s.setSession(w, t.Slug, "", -1)
 		return nil, false, nil

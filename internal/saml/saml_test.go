@@ -258,7 +258,7 @@ func TestSPInitiatedLoginWithJIT(t *testing.T) {
 	if out.Code != http.StatusSeeOther || b.cookies[sessionCookie] != nil {
 		t.Fatalf("logout = %d, cookie %+v", out.Code, b.cookies[sessionCookie])
 	}
-	if _, err := e.saml.SessionByHash(ctx, e.acme.ID, hashToken(c.Value), time.Now()); err == nil {
+	if _, err := e.saml.SessionByHash(ctx, e.acme.ID, store.SessionSSO, hashToken(c.Value), time.Now()); err == nil {
 		t.Fatal("the session is still stored after logout")
 	}
 	if body := b.get("/t/acme/").Body.String(); !strings.Contains(body, "Sign in with SSO") {
@@ -692,7 +692,7 @@ func TestLoginOnEveryBackend(t *testing.T) {
 
 func TestPruneEvery(t *testing.T) {
 	e := newEnv(t, cfgOpts{})
-	old := store.Session{TenantID: e.acme.ID, Hash: hashToken("old"), UserID: store.NewID(), CreatedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().Add(-time.Minute)}
+	old := store.Session{TenantID: e.acme.ID, Hash: hashToken("old"), Kind: store.SessionSSO, UserID: store.NewID(), CreatedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().Add(-time.Minute)}
 	if err := e.saml.CreateSession(ctx, old); err != nil {
 		t.Fatal(err)
 	}
@@ -703,7 +703,7 @@ func TestPruneEvery(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		// SessionByHash hides expired sessions; ask with a time before the expiry.
-		if _, err := e.saml.SessionByHash(ctx, e.acme.ID, old.Hash, old.CreatedAt); err != nil {
+		if _, err := e.saml.SessionByHash(ctx, e.acme.ID, store.SessionSSO, old.Hash, old.CreatedAt); err != nil {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -15,17 +15,8 @@ type AdminLink struct {
 	ExpiresAt time.Time
 }
 
-// AdminSession is a console-only admin session that a used AdminLink starts: the cookie
-// carries an opaque random id, of which only the SHA-256 hash is stored. It belongs to no
-// user; admins who sign in with single sign-on use their SAML Session instead.
-type AdminSession struct {
-	TenantID  string
-	Hash      []byte
-	CreatedAt time.Time
-	ExpiresAt time.Time
-}
-
-// ConsoleStore keeps the admin console's bootstrap links and sessions. Every method takes
+// ConsoleStore keeps the admin console's bootstrap links (the sessions they start are
+// SAMLStore sessions of kind SessionConsole). Every method takes
 // the tenant id and touches only that tenant's rows. It is a separate interface from
 // Store; the SQL store implements both.
 type ConsoleStore interface {
@@ -36,13 +27,4 @@ type ConsoleStore interface {
 	// it has not expired at now: a link is used once, also across replicas. ErrNotFound
 	// when there is no such live link (unknown, used or expired).
 	TakeAdminLink(ctx context.Context, tenantID string, hash []byte, now time.Time) (AdminLink, error)
-
-	// CreateAdminSession stores a console session, and deletes the tenant's console
-	// sessions that expired before s.CreatedAt.
-	CreateAdminSession(ctx context.Context, s AdminSession) error
-	// AdminSessionByHash returns the tenant's console session whose id hashes to hash, if
-	// it has not expired at now; ErrNotFound otherwise.
-	AdminSessionByHash(ctx context.Context, tenantID string, hash []byte, now time.Time) (AdminSession, error)
-	// DeleteAdminSession deletes the session; deleting one that is gone is not an error.
-	DeleteAdminSession(ctx context.Context, tenantID string, hash []byte) error
 }

@@ -43,12 +43,21 @@ type SAMLRequest struct {
 	ExpiresAt time.Time
 }
 
+// Session kinds: a user signed in by single sign-on, or the admin console's bootstrap
+// session that a one-time `scimd admin link` starts, which belongs to no user.
+const (
+	SessionSSO     = "sso"
+	SessionConsole = "console"
+)
+
 // Session is a browser session: the cookie carries an opaque random id, of which only the
-// SHA-256 hash is stored.
+// SHA-256 hash is stored. A lookup names the kind it expects, so that a cookie of one kind
+// never opens a session of the other.
 type Session struct {
 	TenantID  string
 	Hash      []byte
-	UserID    string
+	Kind      string // SessionSSO or SessionConsole
+	UserID    string // "" for a console session
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -80,9 +89,9 @@ type SAMLStore interface {
 
 	// CreateSession stores a session.
 	CreateSession(ctx context.Context, s Session) error
-	// SessionByHash returns the tenant's session whose id hashes to hash, if it has not
-	// expired at now; ErrNotFound otherwise.
-	SessionByHash(ctx context.Context, tenantID string, hash []byte, now time.Time) (Session, error)
+	// SessionByHash returns the tenant's session of the kind whose id hashes to hash, if it
+	// has not expired at now; ErrNotFound otherwise.
+	SessionByHash(ctx context.Context, tenantID, kind string, hash []byte, now time.Time) (Session, error)
 	// DeleteSession deletes the session; deleting one that is gone is not an error.
 	DeleteSession(ctx context.Context, tenantID string, hash []byte) error
 

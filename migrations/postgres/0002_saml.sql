@@ -40,7 +40,8 @@ CREATE INDEX saml_assertions_expires ON saml_assertions (expires_at);
 CREATE TABLE sessions (
     tenant_id  text NOT NULL REFERENCES tenants (id),
     hash       bytea NOT NULL,
-    user_id    uuid NOT NULL,
+    kind       text NOT NULL, -- sso: a user signed in; console: a bootstrap console session
+    user_id    uuid,          -- NULL for a console session
     created_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL,
     PRIMARY KEY (tenant_id, hash)

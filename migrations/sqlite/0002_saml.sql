@@ -39,7 +39,8 @@ CREATE INDEX saml_assertions_expires ON saml_assertions (expires_at);
 CREATE TABLE sessions (
     tenant_id  TEXT NOT NULL REFERENCES tenants (id),
     hash       BLOB NOT NULL,
-    user_id    TEXT NOT NULL,
+    kind       TEXT NOT NULL, -- sso: a user signed in; console: a bootstrap console session
+    user_id    TEXT,          -- NULL for a console session
     created_at TEXT NOT NULL,
     expires_at TEXT NOT NULL,
     PRIMARY KEY (tenant_id, hash)

@@ -8,11 +8,3 @@ CREATE TABLE admin_links (
     expires_at TEXT NOT NULL,
     PRIMARY KEY (tenant_id, hash)
 ) STRICT;
-
-CREATE TABLE admin_sessions (
-    tenant_id  TEXT NOT NULL REFERENCES tenants (id),
-    hash       BLOB NOT NULL,
-    created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    PRIMARY KEY (tenant_id, hash)
-) STRICT;

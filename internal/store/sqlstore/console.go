@@ -31,29 +31,3 @@ func (s *Store) TakeAdminLink(ctx context.Context, tenantID string, hash []byte,
 		Scan(&l.TenantID, &l.Hash, timeDest{&l.CreatedAt}, timeDest{&l.ExpiresAt})
 	return l, err
 }
-
-// CreateAdminSession implements store.ConsoleStore.
-func (s *Store) CreateAdminSession(ctx context.Context, as store.AdminSession) error {
-	return s.db.Tx(ctx, func(c Conn) error {
-		if err := c.Exec(ctx, `DELETE FROM admin_sessions WHERE tenant_id = $1 AND expires_at <= $2`,
-			as.TenantID, s.timeArg(as.CreatedAt)); err != nil {
-			return err
-		}
-		return c.Exec(ctx, `INSERT INTO admin_sessions (tenant_id, hash, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-			as.TenantID, as.Hash, s.timeArg(as.CreatedAt), s.timeArg(as.ExpiresAt))
-	})
-}
-
-// AdminSessionByHash implements store.ConsoleStore.
-func (s *Store) AdminSessionByHash(ctx context.Context, tenantID string, hash []byte, now time.Time) (store.AdminSession, error) {
-	var as store.AdminSession
-	err := s.db.QueryRow(ctx, `SELECT tenant_id, hash, created_at, expires_at FROM admin_sessions
-		WHERE tenant_id = $1 AND hash = $2 AND expires_at > $3`, tenantID, hash, s.timeArg(now)).
-		Scan(&as.TenantID, &as.Hash, timeDest{&as.CreatedAt}, timeDest{&as.ExpiresAt})
-	return as, err
-}
-
-// DeleteAdminSession implements store.ConsoleStore.
-func (s *Store) DeleteAdminSession(ctx context.Context, tenantID string, hash []byte) error {
-	return s.db.Exec(ctx, `DELETE FROM admin_sessions WHERE tenant_id = $1 AND hash = $2`, tenantID, hash)
-}

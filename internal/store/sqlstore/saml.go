@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/store"
+	"github.com/scimd/scimd/internal/store/sqlfilter"
 )
 
 var _ store.SAMLStore = (*Store)(nil)
@@ -98,16 +99,20 @@ func (s *Store) ConsumeAssertion(ctx context.Context, tenantID, assertionID stri
 
 // CreateSession implements store.SAMLStore.
 func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
-	return s.db.Exec(ctx, `INSERT INTO sessions (tenant_id, hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		ss.TenantID, ss.Hash, ss.UserID, s.timeArg(ss.CreatedAt), s.timeArg(ss.ExpiresAt))
+	return s.db.Exec(ctx, `INSERT INTO sessions (tenant_id, hash, kind, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		ss.TenantID, ss.Hash, ss.Kind, nullString(ss.UserID), s.timeArg(ss.CreatedAt), s.timeArg(ss.ExpiresAt))
 }
 
 // SessionByHash implements store.SAMLStore.
-func (s *Store) SessionByHash(ctx context.Context, tenantID string, hash []byte, now time.Time) (store.Session, error) {
+func (s *Store) SessionByHash(ctx context.Context, tenantID, kind string, hash []byte, now time.Time) (store.Session, error) {
 	var ss store.Session
-	err := s.db.QueryRow(ctx, `SELECT tenant_id, hash, user_id, created_at, expires_at FROM sessions
-		WHERE tenant_id = $1 AND hash = $2 AND expires_at > $3`, tenantID, hash, s.timeArg(now)).
-		Scan(&ss.TenantID, &ss.Hash, &ss.UserID, timeDest{&ss.CreatedAt}, timeDest{&ss.ExpiresAt})
+	userID := `COALESCE(CAST(user_id AS text), '')`
+	if s.d == sqlfilter.SQLite {
+		userID = `COALESCE(user_id, '')`
+	}
+	err := s.db.QueryRow(ctx, `SELECT tenant_id, hash, kind, `+userID+`, created_at, expires_at FROM sessions
+		WHERE tenant_id = $1 AND kind = $2 AND hash = $3 AND expires_at > $4`, tenantID, kind, hash, s.timeArg(now)).
+		Scan(&ss.TenantID, &ss.Hash, &ss.Kind, &ss.UserID, timeDest{&ss.CreatedAt}, timeDest{&ss.ExpiresAt})
 	return ss, err
 }
 

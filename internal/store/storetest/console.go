@@ -26,7 +26,6 @@ func RunConsole(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"LinkRefused", testAdminLinkRefused},
 		{"LinkTakenOnceConcurrent", testAdminLinkConcurrent},
 		{"ExpiredLinksDeleted", testAdminLinkExpiredDeleted},
-		{"Sessions", testAdminSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,41 +124,5 @@ func testAdminLinkExpiredDeleted(t *testing.T, s ConsoleBackend) {
 	}
 	if _, err := s.TakeAdminLink(ctx, b.ID, []byte("old"), consoleNow); err != nil {
 		t.Errorf("tenant b's link was deleted by tenant a's: %v", err)
-	}
-}
-
-func testAdminSessions(t *testing.T, s ConsoleBackend) {
-	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "beta")
-	hash := []byte("session-hash-32-bytes-long......")
-	if err := s.CreateAdminSession(ctx, store.AdminSession{TenantID: a.ID, Hash: hash, CreatedAt: consoleNow, ExpiresAt: consoleNow.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.AdminSessionByHash(ctx, a.ID, hash, consoleNow)
-	if err != nil || got.TenantID != a.ID || !got.CreatedAt.Equal(consoleNow) || !got.ExpiresAt.Equal(consoleNow.Add(time.Hour)) {
-		t.Fatalf("AdminSessionByHash = %+v, %v", got, err)
-	}
-	cases := []struct {
-		name   string
-		tenant string
-		hash   []byte
-		now    time.Time
-	}{
-		{"other tenant", b.ID, hash, consoleNow},
-		{"unknown hash", a.ID, []byte("nope"), consoleNow},
-		{"expired", a.ID, hash, consoleNow.Add(time.Hour)},
-	}
-	for _, tc := range cases {
-		if _, err := s.AdminSessionByHash(ctx, tc.tenant, tc.hash, tc.now); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("%s: %v, want ErrNotFound", tc.name, err)
-		}
-	}
-	if err := s.DeleteAdminSession(ctx, a.ID, hash); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AdminSessionByHash(ctx, a.ID, hash, consoleNow); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("after delete: %v", err)
-	}
-	if err := s.DeleteAdminSession(ctx, a.ID, hash); err != nil {
-		t.Fatalf("deleting a deleted session: %v", err)
 	}
 }

@@ -209,33 +209,44 @@ func testSessions(t *testing.T, s SAMLBackend) {
 	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "beta")
 	user := store.NewID()
 	hash := []byte("session-hash-32-bytes-long......")
-	ss := store.Session{TenantID: a.ID, Hash: hash, UserID: user, CreatedAt: samlNow, ExpiresAt: samlNow.Add(time.Hour)}
+	ss := store.Session{TenantID: a.ID, Hash: hash, Kind: store.SessionSSO, UserID: user, CreatedAt: samlNow, ExpiresAt: samlNow.Add(time.Hour)}
 	if err := s.CreateSession(ctx, ss); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.SessionByHash(ctx, a.ID, hash, samlNow)
-	if err != nil || got.UserID != user || !got.ExpiresAt.Equal(samlNow.Add(time.Hour)) {
+	got, err := s.SessionByHash(ctx, a.ID, store.SessionSSO, hash, samlNow)
+	if err != nil || got.UserID != user || got.Kind != store.SessionSSO || !got.ExpiresAt.Equal(samlNow.Add(time.Hour)) {
 		t.Fatalf("SessionByHash = %+v, %v", got, err)
+	}
+	// A console session belongs to no user.
+	consoleHash := []byte("console-hash-32-bytes-long......")
+	if err := s.CreateSession(ctx, store.Session{TenantID: a.ID, Hash: consoleHash, Kind: store.SessionConsole, CreatedAt: samlNow, ExpiresAt: samlNow.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SessionByHash(ctx, a.ID, store.SessionConsole, consoleHash, samlNow); err != nil || got.UserID != "" || got.Kind != store.SessionConsole {
+		t.Fatalf("console SessionByHash = %+v, %v", got, err)
 	}
 	cases := []struct {
 		name   string
 		tenant string
+		kind   string
 		hash   []byte
 		now    time.Time
 	}{
-		{"other tenant", b.ID, hash, samlNow},
-		{"unknown hash", a.ID, []byte("nope"), samlNow},
-		{"expired", a.ID, hash, samlNow.Add(time.Hour)},
+		{"other tenant", b.ID, store.SessionSSO, hash, samlNow},
+		{"unknown hash", a.ID, store.SessionSSO, []byte("nope"), samlNow},
+		{"expired", a.ID, store.SessionSSO, hash, samlNow.Add(time.Hour)},
+		{"an sso session asked for as console", a.ID, store.SessionConsole, hash, samlNow},
+		{"a console session asked for as sso", a.ID, store.SessionSSO, consoleHash, samlNow},
 	}
 	for _, tc := range cases {
-		if _, err := s.SessionByHash(ctx, tc.tenant, tc.hash, tc.now); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.SessionByHash(ctx, tc.tenant, tc.kind, tc.hash, tc.now); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s: %v, want ErrNotFound", tc.name, err)
 		}
 	}
 	if err := s.DeleteSession(ctx, a.ID, hash); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SessionByHash(ctx, a.ID, hash, samlNow); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.SessionByHash(ctx, a.ID, store.SessionSSO, hash, samlNow); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
 	if err := s.DeleteSession(ctx, a.ID, hash); err != nil {
@@ -254,7 +265,7 @@ func testSAMLPrune(t *testing.T, s SAMLBackend) {
 		if err := s.ConsumeAssertion(ctx, a.ID, id, exp, samlNow.Add(-time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateSession(ctx, store.Session{TenantID: a.ID, Hash: []byte(id), UserID: store.NewID(), CreatedAt: samlNow.Add(-time.Hour), ExpiresAt: exp}); err != nil {
+		if err := s.CreateSession(ctx, store.Session{TenantID: a.ID, Hash: []byte(id), Kind: store.SessionSSO, UserID: store.NewID(), CreatedAt: samlNow.Add(-time.Hour), ExpiresAt: exp}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -265,7 +276,7 @@ func testSAMLPrune(t *testing.T, s SAMLBackend) {
 	if left, _ := s.SAMLRequests(ctx, a.ID, []byte("h"), samlNow.Add(-time.Hour)); len(left) != 1 || left[0].ID != "new" {
 		t.Fatalf("requests left: %+v", left)
 	}
-	if _, err := s.SessionByHash(ctx, a.ID, []byte("new"), samlNow); err != nil {
+	if _, err := s.SessionByHash(ctx, a.ID, store.SessionSSO, []byte("new"), samlNow); err != nil {
 		t.Fatalf("live session pruned: %v", err)
 	}
 	if err := s.ConsumeAssertion(ctx, a.ID, "new", future, samlNow); !errors.Is(err, store.ErrConflict) {
