@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,7 +35,8 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// withDirectory opens and migrates the database and runs fn with a directory on it.
+// withDirectory opens and migrates the database and runs fn with a directory on it. The
+// changes fn makes are audited with the actor "cli".
 func withDirectory(ctx context.Context, dsn string, fn func(d *directory.Directory, s store.Store) error) error {
 	db, _, err := openMigrated(ctx, dsn)
 	if err != nil {
@@ -46,6 +46,9 @@ func withDirectory(ctx context.Context, dsn string, fn func(d *directory.Directo
 	d := directory.New(db, slog.New(slog.DiscardHandler), nil)
 	return fn(d, db)
 }
+
+// cliActor is who the audit log says made a change from the command line.
+var cliActor = directory.Actor{Name: "cli"}
 
 func tenantCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -139,7 +142,7 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return err
 			}
 			if args[0] == "create" {
-				tok, _, err := d.IssueToken(ctx, t, *label)
+				tok, _, err := d.IssueToken(directory.WithActor(ctx, cliActor), t, *label)
 				if err != nil {
 					return err
 				}
@@ -166,15 +169,28 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if len(pos) != 1 {
 			return usageErr("usage: scimd token revoke ID")
 		}
-		return withDirectory(ctx, *dsn, func(_ *directory.Directory, s store.Store) error {
-			if err := s.RevokeToken(ctx, pos[0], time.Now().UTC()); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("no token %q", pos[0])
-				}
+		return withDirectory(ctx, *dsn, func(d *directory.Directory, s store.Store) error {
+			// Token ids are unique across tenants: find the one tenant that has it.
+			tenants, err := s.Tenants(ctx)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "revoked %s\n", pos[0])
-			return nil
+			for _, t := range tenants {
+				toks, err := s.Tokens(ctx, t.ID)
+				if err != nil {
+					return err
+				}
+				for _, tok := range toks {
+					if tok.ID == pos[0] {
+						if err := d.RevokeToken(directory.WithActor(ctx, cliActor), t, tok.ID); err != nil {
+							return err
+						}
+						fmt.Fprintf(stdout, "revoked %s\n", pos[0])
+						return nil
+					}
+				}
+			}
+			return fmt.Errorf("no token %q", pos[0])
 		})
 	}
 	return usageErr("unknown token subcommand %q (create, list, revoke)", args[0])

@@ -203,3 +203,26 @@ func TestCLIErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestCLIAudits: token and SAML changes made from the command line are in the audit log.
+func TestCLIAudits(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "audit.db")
+	runOK := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), append(args, "--database", dsn), &out, &errb); code != 0 {
+			t.Fatalf("scimd %v = %d: %s", args, code, errb.String())
+		}
+		return out.String()
+	}
+	runOK("tenant", "create", "acme")
+	runOK("token", "create", "--tenant", "acme", "--label", "okta")
+	id := strings.Fields(strings.Split(runOK("token", "list", "--tenant", "acme"), "\n")[1])[0]
+	runOK("token", "revoke", id)
+	events := runOK("events", "--tenant", "acme", "--json")
+	for _, want := range []string{`"scim_token_create"`, `"scim_token_revoke"`, `"cli"`} {
+		if !strings.Contains(events, want) {
+			t.Errorf("events lack %s:\n%s", want, events)
+		}
+	}
+}

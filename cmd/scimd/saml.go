@@ -102,6 +102,10 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if err != nil {
 				return err
 			}
+			if err := d.Record(directory.WithActor(ctx, cliActor), t, store.Event{Name: directory.EventSAMLConfigure,
+				ResourceType: "SAML", ResourceName: "single sign-on"}); err != nil {
+				return err
+			}
 			fmt.Fprintf(stdout, "configured SAML for tenant %s: IdP %s, JIT %s, IdP-initiated %s\n", t.Slug, cfg.IdPEntityID,
 				onOff(cfg.JIT), onOff(cfg.AllowIdPInitiated))
 			printSPValues(stdout, saml.Values(*publicURL, t.Slug, &cfg))

@@ -201,7 +201,7 @@ func bootstrap(ctx context.Context, s store.Store, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tok, _, err := d.IssueToken(ctx, t, "bootstrap")
+	tok, _, err := d.IssueToken(directory.WithActor(ctx, directory.Actor{Name: "serve bootstrap"}), t, "bootstrap")
 	if err != nil {
 		return err
 	}

@@ -486,7 +486,7 @@ func TestConsoleSAMLForm(t *testing.T) {
 				t.Errorf("the saved page lacks %s", want)
 			}
 		}
-		evs, _ := e.store.Events(ctx, e.acme.ID, store.EventQuery{Name: console.EventSAMLConfigure})
+		evs, _ := e.store.Events(ctx, e.acme.ID, store.EventQuery{Name: directory.EventSAMLConfigure})
 		if len(evs) != 1 || evs[0].Actor != "console bootstrap" {
 			t.Errorf("audit events: %+v", evs)
 		}

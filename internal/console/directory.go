@@ -344,7 +344,7 @@ func (s *Service) groupPage(w http.ResponseWriter, r *http.Request, q *request) 
 var eventNames = []string{
 	directory.EventUserCreate, directory.EventUserUpdate, directory.EventUserDeprov, directory.EventUserDelete,
 	directory.EventUserJIT, directory.EventGroupCreate, directory.EventGroupUpdate, directory.EventGroupDelete,
-	directory.EventAuthFailure, EventTokenCreate, EventTokenRevoke, EventSAMLConfigure,
+	directory.EventAuthFailure, directory.EventTokenCreate, directory.EventTokenRevoke, directory.EventSAMLConfigure,
 }
 
 var outcomes = []string{directory.OutcomeSuccess, directory.OutcomeClientErr, directory.OutcomeServerErr}

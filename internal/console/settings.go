@@ -8,15 +8,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/store"
-)
-
-// Audit event names of the console's own changes.
-const (
-	EventSAMLConfigure = "saml_configure"
-	EventTokenCreate   = "scim_token_create"
-	EventTokenRevoke   = "scim_token_revoke"
 )
 
 // ---- /admin/saml ----
@@ -130,18 +124,11 @@ func (s *Service) samlSave(w http.ResponseWriter, r *http.Request, q *request) e
 			return err
 		}
 	}
-	s.audit(ctx, q, &store.Event{Name: EventSAMLConfigure, ResourceType: "SAML", ResourceName: "single sign-on"})
+	if err := s.dir.Record(directory.WithActor(ctx, q.actor()), q.tenant, store.Event{Name: directory.EventSAMLConfigure, ResourceType: "SAML", ResourceName: "single sign-on"}); err != nil {
+		return err
+	}
 	redirect(w, r, "/t/"+t.Slug+"/admin/saml?saved=1")
 	return nil
-}
-
-// audit records one of the console's own changes; a failure to write it is logged (the
-// change is made).
-func (s *Service) audit(ctx context.Context, q *request, ev *store.Event) {
-	ev.TenantID, ev.At, ev.Outcome, ev.Actor = q.tenant.ID, s.now(), "success", q.actor().Name
-	if err := s.store.AppendEvent(context.WithoutCancel(ctx), ev); err != nil {
-		s.log.ErrorContext(ctx, "console: audit event not written", "event", ev.Name, "err", err)
-	}
 }
 
 // ---- /admin/scim ----
@@ -210,11 +197,10 @@ func (s *Service) tokenCreate(w http.ResponseWriter, r *http.Request, q *request
 		s.render(w, http.StatusBadRequest, "scim", &view{Title: "SCIM provisioning", Nav: "scim", Slug: q.tenant.Slug, Page: v, Script: true, req: q})
 		return nil
 	}
-	token, rec, err := s.dir.IssueToken(ctx, q.tenant, label)
+	token, _, err := s.dir.IssueToken(directory.WithActor(ctx, q.actor()), q.tenant, label)
 	if err != nil {
 		return err
 	}
-	s.audit(ctx, q, &store.Event{Name: EventTokenCreate, TokenID: rec.ID, ResourceType: "Token", ResourceID: rec.ID, ResourceName: label})
 	v, err := s.scimView(ctx, q, "")
 	if err != nil {
 		return err
@@ -241,11 +227,8 @@ func (s *Service) tokenRevoke(w http.ResponseWriter, r *http.Request, q *request
 	if tok == nil {
 		return errNotFound
 	}
-	if !tok.Revoked() {
-		if err := s.store.RevokeToken(ctx, tok.ID, s.now()); err != nil {
-			return err
-		}
-		s.audit(ctx, q, &store.Event{Name: EventTokenRevoke, TokenID: tok.ID, ResourceType: "Token", ResourceID: tok.ID, ResourceName: tok.Label})
+	if err := s.dir.RevokeToken(directory.WithActor(ctx, q.actor()), q.tenant, tok.ID); err != nil {
+		return err
 	}
 	redirect(w, r, "/t/"+q.tenant.Slug+"/admin/scim?revoked=1")
 	return nil

@@ -20,20 +20,24 @@ import (
 
 // Event names, as the IdP logs them on its side.
 const (
-	EventUserCreate   = "user_create_provision"
-	EventUserUpdate   = "user_update_provision"
-	EventUserDeprov   = "user_deprovision"
-	EventUserDelete   = "user_delete_provision"
-	EventUserJIT      = "user_jit_provision"
-	EventGroupCreate  = "group_create_provision"
-	EventGroupUpdate  = "group_update_provision"
-	EventGroupDelete  = "group_delete_provision"
-	EventAuthFailure  = "auth_failure"
-	OutcomeSuccess    = "success"
-	OutcomeClientErr  = "client_error"
-	OutcomeServerErr  = "server_error"
-	resourceTypeUser  = "User"
-	resourceTypeGroup = "Group"
+	EventUserCreate  = "user_create_provision"
+	EventUserUpdate  = "user_update_provision"
+	EventUserDeprov  = "user_deprovision"
+	EventUserDelete  = "user_delete_provision"
+	EventUserJIT     = "user_jit_provision"
+	EventGroupCreate = "group_create_provision"
+	EventGroupUpdate = "group_update_provision"
+	EventGroupDelete = "group_delete_provision"
+	EventAuthFailure = "auth_failure"
+	// Administrative changes, from the CLI or the admin console.
+	EventTokenCreate   = "scim_token_create"
+	EventTokenRevoke   = "scim_token_revoke"
+	EventSAMLConfigure = "saml_configure"
+	OutcomeSuccess     = "success"
+	OutcomeClientErr   = "client_error"
+	OutcomeServerErr   = "server_error"
+	resourceTypeUser   = "User"
+	resourceTypeGroup  = "Group"
 )
 
 // ActorSAML is the actor of just-in-time provisioning at a SAML login.
@@ -129,6 +133,8 @@ func mapError(err error, what string) error {
 		return scim.Errorf(http.StatusConflict, scim.Uniqueness, "%s is already taken", what)
 	case errors.As(err, &unknown):
 		return scim.BadRequest(scim.InvalidValue, "member %q is not a user or group of this tenant", unknown.ID)
+	case errors.Is(err, store.ErrInvalidText):
+		return scim.BadRequest(scim.InvalidValue, "a value holds text that cannot be stored (a NUL character)")
 	case errors.Is(err, store.ErrUnavailable):
 		return scim.Errorf(http.StatusServiceUnavailable, "", "the database is unavailable; retry later")
 	}
@@ -197,4 +203,20 @@ func changedAttrs(rt *scim.ResourceType, a, b map[string]any) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Record writes an administrative audit event (a token made or revoked, SAML configured) for
+// the tenant, with the actor of ctx, and tells the observer. A failure to write it is
+// returned: the caller's change is already made, and the operator must hear of the gap.
+func (d *Directory) Record(ctx context.Context, t store.Tenant, ev store.Event) error {
+	a := ActorFrom(ctx)
+	ev.TenantID, ev.At, ev.Outcome, ev.Actor = t.ID, d.now(), OutcomeSuccess, a.Name
+	if ev.TokenID == "" {
+		ev.TokenID = a.TokenID
+	}
+	if err := d.store.AppendEvent(context.WithoutCancel(ctx), &ev); err != nil {
+		return fmt.Errorf("audit event %s not written: %w", ev.Name, err)
+	}
+	d.observe(ev)
+	return nil
 }

@@ -94,13 +94,38 @@ func (d *Directory) IssueToken(ctx context.Context, t store.Tenant, label string
 		return "", store.Token{}, err
 	}
 	token := TokenPrefix + base64.RawURLEncoding.EncodeToString(secret[:])
-	var id [6]byte
-	rand.Read(id[:])
+	var id [12]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", store.Token{}, err
+	}
 	rec := store.Token{ID: "tok_" + base64.RawURLEncoding.EncodeToString(id[:]), TenantID: t.ID, Label: label, CreatedAt: d.now()}
 	if err := d.store.CreateToken(ctx, rec, HashToken(token)); err != nil {
 		return "", rec, err
 	}
-	return token, rec, nil
+	err := d.Record(ctx, t, store.Event{Name: EventTokenCreate, TokenID: rec.ID, ResourceType: "Token", ResourceID: rec.ID, ResourceName: label})
+	return token, rec, err
+}
+
+// RevokeToken revokes the tenant's token with the id (a revoked one stays revoked) and
+// records it. An id that is no token of the tenant is an error saying so.
+func (d *Directory) RevokeToken(ctx context.Context, t store.Tenant, id string) error {
+	toks, err := d.store.Tokens(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	for _, tok := range toks {
+		if tok.ID != id {
+			continue
+		}
+		if tok.Revoked() {
+			return nil
+		}
+		if err := d.store.RevokeToken(ctx, id, d.now()); err != nil {
+			return err
+		}
+		return d.Record(ctx, t, store.Event{Name: EventTokenRevoke, TokenID: id, ResourceType: "Token", ResourceID: id, ResourceName: tok.Label})
+	}
+	return fmt.Errorf("tenant %q has no token %q", t.Slug, id)
 }
 
 // Reasons a token is refused, as metrics and audit events name them.

@@ -66,7 +66,7 @@ func CheckSchemas(body map[string]any, want string) error {
 // is a 400 invalidValue error naming the attribute.
 func (rt *ResourceType) Normalize(body map[string]any) (map[string]any, error) {
 	out := map[string]any{}
-	for k, v := range body {
+	for k, v := range rt.unqualify(body) {
 		if strings.EqualFold(k, "schemas") {
 			continue
 		}
@@ -100,6 +100,57 @@ func (rt *ResourceType) Normalize(body map[string]any) (map[string]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// unqualify rewrites the core schema's URN-qualified keys of a body to plain names, as RFC
+// 7644 §3.10 allows them: "urn:…:core:2.0:User:active" becomes "active", and
+// "urn:…:core:2.0:User:name.givenName" sets givenName in "name"; a key that is the core URN
+// itself, with an object, contributes its members. Without this, such a key would be dropped
+// as unknown and slip past the PUT mutability rules.
+func (rt *ResourceType) unqualify(body map[string]any) map[string]any {
+	prefix := strings.ToLower(rt.Schema) + ":"
+	qualified := false
+	for k := range body {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, prefix) || lk == strings.ToLower(rt.Schema) {
+			qualified = true
+		}
+	}
+	if !qualified {
+		return body
+	}
+	out := make(map[string]any, len(body))
+	set := func(name string, v any) {
+		attr, sub, dotted := strings.Cut(name, ".")
+		if !dotted {
+			out[attr] = v
+			return
+		}
+		obj, _ := out[attr].(map[string]any)
+		if obj == nil {
+			obj = map[string]any{}
+			out[attr] = obj
+		}
+		obj[sub] = v
+	}
+	for k, v := range body {
+		lk := strings.ToLower(k)
+		switch {
+		case lk == strings.ToLower(rt.Schema):
+			if obj, ok := v.(map[string]any); ok {
+				for name, nv := range obj {
+					set(name, nv)
+				}
+			}
+		case strings.HasPrefix(lk, prefix):
+			set(k[len(prefix):], v)
+		default:
+			if _, taken := out[k]; !taken {
+				out[k] = v
+			}
+		}
+	}
+	return out
 }
 
 func normalizeAttrs(defs []*Attribute, in map[string]any, prefix string) (map[string]any, error) {
@@ -164,10 +215,14 @@ func (a *Attribute) NormalizeSingle(v any, name string) (any, error) {
 	}
 	switch a.Type {
 	case TypeString, TypeReference, TypeBinary:
-		if s, ok := v.(string); ok {
-			return s, nil
+		s, ok := v.(string)
+		if !ok {
+			return nil, bad("a string")
 		}
-		return nil, bad("a string")
+		if strings.ContainsRune(s, 0) {
+			return nil, bad("text without NUL characters")
+		}
+		return s, nil
 	case TypeBoolean:
 		switch x := v.(type) {
 		case bool:

@@ -107,3 +107,31 @@ func TestPageSizeBound(t *testing.T) {
 		t.Fatalf("filter.maxResults = %v, want 3", spc.Body["filter"])
 	}
 }
+
+// TestNULCharacters: PostgreSQL cannot store a NUL character in text; a value or filter
+// holding one is a 400 on both backends, never a 500.
+func TestNULCharacters(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		id := e.createUser("nul@example.com", nil)["id"].(string)
+		g := e.createGroup("NUL team")["id"].(string)
+		cases := []struct {
+			name, method, path string
+			body               any
+			scimType           string
+		}{
+			{"POST user", "POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x","nickName":"a\u0000b"}`, "invalidValue"},
+			{"PUT user", "PUT", "/scim/v2/Users/" + id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"nul@example.com","title":"\u0000"}`, "invalidValue"},
+			{"PATCH user", "PATCH", "/scim/v2/Users/" + id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"externalId","value":"e\u0000"}]}`, "invalidValue"},
+			{"POST group", "POST", "/scim/v2/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"a\u0000"}`, "invalidValue"},
+			{"PATCH group", "PATCH", "/scim/v2/Groups/" + g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"\u0000"}]}`, "invalidValue"},
+			{"filter", "GET", "/scim/v2/Users?filter=" + url.QueryEscape(`userName eq "a\u0000"`), nil, "invalidFilter"},
+			{"bare filter value", "GET", "/scim/v2/Users?filter=userName+eq+a%00b", nil, "invalidFilter"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				e := e.sub(t)
+				e.want(e.do(tc.method, tc.path, tc.body), http.StatusBadRequest, tc.scimType)
+			})
+		}
+	})
+}

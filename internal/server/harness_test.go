@@ -82,7 +82,7 @@ func (e *env) newTenant(slug string) (store.Tenant, string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	tok, _, err := e.dir.IssueToken(ctx, tn, "test")
+	tok, _, err := e.dir.IssueToken(directory.WithActor(ctx, directory.Actor{Name: "test setup"}), tn, "test")
 	if err != nil {
 		e.t.Fatal(err)
 	}

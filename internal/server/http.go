@@ -53,6 +53,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			se = scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", mbe.Limit)
 		case errors.Is(err, store.ErrUnavailable):
 			se = scim.Errorf(http.StatusServiceUnavailable, "", "the database is unavailable; retry later")
+		case errors.Is(err, store.ErrInvalidText):
+			se = scim.BadRequest(scim.InvalidValue, "a value holds text that cannot be stored (a NUL character)")
 		case errors.Is(err, context.DeadlineExceeded):
 			se = scim.Errorf(http.StatusServiceUnavailable, "", "the request timed out; retry later")
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
@@ -301,13 +303,15 @@ func tenantFrom(ctx context.Context) store.Tenant {
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip := clientIP(r)
-		if s.authLim.blocked(ip, time.Now()) {
+		t, tok, err := s.auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
+		var ae *directory.AuthError
+		if errors.As(err, &ae) && s.authLim.blocked(ip, time.Now()) {
+			// Only refused tokens are throttled: behind a load balancer many tenants' IdPs
+			// share an address, and one of them guessing must not lock the others out.
 			w.Header().Set("Retry-After", "60")
 			s.writeError(w, r, scim.Errorf(http.StatusTooManyRequests, "", "too many refused tokens from this address; retry later"))
 			return
 		}
-		t, tok, err := s.auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
-		var ae *directory.AuthError
 		if errors.As(err, &ae) {
 			s.authLim.fail(ip, time.Now())
 			s.metrics.authFailures.WithLabelValues(ae.Reason).Inc()

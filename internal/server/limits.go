@@ -48,10 +48,11 @@ func (s *Server) timeout(next http.Handler) http.Handler {
 	})
 }
 
-// authThrottle counts refused tokens per client address; past AuthFailuresPerMinute an
-// address gets 429 without a token lookup, which makes guessing the 256-bit token space
-// (already hopeless) also slow. Kept per process: a brute-forcer spread over replicas gets
-// at most replicas × the limit.
+// authThrottle counts refused tokens per client address; past AuthFailuresPerMinute the
+// address's refused tokens are answered 429 instead of 401, with Retry-After, which tells a
+// guesser of the 256-bit token space (already hopeless) to slow down. A valid token from the
+// same address is never refused: behind a load balancer every tenant's IdP may share one.
+// Kept per process: a guesser spread over replicas gets at most replicas × the limit.
 type authThrottle struct {
 	limit int
 	mu    sync.Mutex

@@ -44,7 +44,8 @@ func TestAuditEvents(t *testing.T) {
 			t.Fatalf("tokens: %v %v", toks, err)
 		}
 		tok := toks[0]
-		revoked, revokedRec, err := e.dir.IssueToken(ctx, e.tenant, "old-idp")
+		admin := directory.WithActor(ctx, directory.Actor{Name: "cli"})
+		revoked, revokedRec, err := e.dir.IssueToken(admin, e.tenant, "old-idp")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,6 +87,8 @@ func TestAuditEvents(t *testing.T) {
 			changed                                           []string
 			detail                                            bool // a detail is written
 		}{
+			{directory.EventTokenCreate, "success", "test setup", tok.ID, "Token", tok.ID, "test", nil, false},
+			{directory.EventTokenCreate, "success", "cli", revokedRec.ID, "Token", revokedRec.ID, "old-idp", nil, false},
 			{directory.EventUserCreate, "success", actor, tok.ID, "User", uid, "ann@example.com", nil, false},
 			{directory.EventUserUpdate, "success", actor, tok.ID, "User", uid, "ann@example.com", []string{"displayName"}, false},
 			{directory.EventUserUpdate, "success", actor, tok.ID, "User", uid, "ann@example.com", []string{"title"}, false},
@@ -149,9 +152,9 @@ func TestAuditJITActor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		evs := e.allEvents()
-		if len(evs) != 1 {
-			t.Fatalf("events %+v", evs)
+		evs, err := e.store.Events(context.Background(), e.tenant.ID, store.EventQuery{ResourceID: u.ID})
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("events %+v, %v", evs, err)
 		}
 		ev := evs[0]
 		if ev.Name != directory.EventUserJIT || ev.Actor != directory.ActorSAML || ev.ResourceID != u.ID || ev.ResourceName != "jit@example.com" {

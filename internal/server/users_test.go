@@ -185,6 +185,9 @@ func TestUserPut(t *testing.T) {
 				t.Fatalf("detail %q does not name %s", r.str("detail"), tc.attr)
 			}
 		}
+		// The same, with the attribute named by its full URN (RFC 7644 §3.10).
+		r = e.do("PUT", path, `{"schemas":["`+userSchema+`"],"userName":"a@example.com","`+userSchema+`:active":false}`)
+		e.want(r, 400, "mutability")
 		// Sending the same values is fine (a GET-modify-PUT carries them).
 		e.want(e.do("PUT", path, `{"schemas":["`+userSchema+`"],"userName":"a@example.com","active":true,"userType":"Admin"}`), 200, "")
 		// groups is read-only: a changed one is refused.

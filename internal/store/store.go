@@ -23,6 +23,8 @@ var (
 	ErrConflict = errors.New("store: unique key taken")
 	// ErrUnavailable: the database cannot be reached; the request may be retried later.
 	ErrUnavailable = errors.New("store: database unavailable")
+	// ErrInvalidText: a value holds text the database cannot store (a NUL character).
+	ErrInvalidText = errors.New("store: text the database cannot store")
 )
 
 // UnknownMemberError is returned when a group membership names an id that is no user or

@@ -20,6 +20,9 @@ CREATE TABLE scim_tokens (
     revoked_at   timestamptz,
     PRIMARY KEY (tenant_id, id)
 );
+-- Token ids are random and unique across tenants, so that `scimd token revoke ID` names one
+-- token; the table is a reference table under Citus (deploy/SCALING.md).
+CREATE UNIQUE INDEX scim_tokens_id ON scim_tokens (id);
 
 CREATE TABLE users (
     tenant_id     text NOT NULL REFERENCES tenants (id),

@@ -165,6 +165,9 @@ func checkCompare(x *fp.AttributeExpression, rt *scim.ResourceType, vp *scim.Att
 		if err := json.Unmarshal([]byte(`"`+s+`"`), &decoded); err != nil {
 			return nil, invalid("the string %q compared with %q is not a valid JSON string", s, p.String())
 		}
+		if strings.ContainsRune(decoded, 0) {
+			return nil, invalid("the string compared with %q contains a NUL character", p.String())
+		}
 		value = decoded
 	}
 	if p.Sub == nil && p.Attr.Type == scim.TypeComplex {

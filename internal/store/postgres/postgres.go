@@ -87,6 +87,8 @@ func translate(err error) error {
 		switch {
 		case pe.Code == "23505":
 			return fmt.Errorf("%w: %s", store.ErrConflict, pe.ConstraintName)
+		case pe.Code == "22P05", pe.Code == "22021": // NUL in text; invalid byte sequence
+			return fmt.Errorf("%w: %s", store.ErrInvalidText, pe.Message)
 		case pe.Code[:2] == "08", pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300":
 			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 		case retryable(err):

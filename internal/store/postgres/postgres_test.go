@@ -2,8 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
+	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/postgres"
 	"github.com/scimd/scimd/internal/store/postgres/pgtest"
@@ -48,5 +51,60 @@ func TestMigrateTwice(t *testing.T) {
 	second, err := s.Migrate(context.Background())
 	if err != nil || len(second) != 0 {
 		t.Fatalf("second Migrate applied %v, %v; want nothing", second, err)
+	}
+}
+
+// TestMemberAddRacesUserDelete: a membership added while the member is being deleted never
+// outlives the member. The delete holds the user's row lock; the add waits on its share lock,
+// then finds the user gone.
+func TestMemberAddRacesUserDelete(t *testing.T) {
+	ctx := context.Background()
+	s := freshStores(t)(t).(*postgres.Store)
+	tn := store.Tenant{ID: store.NewID(), Slug: "acme", Name: "acme", DefaultUserType: "member", UserTypes: []string{"member"}, CreatedAt: time.Now()}
+	if err := s.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	user := &scim.Resource{ID: store.NewID(), Meta: scim.Meta{Created: now, LastModified: now, Version: 1}, Attrs: map[string]any{"userName": "u", "active": true}}
+	group := &scim.Resource{ID: store.NewID(), Meta: scim.Meta{Created: now, LastModified: now, Version: 1}, Attrs: map[string]any{"displayName": "g"}}
+	for _, c := range []struct {
+		rt *scim.ResourceType
+		r  *scim.Resource
+	}{{scim.Users, user}, {scim.Groups, group}} {
+		if err := s.CreateResource(ctx, c.rt, tn.ID, c.r, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tn.ID, user.ID); err != nil {
+		t.Fatal(err)
+	}
+	added := make(chan error, 1)
+	go func() {
+		_, err := s.UpdateResource(ctx, scim.Groups, tn.ID, group.ID, func(*scim.Resource) (store.Change, error) {
+			return store.Change{Members: []store.MemberEdit{{Kind: "add", IDs: []string{user.ID}}}}, nil
+		})
+		added <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the add is now waiting for the user's row
+	for _, q := range []string{`DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2`, `DELETE FROM users WHERE tenant_id = $1 AND id = $2`} {
+		if _, err := tx.Exec(ctx, q, tn.ID, user.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var unknown *store.UnknownMemberError
+	if err := <-added; !errors.As(err, &unknown) {
+		t.Fatalf("add of a member deleted meanwhile: %v, want UnknownMemberError", err)
+	}
+	var n int
+	if err := s.Pool.QueryRow(ctx, `SELECT COUNT(*) FROM group_members WHERE tenant_id = $1`, tn.ID).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d memberships left, %v; want none", n, err)
 	}
 }

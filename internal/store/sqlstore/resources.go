@@ -407,31 +407,45 @@ func (s *Store) memberTypes(ctx context.Context, c Conn, tenantID string, ids []
 			return nil, &store.UnknownMemberError{ID: id}
 		}
 	}
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		a := sqlfilter.NewArgs(s.d)
-		tenant := a.Add(tenantID)
-		ph := make([]string, len(chunk))
-		for i, id := range chunk {
-			ph[i] = a.Add(strings.ToLower(id))
+	// Postgres: the member rows are share-locked until the membership is written, so that a
+	// concurrent DELETE of a member waits and then removes the new row too (or, if it came
+	// first, the member is found gone). SQLite has one writer already.
+	lock := ""
+	if s.d == sqlfilter.Postgres {
+		lock = " FOR KEY SHARE"
+	}
+	for _, kind := range []struct{ table, typ string }{{"users", "User"}, {"groups", "Group"}} {
+		var missing []string
+		for _, id := range ids {
+			if types[strings.ToLower(id)] == "" {
+				missing = append(missing, strings.ToLower(id))
+			}
 		}
-		in := strings.Join(ph, ", ")
-		rows, err := c.Query(ctx, `SELECT id, 'User' FROM users WHERE tenant_id = `+tenant+` AND id IN (`+in+`)
-			UNION ALL SELECT id, 'Group' FROM groups WHERE tenant_id = `+tenant+` AND id IN (`+in+`)`, a.Values()...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id, typ string
-			if err := rows.Scan(&id, &typ); err != nil {
-				rows.Close()
+		for start := 0; start < len(missing); start += 500 {
+			chunk := missing[start:min(start+500, len(missing))]
+			a := sqlfilter.NewArgs(s.d)
+			tenant := a.Add(tenantID)
+			ph := make([]string, len(chunk))
+			for i, id := range chunk {
+				ph[i] = a.Add(id)
+			}
+			rows, err := c.Query(ctx, `SELECT id FROM `+kind.table+` WHERE tenant_id = `+tenant+
+				` AND id IN (`+strings.Join(ph, ", ")+`)`+lock, a.Values()...)
+			if err != nil {
 				return nil, err
 			}
-			types[strings.ToLower(id)] = typ
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				types[strings.ToLower(id)] = kind.typ
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, id := range ids {

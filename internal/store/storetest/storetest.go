@@ -132,6 +132,11 @@ func testTokens(t *testing.T, s store.Store) {
 	if err := s.CreateToken(ctx, store.Token{ID: "tok2", TenantID: tn.ID, Label: "okta", CreatedAt: tick()}, []byte("hash-2")); err != nil {
 		t.Fatal(err)
 	}
+	// A token id names one token of one tenant: RevokeToken by id cannot hit another's.
+	other := mustTenant(t, s, "other")
+	if err := s.CreateToken(ctx, store.Token{ID: "tok1", TenantID: other.ID, Label: "x", CreatedAt: tick()}, []byte("hash-x")); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a second tenant's token with the same id: %v, want ErrConflict", err)
+	}
 	got, gotTenant, err := s.TokenByHash(ctx, []byte("hash-1"))
 	if err != nil || got.ID != "tok1" || got.TenantID != tn.ID || got.Revoked() || !got.LastUsedAt.IsZero() {
 		t.Fatalf("TokenByHash = %+v, %v", got, err)
