@@ -11,9 +11,9 @@ import (
 	"github.com/scimd/scimd/internal/store"
 )
 
-// ErrAmbiguousLogin is returned by FindLoginUser when the login name is the userName of one
-// user and the primary email of another, or the primary email of several: signing in as
-// either would be a guess.
+// ErrAmbiguousLogin is returned by FindLoginUser when the login name is no user's userName
+// and the primary email of several users: signing in as one of them would be a guess. (A
+// userName match wins over email matches: userName is unique.)
 var ErrAmbiguousLogin = errors.New("directory: the login name matches more than one user")
 
 // loginFilter is `userName eq name or emails[value eq name and primary eq true]`, built as a

@@ -176,7 +176,7 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 		}
 		return nil, "", refuse(ReasonMalformed, http.StatusBadRequest, "The sign-in response could not be read.", err)
 	}
-	if r.PostForm.Get("SAMLart") != "" {
+	if r.Form.Get("SAMLart") != "" { // in the body or the query: the artifact binding is off
 		return nil, "", refuse(ReasonMalformed, http.StatusBadRequest, "The artifact binding is not supported; configure the identity provider to use HTTP-POST.", nil)
 	}
 	raw, err := base64.StdEncoding.DecodeString(r.PostForm.Get("SAMLResponse"))

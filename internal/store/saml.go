@@ -76,7 +76,7 @@ type SAMLStore interface {
 	// CreateSAMLRequest records a sent AuthnRequest.
 	CreateSAMLRequest(ctx context.Context, r SAMLRequest) error
 	// SAMLRequests lists the tenant's requests bound to bindingHash that have not expired
-	// at now, oldest first.
+	// at now, newest first (at most 50: a browser that started more logins finishes a recent one).
 	SAMLRequests(ctx context.Context, tenantID string, bindingHash []byte, now time.Time) ([]SAMLRequest, error)
 	// TakeSAMLRequest deletes the request and returns it; ErrNotFound when another
 	// replica took it first, or there is no such request.

@@ -59,7 +59,7 @@ func (s *Store) CreateSAMLRequest(ctx context.Context, r store.SAMLRequest) erro
 // SAMLRequests implements store.SAMLStore.
 func (s *Store) SAMLRequests(ctx context.Context, tenantID string, bindingHash []byte, now time.Time) ([]store.SAMLRequest, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+samlRequestCols+` FROM saml_requests
-		WHERE tenant_id = $1 AND binding_hash = $2 AND expires_at > $3 ORDER BY created_at, id LIMIT 50`,
+		WHERE tenant_id = $1 AND binding_hash = $2 AND expires_at > $3 ORDER BY created_at DESC, id DESC LIMIT 50`,
 		tenantID, bindingHash, s.timeArg(now))
 	if err != nil {
 		return nil, err

@@ -122,9 +122,9 @@ func testSAMLRequests(t *testing.T, s SAMLBackend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0].ID != "id-1" || got[1].ID != "id-2" || got[0].ReturnTo != "/t/acme/x" ||
-		!bytes.Equal(got[0].BindingHash, browser) || !got[0].ExpiresAt.Equal(samlNow.Add(10*time.Minute)) {
-		t.Fatalf("SAMLRequests = %+v; want id-1, id-2 (not expired, this browser, this tenant)", got)
+	if len(got) != 2 || got[0].ID != "id-2" || got[1].ID != "id-1" || got[1].ReturnTo != "/t/acme/x" ||
+		!bytes.Equal(got[1].BindingHash, browser) || !got[1].ExpiresAt.Equal(samlNow.Add(10*time.Minute)) {
+		t.Fatalf("SAMLRequests = %+v; want id-2, id-1 (newest first; not expired, this browser, this tenant)", got)
 	}
 	if _, err := s.TakeSAMLRequest(ctx, b.ID, "id-1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("taking another tenant's request: %v, want ErrNotFound", err)
