@@ -122,6 +122,9 @@ type Query struct {
 	// WithMembers reads group members (Groups) or group memberships (Users, the read-only
 	// groups attribute). Groups' members are not read when false.
 	WithMembers bool
+	// CountMembers fills Page.MemberCounts (Groups): how many members each group has, from an
+	// index, without reading them.
+	CountMembers bool
 }
 
 // Page is one page of a list.
@@ -130,6 +133,8 @@ type Page struct {
 	Resources []*scim.Resource
 	// Last is the position of the last resource returned, for the next cursor.
 	Last *Cursor
+	// MemberCounts maps each group of the page to its number of members (Query.CountMembers).
+	MemberCounts map[string]int
 }
 
 // Store is everything scimd keeps. Every method that reads or writes a tenant's data takes

@@ -329,11 +329,43 @@ func (s *Store) ListResources(ctx context.Context, rt *scim.ResourceType, tenant
 		if err := s.attachMembers(ctx, s.db, rt, tenantID, page.Resources, q.WithMembers); err != nil {
 			return page, err
 		}
+		if q.CountMembers && len(page.Resources) > 0 {
+			if page.MemberCounts, err = s.memberCounts(ctx, tenantID, page.Resources); err != nil {
+				return page, err
+			}
+		}
 	}
 	return page, nil
 }
 
 // ---- memberships ----
+
+// memberCounts counts the members of a page of groups in one query.
+func (s *Store) memberCounts(ctx context.Context, tenantID string, groups []*scim.Resource) (map[string]int, error) {
+	a := sqlfilter.NewArgs(s.d)
+	tenant := a.Add(tenantID)
+	ph := make([]string, len(groups))
+	counts := make(map[string]int, len(groups))
+	for i, g := range groups {
+		ph[i] = a.Add(g.ID)
+		counts[g.ID] = 0
+	}
+	rows, err := s.db.Query(ctx, `SELECT group_id, COUNT(*) FROM group_members WHERE tenant_id = `+tenant+
+		` AND group_id IN (`+strings.Join(ph, ", ")+`) GROUP BY group_id`, a.Values()...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		counts[strings.ToLower(id)] = n
+	}
+	return counts, rows.Err()
+}
 
 // attachMembers fills the read-only groups attribute of users, or the members of groups
 // (when withMembers), from group_members, for a page of resources at once.

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Events", testEvents},
 		{"Secret", testSecret},
 		{"TakeToken", testTakeToken},
+		{"MemberCounts", testMemberCounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -678,5 +679,27 @@ func testTakeToken(t *testing.T, s store.Store) {
 	}
 	if ok, _ := take(a, now.Add(time.Hour)); ok {
 		t.Fatal("bucket refilled beyond burst")
+	}
+}
+
+func testMemberCounts(t *testing.T, s store.Store) {
+	tn := mustTenant(t, s, "acme")
+	u1, u2 := newUser("u1", nil), newUser("u2", nil)
+	mustCreate(t, s, scim.Users, tn, u1)
+	mustCreate(t, s, scim.Users, tn, u2)
+	big, empty := newGroup("big"), newGroup("empty")
+	mustCreate(t, s, scim.Groups, tn, big, u1.ID, u2.ID)
+	mustCreate(t, s, scim.Groups, tn, empty)
+	page, err := s.ListResources(ctx, scim.Groups, tn.ID, store.Query{Count: 10, CountMembers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.MemberCounts[big.ID] != 2 || page.MemberCounts[empty.ID] != 0 || len(page.MemberCounts) != 2 {
+		t.Fatalf("MemberCounts = %v", page.MemberCounts)
+	}
+	for _, g := range page.Resources {
+		if _, read := g.Attrs["members"]; read {
+			t.Fatalf("members read although only counted: %v", g.Attrs)
+		}
 	}
 }
