@@ -256,15 +256,7 @@ func openSQLite(tb testing.TB, dir string) *testDB {
 			return nil, err
 		}
 		defer rows.Close()
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-		return ids, rows.Err()
+		return scanIDs(rows)
 	}}
 }
 
@@ -324,14 +316,26 @@ func openPostgres(t testing.TB) *testDB {
 			return nil, err
 		}
 		defer rows.Close()
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-		return ids, rows.Err()
+		return scanIDs(rows)
 	}}
+}
+
+// idRows is what database/sql's and pgx's result sets share.
+type idRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanIDs reads a one-column result of ids.
+func scanIDs(rows idRows) ([]string, error) {
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }

@@ -18,24 +18,12 @@ type ConsoleBackend interface {
 // RunConsole runs the conformance tests of store.ConsoleStore, each on a fresh store from
 // newStore; a store that does not implement store.ConsoleStore fails.
 func RunConsole(t *testing.T, newStore func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s ConsoleBackend)
-	}{
+	runTests(t, newStore, []test[ConsoleBackend]{
 		{"LinkTakenOnce", testAdminLinkOnce},
 		{"LinkRefused", testAdminLinkRefused},
 		{"LinkTakenOnceConcurrent", testAdminLinkConcurrent},
 		{"ExpiredLinksDeleted", testAdminLinkExpiredDeleted},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s, ok := newStore(t).(ConsoleBackend)
-			if !ok {
-				t.Fatal("the store does not implement store.ConsoleStore")
-			}
-			tc.fn(t, s)
-		})
-	}
+	})
 }
 
 var consoleNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)

@@ -19,10 +19,7 @@ type SAMLBackend interface {
 // RunSAML runs the conformance tests of store.SAMLStore, each on a fresh store from
 // newStore; a store that does not implement store.SAMLStore fails.
 func RunSAML(t *testing.T, newStore func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s SAMLBackend)
-	}{
+	runTests(t, newStore, []test[SAMLBackend]{
 		{"ConfigKeyPairKeptOnUpdate", testSAMLConfig},
 		{"ConfigTenantIsolation", testSAMLConfigIsolation},
 		{"RequestsBoundToBrowser", testSAMLRequests},
@@ -31,16 +28,7 @@ func RunSAML(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AssertionReplayConcurrent", testAssertionReplayConcurrent},
 		{"Sessions", testSessions},
 		{"Prune", testSAMLPrune},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s, ok := newStore(t).(SAMLBackend)
-			if !ok {
-				t.Fatal("the store does not implement store.SAMLStore")
-			}
-			tc.fn(t, s)
-		})
-	}
+	})
 }
 
 var samlNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)

@@ -18,10 +18,7 @@ import (
 
 // Run runs every conformance test, each on a fresh store from newStore.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	runTests(t, newStore, []test[store.Store]{
 		{"Tenants", testTenants},
 		{"Tokens", testTokens},
 		{"UserCRUD", testUserCRUD},
@@ -40,10 +37,24 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Secret", testSecret},
 		{"TakeToken", testTakeToken},
 		{"MemberCounts", testMemberCounts},
-	}
+	})
+}
+
+// test is one conformance test, of a store of kind B.
+type test[B any] struct {
+	name string
+	fn   func(t *testing.T, s B)
+}
+
+// runTests runs each test as a subtest on a fresh store from newStore, which must be a B.
+func runTests[B any](t *testing.T, newStore func(t *testing.T) store.Store, tests []test[B]) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, newStore(t))
+			s, ok := newStore(t).(B)
+			if !ok {
+				t.Fatalf("the store does not implement %T", (*B)(nil))
+			}
+			tc.fn(t, s)
 		})
 	}
 }
