@@ -45,24 +45,9 @@ func (s *Server) wrap(h handlerFunc) http.HandlerFunc {
 // writeError writes err as a SCIM error body. Errors that are not *scim.Error are internal:
 // logged with their cause, answered with a bare 500.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	se := scim.AsError(err)
+	se := s.scimError(r, err)
 	if se == nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			se = scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", mbe.Limit)
-		case errors.Is(err, store.ErrUnavailable):
-			se = scim.Errorf(http.StatusServiceUnavailable, "", "the database is unavailable; retry later")
-		case errors.Is(err, store.ErrInvalidText):
-			se = scim.BadRequest(scim.InvalidValue, "a value holds text that cannot be stored (a NUL character)")
-		case errors.Is(err, context.DeadlineExceeded):
-			se = scim.Errorf(http.StatusServiceUnavailable, "", "the request timed out; retry later")
-		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-			return // the client went away
-		default:
-			s.log.ErrorContext(r.Context(), "internal error", "err", err, "route", routePattern(r))
-			se = scim.Errorf(http.StatusInternalServerError, "", "internal error")
-		}
+		return // the client went away
 	}
 	if se.Status == http.StatusServiceUnavailable || se.Status == http.StatusTooManyRequests {
 		if w.Header().Get("Retry-After") == "" {
@@ -76,6 +61,30 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		annotate(r.Context(), "scim_error", se.ScimType)
 	}
 	writeJSON(w, se.Status, se.Body())
+}
+
+// scimError returns err as the SCIM error a client sees (a whole response, or one operation
+// of a bulk request). Errors that are not *scim.Error are internal: logged with their
+// cause, answered with a bare 500. It returns nil when the client went away.
+func (s *Server) scimError(r *http.Request, err error) *scim.Error {
+	if se := scim.AsError(err); se != nil {
+		return se
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", mbe.Limit)
+	case errors.Is(err, store.ErrUnavailable):
+		return scim.Errorf(http.StatusServiceUnavailable, "", "the database is unavailable; retry later")
+	case errors.Is(err, store.ErrInvalidText):
+		return scim.BadRequest(scim.InvalidValue, "a value holds text that cannot be stored (a NUL character)")
+	case errors.Is(err, context.DeadlineExceeded):
+		return scim.Errorf(http.StatusServiceUnavailable, "", "the request timed out; retry later")
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		return nil
+	}
+	s.log.ErrorContext(r.Context(), "internal error", "err", err, "route", routePattern(r))
+	return scim.Errorf(http.StatusInternalServerError, "", "internal error")
 }
 
 // writeJSON writes v with the SCIM content type.
@@ -277,13 +286,24 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			s.writeError(w, r, scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", s.cfg.MaxBodyBytes))
+		limit, tooLarge := s.cfg.MaxBodyBytes, errBodyTooLarge
+		if r.URL.Path == bulkPath {
+			limit, tooLarge = s.cfg.BulkMaxPayloadBytes, errBulkTooLarge
+		}
+		if r.ContentLength > limit {
+			if r.URL.Path == bulkPath {
+				s.metrics.bulkRequests.WithLabelValues("refused").Inc()
+			}
+			s.writeError(w, r, tooLarge(limit))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
+}
+
+func errBodyTooLarge(limit int64) error {
+	return scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", limit)
 }
 
 // ---- authentication ----
