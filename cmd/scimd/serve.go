@@ -139,6 +139,7 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	sso := &samlHook{}
 	admin := &consoleHook{sso: sso}
 	srv, err := server.New(ctx, server.Config{Routes: append(sso.routes(), admin.routes()...), PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize, MetricsOnMain: c.MetricsAddr == "",
+		BulkMaxOperations: c.BulkMaxOperations, BulkMaxPayloadBytes: c.BulkMaxPayloadBytes,
 		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures,
 		MetricsTenantLabel: c.MetricsTenantLabel, ExpectedMigration: expected},
 		db, log, reg)
