@@ -12,6 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
@@ -463,3 +464,48 @@ func hasCount(f *dto.MetricFamily, labels map[string]string, n int) bool {
 }
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// slowCreates is a store whose creates take delay (or until the context ends).
+type slowCreates struct {
+	store.Store
+	delay time.Duration
+}
+
+func (s slowCreates) CreateResource(ctx context.Context, rt *scim.ResourceType, tenantID string, r *scim.Resource, members []string, ev *store.Event) error {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Store.CreateResource(ctx, rt, tenantID, r, members, ev)
+}
+
+// TestBulkTimeout: the request timeout bounds the whole bulk; when it ends, the bulk answers
+// 200 with the operations done, the interrupted one as 503, and the rest left out.
+func TestBulkTimeout(t *testing.T) {
+	s := slowCreates{Store: teststores.SQLite(t), delay: 400 * time.Millisecond}
+	e := newEnvConfig(t, s, func(c *server.Config) { c.RequestTimeout = 2 * time.Second })
+	var ops []map[string]any
+	for i := range 10 {
+		ops = append(ops, bulkOp("POST", "/Users", fmt.Sprint(i), userData(fmt.Sprintf("slow%d@example.com", i))))
+	}
+	start := time.Now()
+	got := e.bulk(bulkReq(0, ops...))
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("the bulk took %s with a 2s request timeout", took)
+	}
+	if len(got) < 2 || len(got) >= len(ops) {
+		t.Fatalf("%d operations answered: %+v", len(got), got)
+	}
+	want := make([]string, len(got))
+	for i := range want {
+		want[i] = "201"
+	}
+	want[len(want)-1] = "503 |timed out"
+	e.wantOps(got, want...)
+	f := e.scrape()
+	if !hasCount(f["scimd_bulk_requests_total"], map[string]string{"outcome": "stopped"}, 1) ||
+		!hasCount(f["scimd_bulk_operations_total"], map[string]string{"method": "POST", "outcome": "skipped"}, len(ops)-len(got)) {
+		t.Fatalf("metrics: %v %v", f["scimd_bulk_requests_total"], f["scimd_bulk_operations_total"])
+	}
+}
