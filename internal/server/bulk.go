@@ -66,16 +66,14 @@ func (s *Server) runBulk(r *http.Request, req *bulk.Request) map[string]any {
 	created := map[string]string{} // bulkId → id of the resource its POST created
 	ids := func(bulkID string) (string, bool) { id, ok := created[bulkID]; return id, ok }
 	results := make([]*bulkOpResult, len(req.Operations))
-	failed, stopped := 0, false
+	failed := 0
 	for _, op := range req.Plan() {
 		if ctx.Err() != nil {
-			stopped = true
 			break
 		}
 		res := s.runOp(r, t, op, ids)
 		if res == nil {
-			stopped = true // the client went away
-			break
+			break // the client went away
 		}
 		results[op.Index] = res
 		op.Data = nil // done with: the decoded body shrinks as the bulk runs
@@ -88,13 +86,12 @@ func (s *Server) runBulk(r *http.Request, req *bulk.Request) map[string]any {
 		failed++
 		if req.FailOnErrors > 0 && failed >= req.FailOnErrors || res.code == http.StatusTooManyRequests ||
 			res.code == http.StatusServiceUnavailable && ctx.Err() != nil {
-			stopped = true
 			break
 		}
 	}
 	out := make([]*bulkOpResult, 0, len(results))
 	for i, res := range results {
-		if res == nil {
+		if res == nil { // not run: the bulk stopped early
 			s.metrics.bulkOps.WithLabelValues(metricMethod(req.Operations[i].Method), "skipped").Inc()
 			continue
 		}
@@ -103,7 +100,7 @@ func (s *Server) runBulk(r *http.Request, req *bulk.Request) map[string]any {
 	}
 	outcome := "success"
 	switch {
-	case stopped:
+	case len(out) < len(results):
 		outcome = "stopped"
 	case failed > 0:
 		outcome = "partial"
@@ -119,20 +116,17 @@ func (s *Server) runOp(r *http.Request, t store.Tenant, op *bulk.Operation, ids 
 	ctx := r.Context()
 	res := &bulkOpResult{Method: op.Method, BulkID: op.BulkID}
 	var err error
-	switch {
-	case op.Err != nil:
+	if op.Err != nil {
 		err = op.Err
-	default:
-		if rerr := op.Resolve(ids); rerr != nil {
-			err = rerr
-		} else if _, terr := s.takeToken(ctx, t); terr != nil {
-			err = terr
-		} else {
-			res.code, res.Version, err = s.applyOp(ctx, t, op)
-		}
+	} else if rerr := op.Resolve(ids); rerr != nil {
+		err = rerr
+	} else if _, terr := s.takeToken(ctx, t); terr != nil {
+		err = terr
+	} else {
+		res.code, res.Version, err = s.applyOp(ctx, t, op)
 	}
-	if loc := op.Location(); loc != "" {
-		res.Location = s.cfg.PublicURL + "/scim/v2" + loc
+	if op.Location() != "" {
+		res.Location = s.location(op.RT, op.ID)
 	}
 	if err != nil {
 		se := s.scimError(r, err)
