@@ -28,7 +28,6 @@ var globalTables = map[string]string{
 // without a tenant_id filter, and why. SCALING.md lists them too.
 var crossTenantStatements = map[string]string{
 	"TokenByHash": "the token is how the tenant is found: a lookup by the unique hash, before any tenant is known",
-	"RevokeToken": "`scimd token revoke ID` names a token only; token ids are random and unique across tenants, so the id finds the tenant, then the update filters on it",
 	"PruneEvents": "retention housekeeping deletes old audit events of every tenant at once",
 	"PruneSAML":   "housekeeping deletes expired SAML requests, consumed assertion ids and sessions of every tenant at once",
 }

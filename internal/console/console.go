@@ -46,14 +46,6 @@ const (
 	csrfField    = "csrf"
 )
 
-// Store is what the console reads and writes: the directory's data, the SAML settings and
-// sessions, and its own links and sessions. The SQL store implements all three.
-type Store interface {
-	store.Store
-	store.SAMLStore
-	store.ConsoleStore
-}
-
 // Config is what the console needs to know about its deployment.
 type Config struct {
 	// PublicURL is the absolute URL browsers reach scimd at; the provisioning URL, the SP
@@ -68,7 +60,7 @@ type Config struct {
 // Service serves every tenant's admin console.
 type Service struct {
 	cfg     Config
-	store   Store
+	store   store.Store
 	dir     *directory.Directory
 	sso     *saml.Service
 	log     *slog.Logger
@@ -83,7 +75,7 @@ var assets embed.FS
 // New returns the console. dir is the directory every change goes through (the server's,
 // so that events are counted); sso finds the users signed in by single sign-on. The CSRF
 // key is read from (or created in) the store, so every replica accepts every other's forms.
-func New(ctx context.Context, cfg Config, s Store, dir *directory.Directory, sso *saml.Service, log *slog.Logger) (*Service, error) {
+func New(ctx context.Context, cfg Config, s store.Store, dir *directory.Directory, sso *saml.Service, log *slog.Logger) (*Service, error) {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	u, err := url.Parse(cfg.PublicURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -103,8 +95,8 @@ func New(ctx context.Context, cfg Config, s Store, dir *directory.Directory, sso
 		secure: u.Scheme == "https", csrfKey: key}, nil
 }
 
-// Routes registers the console's routes, each with its full path.
-func (s *Service) Routes(r chi.Router) {
+// Mount registers the console's routes on the process's router, each with its full path.
+func (s *Service) Mount(r chi.Router) {
 	r.Get("/console/{asset}", s.asset)
 	r.Get("/t/{slug}/admin", s.index)
 	r.Get("/t/{slug}/admin/signin", s.signinPage)

@@ -101,7 +101,7 @@ func (s *Service) samlSave(w http.ResponseWriter, r *http.Request, q *request) e
 		form.Errors["default_user_type"] = "choose one of " + strings.Join(t.UserTypes, ", ")
 	}
 	if len(form.Errors) == 0 {
-		_, err := saml.Configure(ctx, s.store, t, in, s.now())
+		_, err := saml.Configure(directory.WithActor(ctx, q.actor()), s.dir, t, in, s.now())
 		var se *saml.SettingsError
 		switch {
 		case errors.As(err, &se):
@@ -120,12 +120,9 @@ func (s *Service) samlSave(w http.ResponseWriter, r *http.Request, q *request) e
 		return nil
 	}
 	if userType != t.DefaultUserType {
-		if _, err := s.dir.SetUserTypes(ctx, t, t.UserTypes, userType); err != nil {
+		if _, err := s.dir.SetUserTypes(directory.WithActor(ctx, q.actor()), t, t.UserTypes, userType); err != nil {
 			return err
 		}
-	}
-	if err := s.dir.Record(directory.WithActor(ctx, q.actor()), q.tenant, store.Event{Name: directory.EventSAMLConfigure, ResourceType: "SAML", ResourceName: "single sign-on"}); err != nil {
-		return err
 	}
 	redirect(w, r, "/t/"+t.Slug+"/admin/saml?saved=1")
 	return nil
@@ -181,23 +178,17 @@ func (s *Service) scimPage(w http.ResponseWriter, r *http.Request, q *request) e
 func (s *Service) tokenCreate(w http.ResponseWriter, r *http.Request, q *request) error {
 	ctx := r.Context()
 	label := strings.TrimSpace(r.PostForm.Get("label"))
-	labelErr := ""
-	switch {
-	case label == "":
-		labelErr = "give the token a label, such as the name of the identity provider that will use it"
-	case len(label) > 100:
-		labelErr = "use at most 100 characters"
-	}
-	if labelErr != "" {
+	token, _, err := s.dir.IssueToken(directory.WithActor(ctx, q.actor()), q.tenant, label)
+	var ie *directory.InputError
+	if errors.As(err, &ie) {
 		v, err := s.scimView(ctx, q, "")
 		if err != nil {
 			return err
 		}
-		v.Label, v.LabelError = label, labelErr
+		v.Label, v.LabelError = label, ie.Msg
 		s.render(w, http.StatusBadRequest, "scim", &view{Title: "SCIM provisioning", Nav: "scim", Slug: q.tenant.Slug, Page: v, Script: true, req: q})
 		return nil
 	}
-	token, _, err := s.dir.IssueToken(directory.WithActor(ctx, q.actor()), q.tenant, label)
 	if err != nil {
 		return err
 	}
@@ -210,24 +201,14 @@ func (s *Service) tokenCreate(w http.ResponseWriter, r *http.Request, q *request
 	return nil
 }
 
-// tokenRevoke revokes one of the tenant's tokens (RevokeToken takes any tenant's id, so
-// the token is looked up among the tenant's first).
+// tokenRevoke revokes one of the tenant's tokens; another tenant's id is not found.
 func (s *Service) tokenRevoke(w http.ResponseWriter, r *http.Request, q *request) error {
 	ctx, id := r.Context(), chi.URLParam(r, "id")
-	toks, err := s.store.Tokens(ctx, q.tenant.ID)
-	if err != nil {
-		return err
-	}
-	var tok *store.Token
-	for i := range toks {
-		if toks[i].ID == id {
-			tok = &toks[i]
-		}
-	}
-	if tok == nil {
+	err := s.dir.RevokeToken(directory.WithActor(ctx, q.actor()), q.tenant, id)
+	if errors.Is(err, directory.ErrNoToken) {
 		return errNotFound
 	}
-	if err := s.dir.RevokeToken(directory.WithActor(ctx, q.actor()), q.tenant, tok.ID); err != nil {
+	if err != nil {
 		return err
 	}
 	redirect(w, r, "/t/"+q.tenant.Slug+"/admin/scim?revoked=1")

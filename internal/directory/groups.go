@@ -10,12 +10,9 @@ import (
 	"github.com/scimd/scimd/internal/store"
 )
 
-// MaxMembersPerRequest bounds the member values one request may carry.
-var MaxMembersPerRequest = 10000
-
 // memberIDs takes the member ids out of a body's members attribute (JumpCloud sends objects
 // with only value). Errors: 400 invalidValue for a member without a string value.
-func memberIDs(body map[string]any) ([]string, error) {
+func memberIDs(body map[string]any, max int) ([]string, error) {
 	raw, _ := scim.Lookup(body, "members")
 	if raw == nil {
 		return nil, nil
@@ -24,8 +21,8 @@ func memberIDs(body map[string]any) ([]string, error) {
 	if !ok {
 		return nil, scim.BadRequest(scim.InvalidValue, "members must be a list of {\"value\": id}")
 	}
-	if len(list) > MaxMembersPerRequest {
-		return nil, scim.BadRequest(scim.TooMany, "at most %d members in one request", MaxMembersPerRequest)
+	if len(list) > max {
+		return nil, scim.BadRequest(scim.TooMany, "at most %d members in one request", max)
 	}
 	ids := make([]string, 0, len(list))
 	for _, m := range list {
@@ -52,7 +49,7 @@ func groupRules(attrs map[string]any) error {
 // member id that is no user or group of the tenant; nothing is written), 409 uniqueness.
 func (d *Directory) CreateGroup(ctx context.Context, t store.Tenant, body map[string]any) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupCreate, resourceTypeGroup, "", "")
-	attrs, members, err := groupBody(body)
+	attrs, members, err := d.groupBody(body)
 	if err != nil {
 		ev.ResourceName = scim.String(attrs, "displayName")
 		return nil, d.finish(ctx, t, ev, err, "")
@@ -68,7 +65,7 @@ func (d *Directory) CreateGroup(ctx context.Context, t store.Tenant, body map[st
 	return r, d.finish(ctx, t, ev, nil, "")
 }
 
-func groupBody(body map[string]any) (map[string]any, []string, error) {
+func (d *Directory) groupBody(body map[string]any) (map[string]any, []string, error) {
 	if err := scim.CheckSchemas(body, scim.GroupSchema); err != nil {
 		return nil, nil, err
 	}
@@ -76,7 +73,7 @@ func groupBody(body map[string]any) (map[string]any, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	members, err := memberIDs(body)
+	members, err := memberIDs(body, d.limits.MaxMembersPerRequest)
 	if err != nil {
 		return attrs, nil, err
 	}
@@ -86,7 +83,7 @@ func groupBody(body map[string]any) (map[string]any, []string, error) {
 // ReplaceGroup replaces a group's attributes and its whole membership from a PUT body.
 func (d *Directory) ReplaceGroup(ctx context.Context, t store.Tenant, id string, body map[string]any, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupUpdate, resourceTypeGroup, id, "")
-	attrs, members, err := groupBody(body)
+	attrs, members, err := d.groupBody(body)
 	if err != nil {
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
@@ -117,8 +114,8 @@ func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, o
 	added, removed := 0, 0
 	var memberEdits []store.MemberEdit
 	for _, e := range edits {
-		if len(e.IDs) > MaxMembersPerRequest {
-			return nil, d.finish(ctx, t, ev, scim.BadRequest(scim.TooMany, "at most %d members in one request", MaxMembersPerRequest), "")
+		if len(e.IDs) > d.limits.MaxMembersPerRequest {
+			return nil, d.finish(ctx, t, ev, scim.BadRequest(scim.TooMany, "at most %d members in one request", d.limits.MaxMembersPerRequest), "")
 		}
 		switch e.Kind {
 		case "add", "replace":

@@ -20,7 +20,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the checks
-	_ "modernc.org/sqlite"             // database/sql driver "sqlite", for the checks
+	"github.com/scimd/scimd/internal/testkit"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", for the checks
 )
 
 const (
@@ -379,29 +380,11 @@ func scimdBinary(t *testing.T) string {
 	return buildPath
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a running scimd binary.
 type proc struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *syncBuffer
+	stderr *testkit.Buffer
 	exited chan struct{}
 	err    error // Wait's result, once exited is closed
 }
@@ -420,7 +403,7 @@ func startScimd(t *testing.T, dsn string, args ...string) *proc {
 	cmd.Env = env
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
-	p := &proc{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &proc{cmd: cmd, stderr: &testkit.Buffer{}, exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -12,18 +12,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store/postgres"
 	"github.com/scimd/scimd/internal/store/postgres/pgtest"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 // pgServer is scimd's real router on PostgreSQL, in process.
 type pgServer struct {
 	url    string
 	client *client
-	logs   *syncBuffer
+	logs   *testkit.Buffer
 }
 
 // newPGServer serves the real router on a PostgreSQL store opened on dsn, with a tenant and
@@ -39,20 +38,20 @@ func newPGServer(t *testing.T, dsn string, cfg server.Config) *pgServer {
 	if _, err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	hs := httptest.NewServer(nil)
 	t.Cleanup(hs.Close)
 	cfg.PublicURL = hs.URL
-	sv, err := server.New(ctx, cfg, s, slog.New(slog.NewJSONHandler(logs, nil)), prometheus.NewRegistry())
+	sv, err := testkit.New(ctx, s, testkit.Options{Server: cfg, Log: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs.Config.Handler = sv.Handler()
-	tn, err := sv.Directory().CreateTenant(ctx, "acme", "")
+	hs.Config.Handler = sv.Router
+	tn, err := sv.Dir.CreateTenant(ctx, "acme", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := sv.Directory().IssueToken(ctx, tn, "faults")
+	tok, _, err := sv.Dir.IssueToken(ctx, tn, "faults")
 	if err != nil {
 		t.Fatal(err)
 	}

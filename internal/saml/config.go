@@ -19,6 +19,7 @@ import (
 	csaml "github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlsp"
 
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -57,8 +58,10 @@ func (e *SettingsError) Unwrap() error { return e.Err }
 // Configure checks in and stores it as tenant t's SAML settings. The SP key pair is
 // generated the first time and kept afterwards. Errors are sentences for the admin: a bad
 // SSO URL, a missing issuer, a certificate that is not PEM X.509 or has expired, metadata
-// without what is needed, an unsafe default redirect (each a *SettingsError naming the field); or a store error.
-func Configure(ctx context.Context, ss store.SAMLStore, t store.Tenant, in Settings, now time.Time) (store.SAMLConfig, error) {
+// without what is needed, an unsafe default redirect (each a *SettingsError naming the
+// field); or a store error. The settings are written through dir, with their audit event
+// in the same transaction, by the actor of ctx.
+func Configure(ctx context.Context, dir *directory.Directory, t store.Tenant, in Settings, now time.Time) (store.SAMLConfig, error) {
 	if len(in.IdPMetadata) > 0 {
 		if in.SSOURL != "" || in.Issuer != "" || len(in.CertPEM) > 0 {
 			return store.SAMLConfig{}, &SettingsError{"IdPMetadata", errors.New("give either the IdP metadata or the SSO URL, issuer and certificate, not both")}
@@ -91,7 +94,7 @@ func Configure(ctx context.Context, ss store.SAMLStore, t store.Tenant, in Setti
 	if err != nil {
 		return store.SAMLConfig{}, err
 	}
-	return ss.PutSAMLConfig(ctx, store.SAMLConfig{
+	return dir.ConfigureSAML(ctx, t, store.SAMLConfig{
 		TenantID: t.ID, IdPEntityID: in.Issuer, IdPSSOURL: strings.TrimSpace(in.SSOURL), IdPCertPEM: encodeCerts(certs),
 		JIT: in.JIT, AllowIdPInitiated: in.AllowIdPInitiated, DefaultRedirect: redirect,
 		SPKeyPEM: key, SPCertPEM: cert, CreatedAt: now, UpdatedAt: now,

@@ -80,7 +80,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		binding = randomToken()
 	}
 	now := s.now()
-	if err := s.saml.CreateSAMLRequest(ctx, store.SAMLRequest{TenantID: t.ID, ID: req.ID, BindingHash: hashToken(binding),
+	if err := s.store.CreateSAMLRequest(ctx, store.SAMLRequest{TenantID: t.ID, ID: req.ID, BindingHash: hashToken(binding),
 		ReturnTo: returnTo, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RequestTTL)}); err != nil {
 		s.pageError(w, r, slug, err)
 		return
@@ -142,7 +142,7 @@ func (s *Service) acs(w http.ResponseWriter, r *http.Request) {
 	}
 	id := randomToken()
 	now := s.now()
-	if err := s.saml.CreateSession(ctx, store.Session{TenantID: t.ID, Hash: hashToken(id), Kind: store.SessionSSO, UserID: user.ID,
+	if err := s.store.CreateSession(ctx, store.Session{TenantID: t.ID, Hash: hashToken(id), Kind: store.SessionSSO, UserID: user.ID,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}); err != nil {
 		s.metrics.login(ReasonUnavailable)
 		s.pageError(w, r, slug, err)
@@ -195,7 +195,7 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	var pending []store.SAMLRequest
 	if c, err := r.Cookie(requestCookie); err == nil && c.Value != "" {
-		if pending, err = s.saml.SAMLRequests(ctx, t.ID, hashToken(c.Value), s.now()); err != nil {
+		if pending, err = s.store.SAMLRequests(ctx, t.ID, hashToken(c.Value), s.now()); err != nil {
 			return nil, "", refuse(ReasonUnavailable, http.StatusServiceUnavailable, "Sign-in is unavailable; try again shortly.", err)
 		}
 	}
@@ -208,14 +208,14 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 		return nil, "", refuse(ReasonInternal, http.StatusInternalServerError, "Sign-in failed on our side.", err)
 	}
 	sp := *base
-	sp.ReplayCache = replayCache{ctx: ctx, store: s.saml, tenant: t.ID, now: s.now}
+	sp.ReplayCache = replayCache{ctx: ctx, store: s.store, tenant: t.ID, now: s.now}
 	assertion, err := sp.ParseResponse(r, ids)
 	if err != nil {
 		return nil, "", classify(err, inResponseTo, cfg)
 	}
 	returnTo := s.defaultRedirect(t.Slug, cfg)
 	if answered := answeredRequest(assertion, inResponseTo, ids); answered != "" {
-		req, err := s.saml.TakeSAMLRequest(ctx, t.ID, answered)
+		req, err := s.store.TakeSAMLRequest(ctx, t.ID, answered)
 		if err == nil {
 			returnTo = req.ReturnTo
 		}
@@ -397,7 +397,7 @@ func (s *Service) currentUser(ctx context.Context, w http.ResponseWriter, r *htt
 		return nil, false, nil
 	}
 	hash := hashToken(c.Value)
-	sess, err := s.saml.SessionByHash(ctx, t.ID, store.SessionSSO, hash, s.now())
+	sess, err := s.store.SessionByHash(ctx, t.ID, store.SessionSSO, hash, s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		s.setSession(w, t.Slug, "", -1)
 		return nil, false, nil
@@ -413,7 +413,7 @@ func (s *Service) currentUser(ctx context.Context, w http.ResponseWriter, r *htt
 		return nil, false, err
 	}
 	if user == nil || user.Attrs["active"] == false {
-		if err := s.saml.DeleteSession(ctx, t.ID, hash); err != nil {
+		if err := s.store.DeleteSession(ctx, t.ID, hash); err != nil {
 			return nil, false, err
 		}
 		s.setSession(w, t.Slug, "", -1)
@@ -463,7 +463,7 @@ func (s *Service) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := page{Title: "Sign in to " + t.Name, Tenant: t.Name, Message: "You are not signed in."}
-	if _, err := s.saml.SAMLConfig(ctx, t.ID); err == nil {
+	if _, err := s.store.SAMLConfig(ctx, t.ID); err == nil {
 		p.LoginURL = "/t/" + slug + "/saml/login"
 	} else if errors.Is(err, store.ErrNotFound) {
 		p.Message = "You are not signed in, and single sign-on is not configured for this organisation yet."
@@ -524,7 +524,7 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if err := s.saml.DeleteSession(ctx, t.ID, hashToken(c.Value)); err != nil {
+		if err := s.store.DeleteSession(ctx, t.ID, hashToken(c.Value)); err != nil {
 			s.pageError(w, r, slug, err)
 			return
 		}

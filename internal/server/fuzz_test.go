@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -10,12 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 // Hostile input through the real router (SQLite): whatever a client sends, scimd never
@@ -38,15 +36,15 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	f.Helper()
 	ctx := context.Background()
 	s := teststores.SQLite(f)
-	logs := &lockedWriter{w: &bytes.Buffer{}}
+	logs := &testkit.Buffer{}
 	srv := httptest.NewServer(nil)
 	f.Cleanup(srv.Close)
-	sv, err := server.New(ctx, server.Config{PublicURL: srv.URL}, s, slog.New(slog.NewJSONHandler(logs, nil)), prometheus.NewRegistry())
+	st, err := testkit.New(ctx, s, testkit.Options{Server: server.Config{PublicURL: srv.URL}, Log: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
 		f.Fatal(err)
 	}
-	srv.Config.Handler = sv.Handler()
-	d := sv.Directory()
+	srv.Config.Handler = st.Router
+	d := st.Dir
 	tn, err := d.CreateTenant(ctx, "acme", "")
 	if err != nil {
 		f.Fatal(err)
@@ -55,7 +53,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	if err != nil {
 		f.Fatal(err)
 	}
-	e := &fuzzEnv{env: &env{srv: srv, store: s, dir: d, tenant: tn, token: tok, logs: logs}, handler: sv.Handler()}
+	e := &fuzzEnv{env: &env{srv: srv, store: s, dir: d, stack: st, tenant: tn, token: tok, logs: logs}, handler: st.Router}
 	actx := directory.WithActor(ctx, directory.Actor{Name: "fuzz"})
 	for _, name := range []string{"ann@example.com", "bob@example.com", "cid@example.com"} {
 		u, err := d.CreateUser(actx, tn, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": name})

@@ -15,12 +15,11 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 // env is one scimd behind the real router, with a tenant and its token.
@@ -29,40 +28,47 @@ type env struct {
 	srv    *httptest.Server
 	store  store.Store
 	dir    *directory.Directory
+	stack  *testkit.Stack
 	tenant store.Tenant
 	token  string
-	logs   *lockedWriter
+	logs   *testkit.Buffer
 }
 
 func newEnv(t *testing.T, s store.Store) *env {
 	t.Helper()
-	return newEnvRoutes(t, s)
+	return newEnvOptions(t, s, func(*testkit.Options) {})
 }
 
-// newEnvRoutes is newEnv with extra routes registered through server.Config.Routes.
+// newEnvRoutes is newEnv with a test's own routes mounted on the router.
 func newEnvRoutes(t *testing.T, s store.Store, routes ...func(chi.Router)) *env {
 	t.Helper()
-	return newEnvConfig(t, s, func(c *server.Config) { c.Routes = routes })
+	return newEnvOptions(t, s, func(o *testkit.Options) { o.Mount = routes })
 }
 
 // newEnvConfig is newEnv with the server configuration changed by configure.
 func newEnvConfig(t *testing.T, s store.Store, configure func(*server.Config)) *env {
 	t.Helper()
+	return newEnvOptions(t, s, func(o *testkit.Options) { configure(&o.Server) })
+}
+
+// newEnvOptions is newEnv with the stack's options (SAML, console, limits) changed by
+// configure.
+func newEnvOptions(t *testing.T, s store.Store, configure func(*testkit.Options)) *env {
+	t.Helper()
 	ctx := context.Background()
-	logs := &lockedWriter{w: &bytes.Buffer{}}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
+	logs := &testkit.Buffer{}
 	e := &env{t: t, store: s, logs: logs}
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	cfg := server.Config{PublicURL: srv.URL, MetricsOnMain: true}
-	configure(&cfg)
-	sv, err := server.New(ctx, cfg, s, log, prometheus.NewRegistry())
+	o := testkit.Options{Server: server.Config{PublicURL: srv.URL}, Log: slog.New(slog.NewJSONHandler(logs, nil))}
+	configure(&o)
+	st, err := testkit.New(ctx, s, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = sv.Handler()
-	e.srv, e.dir = srv, sv.Directory()
+	srv.Config.Handler = st.Router
+	e.srv, e.dir, e.stack = srv, st.Dir, st
 	e.tenant, e.token = e.newTenant("acme")
 	return e
 }
@@ -295,23 +301,4 @@ func (e *env) createGroup(name string, members ...string) map[string]any {
 	r := e.do("POST", "/scim/v2/Groups", body)
 	e.want(r, http.StatusCreated, "")
 	return r.Body
-}
-
-// lockedWriter serialises log writes and reads: access lines are written after the
-// response has reached the client.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
 }

@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/scim/filter"
 )
 
 const ent = scim.EnterpriseUserSchema
@@ -448,14 +450,27 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestParseTooMany(t *testing.T) {
-	defer func(n int) { MaxOperations = n }(MaxOperations)
-	MaxOperations = 3
+	lim := Limits{MaxOperations: 3}
 	one := `{"op":"add","path":"title","value":"x"}`
-	if _, err := Parse(body(t, `[`+strings.Repeat(one+`,`, 2)+one+`]`), scim.Users); err != nil {
+	if _, err := lim.Parse(body(t, `[`+strings.Repeat(one+`,`, 2)+one+`]`), scim.Users); err != nil {
 		t.Fatalf("3 operations: %v", err)
 	}
-	_, err := Parse(body(t, `[`+strings.Repeat(one+`,`, 3)+one+`]`), scim.Users)
+	_, err := lim.Parse(body(t, `[`+strings.Repeat(one+`,`, 3)+one+`]`), scim.Users)
 	wantError(t, err, http.StatusBadRequest, scim.TooMany)
+	// The default bound is MaxOperations.
+	many := `[` + strings.Repeat(one+`,`, MaxOperations) + one + `]`
+	_, err = Parse(body(t, many), scim.Users)
+	wantError(t, err, http.StatusBadRequest, scim.TooMany)
+}
+
+func TestParseFilterLimits(t *testing.T) {
+	lim := Limits{Filter: filter.Limits{MaxLength: 30}}
+	op := func(path string) string { return `[{"op":"replace","path":` + strconv.Quote(path) + `,"value":"x"}]` }
+	if _, err := lim.Parse(body(t, op(`emails[type eq "work"].value`)), scim.Users); err != nil {
+		t.Fatalf("a short path filter: %v", err)
+	}
+	_, err := lim.Parse(body(t, op(`emails[type eq "`+strings.Repeat("w", 30)+`"].value`)), scim.Users)
+	wantError(t, err, http.StatusBadRequest, scim.InvalidFilter)
 }
 
 func TestParse(t *testing.T) {
@@ -625,7 +640,7 @@ func TestPathString(t *testing.T) {
 		ent,
 		`addresses[type eq "work"].formatted`,
 	} {
-		p, err := parsePath(s, scim.Users)
+		p, err := parsePath(s, scim.Users, filter.Limits{})
 		if err != nil {
 			t.Fatalf("parsePath(%q): %v", s, err)
 		}

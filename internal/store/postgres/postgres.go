@@ -29,11 +29,7 @@ type Store struct {
 	Pool *pgxpool.Pool
 }
 
-var (
-	_ store.Store      = (*Store)(nil)
-	_ store.PoolStater = (*Store)(nil)
-	_ store.Versioner  = (*Store)(nil)
-)
+var _ store.Store = (*Store)(nil)
 
 // Open connects to the database at dsn (postgres://…) and checks that it answers.
 func Open(ctx context.Context, dsn string) (*Store, error) {
@@ -67,9 +63,9 @@ func (s *Store) Migrate(ctx context.Context) ([]sqlstore.Migration, error) {
 	return s.Store.Migrate(ctx, migrations.FS, "postgres")
 }
 
-// PoolStats implements store.PoolStater: the pgx pool's connections.
-func (s *Store) PoolStats() store.PoolStats {
-	st := s.Pool.Stat()
+// PoolStats implements sqlstore.DB: the pgx pool's connections.
+func (d *db) PoolStats() store.PoolStats {
+	st := d.pool.Stat()
 	return store.PoolStats{Acquired: int(st.AcquiredConns()), Idle: int(st.IdleConns()), Total: int(st.TotalConns()),
 		Max: int(st.MaxConns()), Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime()}
 }

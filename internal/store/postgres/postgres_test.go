@@ -38,10 +38,6 @@ func freshStores(t *testing.T) func(t *testing.T) store.Store {
 
 func TestConformance(t *testing.T) { storetest.Run(t, freshStores(t)) }
 
-func TestSAMLConformance(t *testing.T) { storetest.RunSAML(t, freshStores(t)) }
-
-func TestConsoleConformance(t *testing.T) { storetest.RunConsole(t, freshStores(t)) }
-
 func TestMigrateTwice(t *testing.T) {
 	s := open(t, pgtest.NewDatabase(t, ""))
 	first, err := s.Migrate(context.Background())
