@@ -45,7 +45,7 @@ type Stack struct {
 	Metrics  *server.Metrics
 	Registry *prometheus.Registry
 	SCIM     *server.Server
-	SAML     *saml.Service   // nil unless Options.SAML
+	SAML     *saml.Service    // nil unless Options.SAML
 	Console  *console.Service // nil unless Options.Console
 	Router   chi.Router
 }
