@@ -284,7 +284,7 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, q *request, err e
 	case errors.As(err, &pe):
 	case errors.Is(err, store.ErrNotFound):
 		pe = &pageErr{status: http.StatusNotFound, title: "Not found", msg: "There is no organisation here."}
-	case errors.Is(err, store.ErrUnavailable), scim.AsError(err) != nil && scim.AsError(err).Status == http.StatusServiceUnavailable:
+	case errors.Is(err, store.ErrUnavailable):
 		w.Header().Set("Retry-After", "1")
 		pe = &pageErr{status: http.StatusServiceUnavailable, title: "Unavailable", msg: "The service is unavailable; try again shortly."}
 	default:

@@ -247,7 +247,7 @@ func (s *Service) userPage(w http.ResponseWriter, r *http.Request, q *request) e
 
 // notFound turns the directory's 404 into the console's.
 func notFound(err error) error {
-	if se := scim.AsError(err); se != nil && se.Status == http.StatusNotFound {
+	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound
 	}
 	return err

@@ -174,22 +174,11 @@ func (d *Directory) finish(ctx context.Context, t store.Tenant, ev *store.Event,
 	return err
 }
 
-// mapError turns store errors into SCIM errors; what names the unique attribute.
+// mapError turns store errors into SCIM errors (store.SCIMError); what names the unique
+// attribute. Other errors are returned as they are.
 func mapError(err error, what string) error {
-	var unknown *store.UnknownMemberError
-	switch {
-	case scim.AsError(err) != nil:
-		return err
-	case errors.Is(err, store.ErrNotFound):
-		return scim.Errorf(http.StatusNotFound, "", "resource not found")
-	case errors.Is(err, store.ErrConflict):
-		return scim.Errorf(http.StatusConflict, scim.Uniqueness, "%s is already taken", what)
-	case errors.As(err, &unknown):
-		return scim.BadRequest(scim.InvalidValue, "member %q is not a user or group of this tenant", unknown.ID)
-	case errors.Is(err, store.ErrInvalidText):
-		return scim.BadRequest(scim.InvalidValue, "a value holds text that cannot be stored (a NUL character)")
-	case errors.Is(err, store.ErrUnavailable):
-		return scim.Errorf(http.StatusServiceUnavailable, "", "the database is unavailable; retry later")
+	if se := store.SCIMError(err, what); se != nil {
+		return se
 	}
 	return err
 }
@@ -212,7 +201,7 @@ func checkVersion(r *scim.Resource, ifMatch string) error {
 func (d *Directory) Get(ctx context.Context, rt *scim.ResourceType, t store.Tenant, id string, withMembers bool) (*scim.Resource, error) {
 	r, err := d.store.Resource(ctx, rt, t.ID, id, withMembers)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, scim.NotFound(rt.Name, id)
+		return nil, scim.NotFound(rt.Name, id).Wrap(err)
 	}
 	return r, mapError(err, "")
 }
@@ -225,7 +214,7 @@ func (d *Directory) List(ctx context.Context, rt *scim.ResourceType, t store.Ten
 
 func notFound(rt *scim.ResourceType, id string, err error) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return scim.NotFound(rt.Name, id)
+		return scim.NotFound(rt.Name, id).Wrap(err)
 	}
 	return err
 }

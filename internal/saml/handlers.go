@@ -406,7 +406,7 @@ func (s *Service) currentUser(ctx context.Context, w http.ResponseWriter, r *htt
 		return nil, false, err
 	}
 	user, err = s.dir.Get(ctx, scim.Users, t, sess.UserID, true)
-	if se := scim.AsError(err); se != nil && se.Status == http.StatusNotFound {
+	if errors.Is(err, store.ErrNotFound) {
 		user, err = nil, nil
 	}
 	if err != nil {

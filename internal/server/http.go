@@ -42,27 +42,32 @@ func (s *edge) wrap(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// writeError writes err as a SCIM error body. Errors that are not *scim.Error are internal:
-// logged with their cause, answered with a bare 500.
+// writeError writes err as a SCIM error body: a *scim.Error or a store error as
+// store.SCIMError maps it, a body over the limit 413, a deadline 503. Anything else is
+// internal: logged with its cause, answered with a bare 500. The cause of every 5xx goes on
+// the access line.
 func (s *edge) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	se := scim.AsError(err)
+	se := store.SCIMError(err, "")
 	if se == nil {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
 			se = scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", mbe.Limit)
-		case errors.Is(err, store.ErrUnavailable):
-			se = scim.Errorf(http.StatusServiceUnavailable, "", "the database is unavailable; retry later")
-		case errors.Is(err, store.ErrInvalidText):
-			se = scim.BadRequest(scim.InvalidValue, "a value holds text that cannot be stored (a NUL character)")
 		case errors.Is(err, context.DeadlineExceeded):
-			se = scim.Errorf(http.StatusServiceUnavailable, "", "the request timed out; retry later")
+			se = scim.Errorf(http.StatusServiceUnavailable, "", "the request timed out; retry later").Wrap(err)
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 			return // the client went away
 		default:
 			s.log.ErrorContext(r.Context(), "internal error", "err", err, "route", routePattern(r))
-			se = scim.Errorf(http.StatusInternalServerError, "", "internal error")
+			se = scim.Errorf(http.StatusInternalServerError, "", "internal error").Wrap(err)
 		}
+	}
+	if se.Status >= 500 {
+		cause := error(se)
+		if se.Err != nil {
+			cause = se.Err
+		}
+		annotate(r.Context(), "err", cause.Error())
 	}
 	if se.Status == http.StatusServiceUnavailable || se.Status == http.StatusTooManyRequests {
 		if w.Header().Get("Retry-After") == "" {
@@ -238,8 +243,9 @@ func (s *edge) accessLog(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		// request_id is added by LogHandler, as to every record written with the request's
+		// context.
 		attrs := []slog.Attr{
-			slog.String("request_id", li.requestID),
 			slog.String("method", r.Method),
 			slog.String("route", routePattern(r)),
 			slog.Int("status", status),

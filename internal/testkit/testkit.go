@@ -55,6 +55,7 @@ func New(ctx context.Context, st store.Store, o Options) (*Stack, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	o.Log = slog.New(server.LogHandler(o.Log.Handler())) // as cmd/scimd's logger
 	s := &Stack{Registry: prometheus.NewRegistry()}
 	s.Metrics = server.NewMetrics(s.Registry, o.TenantLabel)
 	s.Store = store.Instrument(st, s.Metrics.ObserveOp)
