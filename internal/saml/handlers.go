@@ -227,22 +227,22 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 	if name == "" {
 		return nil, "", refuse(ReasonNoNameID, http.StatusForbidden, "The identity provider sent no NameID (or email) to sign in with.", nil)
 	}
-	user, err := s.dir.FindLoginUser(ctx, t, name)
+	var jit map[string]any
+	if cfg.JIT {
+		jit = jitAttributes(name, p)
+	}
+	user, err := s.dir.SignIn(directory.WithActor(ctx, directory.Actor{Name: directory.ActorSAML}), t, name, jit)
 	switch {
 	case errors.Is(err, directory.ErrAmbiguousLogin):
 		return nil, "", refuse(ReasonAmbiguousUser, http.StatusForbidden, "Your sign-in name matches more than one account; ask your administrator.", err)
+	case errors.Is(err, directory.ErrInactive):
+		return nil, "", refuse(ReasonInactiveUser, http.StatusForbidden, "Your account has been deactivated. Ask your administrator to restore access.", nil)
+	case errors.Is(err, directory.ErrNotProvisioned):
+		return nil, "", refuse(ReasonJITDisabled, http.StatusForbidden, "Your account has not been provisioned. Ask your administrator to give you access.", nil)
+	case errors.Is(err, directory.ErrJITRefused):
+		return nil, "", refuse(ReasonJITFailed, http.StatusForbidden, "Your account could not be created: "+errorDetail(err), err)
 	case err != nil:
 		return nil, "", refuse(ReasonUnavailable, http.StatusServiceUnavailable, "Sign-in is unavailable; try again shortly.", err)
-	case user != nil && user.Attrs["active"] == false:
-		return nil, "", refuse(ReasonInactiveUser, http.StatusForbidden, "Your account has been deactivated. Ask your administrator to restore access.", nil)
-	case user != nil:
-		return user, returnTo, nil
-	case !cfg.JIT:
-		return nil, "", refuse(ReasonJITDisabled, http.StatusForbidden, "Your account has not been provisioned. Ask your administrator to give you access.", nil)
-	}
-	user, err = s.dir.CreateJITUser(directory.WithActor(ctx, directory.Actor{Name: "saml"}), t, jitAttributes(name, p, t.UserTypes))
-	if err != nil {
-		return nil, "", refuse(ReasonJITFailed, http.StatusForbidden, "Your account could not be created: "+errorDetail(err), err)
 	}
 	return user, returnTo, nil
 }
@@ -412,7 +412,7 @@ func (s *Service) currentUser(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return nil, false, err
 	}
-	if user == nil || user.Attrs["active"] == false {
+	if user == nil || !directory.CanSignIn(user) {
 		if err := s.store.DeleteSession(ctx, t.ID, hash); err != nil {
 			return nil, false, err
 		}
