@@ -25,8 +25,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/directory"
-	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -62,7 +62,7 @@ type Service struct {
 	cfg     Config
 	store   store.Store
 	dir     *directory.Directory
-	sso     *saml.Service
+	sso     sso.Provider
 	log     *slog.Logger
 	origin  string
 	secure  bool
@@ -75,7 +75,7 @@ var assets embed.FS
 // New returns the console. dir is the directory every change goes through (the server's,
 // so that events are counted); sso finds the users signed in by single sign-on. The CSRF
 // key is read from (or created in) the store, so every replica accepts every other's forms.
-func New(ctx context.Context, cfg Config, s store.Store, dir *directory.Directory, sso *saml.Service, log *slog.Logger) (*Service, error) {
+func New(ctx context.Context, cfg Config, s store.Store, dir *directory.Directory, sp sso.Provider, log *slog.Logger) (*Service, error) {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	u, err := url.Parse(cfg.PublicURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg Config, s store.Store, dir *directory.Director
 	if err != nil {
 		return nil, fmt.Errorf("console: CSRF key: %w", err)
 	}
-	return &Service{cfg: cfg, store: s, dir: dir, sso: sso, log: log, origin: u.Scheme + "://" + u.Host,
+	return &Service{cfg: cfg, store: s, dir: dir, sso: sp, log: log, origin: u.Scheme + "://" + u.Host,
 		secure: u.Scheme == "https", csrfKey: key}, nil
 }
 
@@ -226,7 +226,7 @@ func (s *Service) authorize(w http.ResponseWriter, r *http.Request) (*request, e
 		return nil, &pageErr{status: http.StatusForbidden, title: "Administrators only",
 			msg: "You are signed in as " + scim.String(user.Attrs, "userName") + ", who is not an administrator of " + t.Name + ". Ask an administrator to make your userType admin in your identity provider."}
 	}
-	c, err := r.Cookie(saml.SessionCookie)
+	c, err := r.Cookie(s.sso.SessionCookie())
 	if err != nil {
 		return nil, err // CurrentUser found a session, so the cookie is there
 	}
@@ -383,11 +383,11 @@ func (s *Service) signout(w http.ResponseWriter, r *http.Request, q *request) er
 		}
 		s.setAdminCookie(w, slug, "", -1)
 	}
-	if c, err := r.Cookie(saml.SessionCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(s.sso.SessionCookie()); err == nil && c.Value != "" {
 		if err := s.store.DeleteSession(ctx, q.tenant.ID, hash(c.Value)); err != nil {
 			return err
 		}
-		http.SetCookie(w, &http.Cookie{Name: saml.SessionCookie, Value: "", Path: "/t/" + slug + "/", MaxAge: -1,
+		http.SetCookie(w, &http.Cookie{Name: s.sso.SessionCookie(), Value: "", Path: "/t/" + slug + "/", MaxAge: -1,
 			HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 	}
 	securityHeaders(w.Header())

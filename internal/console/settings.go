@@ -9,7 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/directory"
-	"github.com/scimd/scimd/internal/saml"
+	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -33,7 +33,7 @@ type samlView struct {
 	Form       samlForm
 	Configured bool
 	Updated    string
-	SP         saml.SPValues
+	SP         sso.SPValues
 	UserTypes  []string
 	TestURL    string
 	Saved      bool
@@ -48,11 +48,11 @@ func (s *Service) samlView(ctx context.Context, q *request) (*samlView, error) {
 	case err == nil:
 		v.Configured = true
 		v.Updated = when(cfg.UpdatedAt)
-		v.SP = saml.Values(s.cfg.PublicURL, t.Slug, &cfg)
+		v.SP = s.sso.Values(t.Slug, &cfg)
 		v.Form.SSOURL, v.Form.Issuer, v.Form.Cert = cfg.IdPSSOURL, cfg.IdPEntityID, cfg.IdPCertPEM
 		v.Form.JIT, v.Form.IdPInitiated, v.Form.DefaultRedirect = cfg.JIT, cfg.AllowIdPInitiated, cfg.DefaultRedirect
 	case errors.Is(err, store.ErrNotFound):
-		v.SP = saml.Values(s.cfg.PublicURL, t.Slug, nil)
+		v.SP = s.sso.Values(t.Slug, nil)
 	default:
 		return nil, err
 	}
@@ -69,11 +69,11 @@ func (s *Service) samlPage(w http.ResponseWriter, r *http.Request, q *request) e
 	return nil
 }
 
-// settingsFields maps the fields of saml.Settings to the form's.
+// settingsFields maps the fields of sso.Settings to the form's.
 var settingsFields = map[string]string{"SSOURL": "sso_url", "Issuer": "issuer", "CertPEM": "cert",
 	"IdPMetadata": "metadata", "DefaultRedirect": "default_redirect"}
 
-// samlSave validates the form with saml.Configure, exactly as `scimd saml configure` does,
+// samlSave validates the form with the SAML service's Configure, exactly as `scimd saml configure` does,
 // and sets the tenant's default userType. Errors are shown next to their field.
 func (s *Service) samlSave(w http.ResponseWriter, r *http.Request, q *request) error {
 	ctx, t := r.Context(), q.tenant
@@ -81,7 +81,7 @@ func (s *Service) samlSave(w http.ResponseWriter, r *http.Request, q *request) e
 	form := samlForm{Source: f.Get("source"), SSOURL: strings.TrimSpace(f.Get("sso_url")), Issuer: strings.TrimSpace(f.Get("issuer")),
 		Cert: f.Get("cert"), Metadata: f.Get("metadata"), JIT: f.Get("jit") == "on", IdPInitiated: f.Get("allow_idp_initiated") == "on",
 		DefaultRedirect: strings.TrimSpace(f.Get("default_redirect")), DefaultUserType: f.Get("default_user_type"), Errors: map[string]string{}}
-	in := saml.Settings{JIT: form.JIT, AllowIdPInitiated: form.IdPInitiated, DefaultRedirect: form.DefaultRedirect}
+	in := sso.Settings{JIT: form.JIT, AllowIdPInitiated: form.IdPInitiated, DefaultRedirect: form.DefaultRedirect}
 	if form.Source == "metadata" {
 		in.IdPMetadata = []byte(strings.TrimSpace(form.Metadata))
 		if len(in.IdPMetadata) == 0 {
@@ -101,8 +101,8 @@ func (s *Service) samlSave(w http.ResponseWriter, r *http.Request, q *request) e
 		form.Errors["default_user_type"] = "choose one of " + strings.Join(t.UserTypes, ", ")
 	}
 	if len(form.Errors) == 0 {
-		_, err := saml.Configure(directory.WithActor(ctx, q.actor()), s.dir, t, in, s.now())
-		var se *saml.SettingsError
+		_, err := s.sso.Configure(directory.WithActor(ctx, q.actor()), t, in)
+		var se *sso.SettingsError
 		switch {
 		case errors.As(err, &se):
 			form.Errors[settingsFields[se.Field]] = se.Error()

@@ -20,40 +20,17 @@ import (
 	"github.com/crewjam/saml/samlsp"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
 )
 
-// Settings are what an admin enters for a tenant: the three fields of a "Custom SAML 2.0"
-// form (or the IdP's metadata instead), plus options.
-type Settings struct {
-	// SSOURL is the IdP's single sign-on URL: https, or http for a loopback host.
-	SSOURL string
-	// Issuer is the IdP's entity id.
-	Issuer string
-	// CertPEM holds the IdP's signing certificate(s), PEM X.509.
-	CertPEM []byte
-	// IdPMetadata, when set, is the IdP's metadata XML; SSOURL, Issuer and CertPEM are
-	// taken from it (and must then be empty).
-	IdPMetadata []byte
-
-	JIT               bool
-	AllowIdPInitiated bool
-	// DefaultRedirect is a local path of the tenant ("/t/SLUG/…"); empty means /t/SLUG/.
-	DefaultRedirect string
-}
-
-// SettingsError is an error of Configure about one field of Settings, so that a form can
-// show it next to that field. Field is the name of the Settings field: "SSOURL", "Issuer",
-// "CertPEM", "IdPMetadata" or "DefaultRedirect". Its message is Err's.
-type SettingsError struct {
-	Field string
-	Err   error
-}
-
-func (e *SettingsError) Error() string { return e.Err.Error() }
-
-// Unwrap returns Err.
-func (e *SettingsError) Unwrap() error { return e.Err }
+// Settings, SettingsError and SPValues are package sso's, where the admin console finds them
+// without importing this package.
+type (
+	Settings      = sso.Settings
+	SettingsError = sso.SettingsError
+	SPValues      = sso.SPValues
+)
 
 // Configure checks in and stores it as tenant t's SAML settings. The SP key pair is
 // generated the first time and kept afterwards. Errors are sentences for the admin: a bad
@@ -240,15 +217,6 @@ func NewKeyPair(slug string, now time.Time) (keyPEM []byte, certPEM string, err 
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
 		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), nil
-}
-
-// SPValues are what an IdP admin enters on the IdP's side for a tenant.
-type SPValues struct {
-	EntityID    string // also the metadata URL
-	ACSURL      string
-	MetadataURL string
-	LoginURL    string
-	CertPEM     string // empty until the tenant is configured
 }
 
 // Values returns the SP values of tenant slug under publicURL; cfg may be nil (not

@@ -25,6 +25,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -275,4 +276,20 @@ func (c replayCache) Consume(id string, expiresAt time.Time) error {
 func hashToken(v string) []byte {
 	h := sha256.Sum256([]byte(v))
 	return h[:]
+}
+
+var _ sso.Provider = (*Service)(nil)
+
+// SessionCookie implements sso.Provider.
+func (s *Service) SessionCookie() string { return sessionCookie }
+
+// Configure implements sso.Provider: the package's Configure through the service's
+// directory, at the service's clock.
+func (s *Service) Configure(ctx context.Context, t store.Tenant, in Settings) (store.SAMLConfig, error) {
+	return Configure(ctx, s.dir, t, in, s.now())
+}
+
+// Values implements sso.Provider under the service's public URL.
+func (s *Service) Values(slug string, cfg *store.SAMLConfig) SPValues {
+	return Values(s.cfg.PublicURL, slug, cfg)
 }
