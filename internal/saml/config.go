@@ -41,29 +41,29 @@ type (
 func Configure(ctx context.Context, dir *directory.Directory, t store.Tenant, in Settings, now time.Time) (store.SAMLConfig, error) {
 	if len(in.IdPMetadata) > 0 {
 		if in.SSOURL != "" || in.Issuer != "" || len(in.CertPEM) > 0 {
-			return store.SAMLConfig{}, &SettingsError{"IdPMetadata", errors.New("give either the IdP metadata or the SSO URL, issuer and certificate, not both")}
+			return store.SAMLConfig{}, &SettingsError{Field: "IdPMetadata", Err: errors.New("give either the IdP metadata or the SSO URL, issuer and certificate, not both")}
 		}
 		var err error
 		if in, err = fromMetadata(in); err != nil {
-			return store.SAMLConfig{}, &SettingsError{"IdPMetadata", err}
+			return store.SAMLConfig{}, &SettingsError{Field: "IdPMetadata", Err: err}
 		}
 	}
 	if err := checkSSOURL(in.SSOURL); err != nil {
-		return store.SAMLConfig{}, &SettingsError{"SSOURL", err}
+		return store.SAMLConfig{}, &SettingsError{Field: "SSOURL", Err: err}
 	}
 	in.Issuer = strings.TrimSpace(in.Issuer)
 	if in.Issuer == "" {
-		return store.SAMLConfig{}, &SettingsError{"Issuer", errors.New("the IdP issuer (entity id) is required")}
+		return store.SAMLConfig{}, &SettingsError{Field: "Issuer", Err: errors.New("the IdP issuer (entity id) is required")}
 	}
 	certs, err := ParseCertificates(in.CertPEM, now)
 	if err != nil {
-		return store.SAMLConfig{}, &SettingsError{"CertPEM", err}
+		return store.SAMLConfig{}, &SettingsError{Field: "CertPEM", Err: err}
 	}
 	redirect := in.DefaultRedirect
 	if redirect != "" {
 		clean, ok := SafeReturnTo(t.Slug, redirect)
 		if !ok {
-			return store.SAMLConfig{}, &SettingsError{"DefaultRedirect", fmt.Errorf("default redirect %q: use a local path of the tenant, starting with /t/%s/", redirect, t.Slug)}
+			return store.SAMLConfig{}, &SettingsError{Field: "DefaultRedirect", Err: fmt.Errorf("default redirect %q: use a local path of the tenant, starting with /t/%s/", redirect, t.Slug)}
 		}
 		redirect = clean
 	}
