@@ -11,7 +11,7 @@ import (
 
 // limitsConfig is scimd serve's bounds on hostile or runaway input that have no flag of
 // their own elsewhere: page size, filter, PATCH and member counts, header size and
-// connection timeouts. The README's "Limits" section lists them all.
+// connection timeouts. docs/configuration.md lists them all under "Limits".
 type limitsConfig struct {
 	MaxPageSize          int
 	MaxFilterLength      int
