@@ -94,7 +94,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, t store.Tenant, id string,
 			return store.Change{}, err
 		}
 		ev.Changed = append(changedAttrs(scim.Groups, r.Attrs, attrs), "members")
-		return store.Change{Attrs: copyMap(attrs), Members: []store.MemberEdit{{Kind: "replace", IDs: members}}, Event: ev}, nil
+		return store.Change{Attrs: copyMap(attrs), Members: []scim.MemberEdit{{Kind: scim.MembersReplace, IDs: members}}, Event: ev}, nil
 	})
 	if err != nil {
 		return nil, d.finish(ctx, t, ev, notFound(scim.Groups, id, err), fmt.Sprintf("displayName %q", ev.ResourceName))
@@ -112,18 +112,16 @@ func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, o
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
 	added, removed := 0, 0
-	var memberEdits []store.MemberEdit
 	for _, e := range edits {
 		if len(e.IDs) > d.limits.MaxMembersPerRequest {
 			return nil, d.finish(ctx, t, ev, scim.BadRequest(scim.TooMany, "at most %d members in one request", d.limits.MaxMembersPerRequest), "")
 		}
 		switch e.Kind {
-		case "add", "replace":
+		case scim.MembersAdd, scim.MembersReplace:
 			added += len(e.IDs)
-		case "remove":
+		case scim.MembersRemove:
 			removed += len(e.IDs)
 		}
-		memberEdits = append(memberEdits, store.MemberEdit{Kind: e.Kind, IDs: e.IDs})
 	}
 	r, err := d.store.UpdateResource(ctx, scim.Groups, t.ID, id, func(r *scim.Resource) (store.Change, error) {
 		if err := checkVersion(r, ifMatch); err != nil {
@@ -137,7 +135,7 @@ func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, o
 			return store.Change{}, err
 		}
 		ev.ResourceName = scim.String(next, "displayName")
-		if len(memberEdits) > 0 {
+		if len(edits) > 0 {
 			changed = append(changed, "members")
 			ev.Detail = fmt.Sprintf("members added: %d, removed: %d", added, removed)
 		}
@@ -145,7 +143,7 @@ func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, o
 			return store.Change{Skip: true}, nil
 		}
 		ev.Changed = changed
-		return store.Change{Attrs: next, Members: memberEdits, Event: ev}, nil
+		return store.Change{Attrs: next, Members: edits, Event: ev}, nil
 	})
 	if err != nil {
 		return nil, d.finish(ctx, t, ev, notFound(scim.Groups, id, err), fmt.Sprintf("displayName %q", ev.ResourceName))

@@ -89,17 +89,11 @@ type Member struct {
 	Display string
 }
 
-// MemberEdit is one membership step of an update, applied in order.
-type MemberEdit struct {
-	Kind string // "add", "remove", "replace" (set to exactly IDs) or "removeAll"
-	IDs  []string
-}
-
 // Change is what an update writes: the new attributes (nil: unchanged), membership edits
 // (groups), and the audit event, all in one transaction.
 type Change struct {
 	Attrs   map[string]any
-	Members []MemberEdit
+	Members []scim.MemberEdit
 	Event   *Event
 	// Skip: nothing changes; the transaction commits nothing and the version stays.
 	Skip bool

@@ -82,7 +82,7 @@ func TestMemberAddRacesUserDelete(t *testing.T) {
 	added := make(chan error, 1)
 	go func() {
 		_, err := s.UpdateResource(ctx, scim.Groups, tn.ID, group.ID, func(*scim.Resource) (store.Change, error) {
-			return store.Change{Members: []store.MemberEdit{{Kind: "add", IDs: []string{user.ID}}}}, nil
+			return store.Change{Members: []scim.MemberEdit{{Kind: "add", IDs: []string{user.ID}}}}, nil
 		})
 		added <- err
 	}()

@@ -517,19 +517,19 @@ func (s *Store) addMembers(ctx context.Context, c Conn, tenantID, groupID string
 	return nil
 }
 
-func (s *Store) editMembers(ctx context.Context, c Conn, tenantID, groupID string, e store.MemberEdit) error {
+func (s *Store) editMembers(ctx context.Context, c Conn, tenantID, groupID string, e scim.MemberEdit) error {
 	switch e.Kind {
-	case "add":
+	case scim.MembersAdd:
 		return s.addMembers(ctx, c, tenantID, groupID, e.IDs)
-	case "removeAll", "replace":
+	case scim.MembersRemoveAll, scim.MembersReplace:
 		if err := c.Exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2`, tenantID, groupID); err != nil {
 			return err
 		}
-		if e.Kind == "replace" && len(e.IDs) > 0 {
+		if e.Kind == scim.MembersReplace && len(e.IDs) > 0 {
 			return s.addMembers(ctx, c, tenantID, groupID, e.IDs)
 		}
 		return nil
-	case "remove":
+	case scim.MembersRemove:
 		for start := 0; start < len(e.IDs); start += 500 {
 			a := sqlfilter.NewArgs(s.d)
 			tenant, group := a.Add(tenantID), a.Add(groupID)
@@ -549,5 +549,5 @@ func (s *Store) editMembers(ctx context.Context, c Conn, tenantID, groupID strin
 		}
 		return nil
 	}
-	return errors.New("sqlstore: unknown member edit " + e.Kind)
+	return errors.New("sqlstore: unknown member edit " + string(e.Kind))
 }

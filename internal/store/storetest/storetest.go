@@ -330,7 +330,7 @@ func testTenantIsolation(t *testing.T, s store.Store) {
 	ga := newGroup("A team")
 	mustCreate(t, s, scim.Groups, a, ga)
 	_, err := s.UpdateResource(ctx, scim.Groups, a.ID, ga.ID, func(r *scim.Resource) (store.Change, error) {
-		return store.Change{Members: []store.MemberEdit{{Kind: "add", IDs: []string{ub.ID}}}}, nil
+		return store.Change{Members: []scim.MemberEdit{{Kind: "add", IDs: []string{ub.ID}}}}, nil
 	})
 	var unknown *store.UnknownMemberError
 	if !errors.As(err, &unknown) || unknown.ID != ub.ID {
@@ -358,7 +358,7 @@ func sorted(ids ...string) []string {
 	return out
 }
 
-func edit(t *testing.T, s store.Store, tn store.Tenant, groupID string, edits ...store.MemberEdit) error {
+func edit(t *testing.T, s store.Store, tn store.Tenant, groupID string, edits ...scim.MemberEdit) error {
 	t.Helper()
 	_, err := s.UpdateResource(ctx, scim.Groups, tn.ID, groupID, func(r *scim.Resource) (store.Change, error) {
 		return store.Change{Members: edits, Event: ev(tn, "group_update_provision", r.ID)}, nil
@@ -388,7 +388,7 @@ func testGroupMembers(t *testing.T, s store.Store) {
 		}
 	}
 	check(u1.ID)
-	if err := edit(t, s, tn, g.ID, store.MemberEdit{Kind: "add", IDs: []string{u2.ID, u1.ID, u2.ID, sub.ID}}); err != nil {
+	if err := edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "add", IDs: []string{u2.ID, u1.ID, u2.ID, sub.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	check(u1.ID, u2.ID, sub.ID)
@@ -410,11 +410,11 @@ func testGroupMembers(t *testing.T, s store.Store) {
 			}
 		}
 	}
-	if err := edit(t, s, tn, g.ID, store.MemberEdit{Kind: "remove", IDs: []string{u1.ID, u3.ID, "not-an-id"}}); err != nil {
+	if err := edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "remove", IDs: []string{u1.ID, u3.ID, "not-an-id"}}); err != nil {
 		t.Fatal(err)
 	}
 	check(u2.ID, sub.ID)
-	if err := edit(t, s, tn, g.ID, store.MemberEdit{Kind: "replace", IDs: []string{u3.ID}}); err != nil {
+	if err := edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "replace", IDs: []string{u3.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	check(u3.ID)
@@ -426,12 +426,12 @@ func testGroupMembers(t *testing.T, s store.Store) {
 	if gs := user.Attrs["groups"].([]any)[0].(map[string]any); gs["display"] != "Sales" || gs["type"] != "direct" {
 		t.Fatalf("u3 groups = %v", gs)
 	}
-	if err := edit(t, s, tn, g.ID, store.MemberEdit{Kind: "removeAll"}); err != nil {
+	if err := edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "removeAll"}); err != nil {
 		t.Fatal(err)
 	}
 	check()
 	// Without members, a group is read without them.
-	if err := edit(t, s, tn, g.ID, store.MemberEdit{Kind: "add", IDs: []string{u1.ID}}); err != nil {
+	if err := edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "add", IDs: []string{u1.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	bare, _ := s.Resource(ctx, scim.Groups, tn.ID, g.ID, false)
@@ -463,7 +463,7 @@ func testUnknownMember(t *testing.T, s store.Store) {
 		t.Fatalf("group written although a member was unknown: %v", err)
 	}
 	mustCreate(t, s, scim.Groups, tn, g)
-	err = edit(t, s, tn, g.ID, store.MemberEdit{Kind: "add", IDs: []string{u.ID}}, store.MemberEdit{Kind: "add", IDs: []string{"garbage"}})
+	err = edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "add", IDs: []string{u.ID}}, scim.MemberEdit{Kind: "add", IDs: []string{"garbage"}})
 	if !errors.As(err, &unknown) || unknown.ID != "garbage" {
 		t.Fatalf("add unknown member: %v", err)
 	}
@@ -589,7 +589,7 @@ func testConcurrentMemberAdds(t *testing.T, s store.Store) {
 	for w := range workers {
 		wg.Go(func() {
 			for _, id := range ids[w*each : (w+1)*each] {
-				if err := edit(t, s, tn, g.ID, store.MemberEdit{Kind: "add", IDs: []string{id}}); err != nil {
+				if err := edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "add", IDs: []string{id}}); err != nil {
 					errs <- err
 				}
 			}
