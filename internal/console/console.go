@@ -5,7 +5,6 @@
 package console
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -15,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -28,6 +28,7 @@ import (
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
+	"github.com/scimd/scimd/internal/web"
 )
 
 // Defaults and bounds.
@@ -468,17 +469,10 @@ var pages = func() map[string]*template.Template {
 
 // render writes a page with the headers every page has.
 func (s *Service) render(w http.ResponseWriter, status int, name string, v *view) {
-	var buf bytes.Buffer
-	if err := pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+	err := web.WritePage(w, status, cspHeader, func(w io.Writer) error { return pages[name].ExecuteTemplate(w, "layout", v) })
+	if err != nil {
 		s.log.Error("console: template", "page", name, "err", err)
-		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString("internal error\n")
 	}
-	securityHeaders(w.Header())
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
 }
 
 // cspHeader allows the console's own stylesheet and script and nothing else: no inline
@@ -486,13 +480,8 @@ func (s *Service) render(w http.ResponseWriter, status int, name string, v *view
 const cspHeader = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'none'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", cspHeader)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store")
-}
+// securityHeaders sets the headers of every console page and redirect.
+func securityHeaders(h http.Header) { web.SecurityHeaders(h, cspHeader) }
 
 // asset serves the stylesheet and the copy-button script.
 func (s *Service) asset(w http.ResponseWriter, r *http.Request) {

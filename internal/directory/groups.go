@@ -38,7 +38,6 @@ func memberIDs(body map[string]any, max int) ([]string, error) {
 }
 
 func groupRules(attrs map[string]any) error {
-	delete(attrs, "members") // kept as rows
 	if strings.TrimSpace(scim.String(attrs, "displayName")) == "" {
 		return scim.BadRequest(scim.InvalidValue, "displayName is required")
 	}

@@ -384,15 +384,25 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error
 // ensure database/sql's Scanner contract is what timeDest meets.
 var _ sql.Scanner = timeDest{}
 
+// marshalAttrs is the JSON of data: the attributes without memberships, which are rows of
+// group_members.
 func marshalAttrs(attrs map[string]any) ([]byte, error) {
 	clean := make(map[string]any, len(attrs))
 	for k, v := range attrs {
-		if k == "members" || k == "groups" {
-			continue // kept as rows of group_members
-		}
 		clean[k] = v
 	}
+	stripMemberships(clean)
 	return json.Marshal(clean)
+}
+
+// stripMemberships removes a group's members and a user's groups from attrs: they are kept
+// as rows of group_members, written from member edits and read back by the store alone.
+func stripMemberships(attrs map[string]any) {
+	for k := range attrs {
+		if strings.EqualFold(k, "members") || strings.EqualFold(k, "groups") {
+			delete(attrs, k)
+		}
+	}
 }
 
 // nextModified returns now, or just after prev when the clock has not moved past it, so
