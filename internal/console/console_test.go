@@ -490,8 +490,8 @@ func TestConsoleTokens(t *testing.T) {
 		if r.status != http.StatusBadRequest || elementText(r.body, "label-error") == "" {
 			t.Fatalf("POST = %d:\n%s", r.status, r.body)
 		}
-		if toks, _ := e.store.Tokens(ctx, e.acme.ID); len(toks) != 0 {
-			t.Fatalf("a token was made: %v", toks)
+		if toks, err := e.store.Tokens(ctx, e.acme.ID); err != nil || len(toks) != 0 {
+			t.Fatalf("a token was made: %v, %v", toks, err)
 		}
 	})
 	r := e.do("POST", "/t/acme/admin/scim/tokens", url.Values{"csrf": {token}, "label": {"okta"}}, cookies)
@@ -530,10 +530,13 @@ func TestConsoleTokens(t *testing.T) {
 	if r := e.do("POST", "/t/acme/admin/scim/tokens/"+betaTok.ID+"/revoke", url.Values{"csrf": {token}}, cookies); r.status != http.StatusNotFound {
 		t.Fatalf("revoking another tenant's token = %d", r.status)
 	}
-	if toks, _ := e.store.Tokens(ctx, e.beta.ID); toks[0].Revoked() {
-		t.Fatal("another tenant's token was revoked")
+	if toks, err := e.store.Tokens(ctx, e.beta.ID); err != nil || len(toks) != 1 || toks[0].Revoked() {
+		t.Fatalf("another tenant's token was revoked: %v, %v", toks, err)
 	}
-	evs, _ := e.store.Events(ctx, e.acme.ID, store.EventQuery{})
+	evs, err := e.store.Events(ctx, e.acme.ID, store.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var names []string
 	for _, ev := range evs {
 		if ev.ResourceType != "Token" {

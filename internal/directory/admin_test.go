@@ -98,8 +98,8 @@ func TestAdminChangeRolledBackWithItsEvent(t *testing.T) {
 		if _, err := s.SAMLConfig(ctx, tn.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("SAML config after the failed configure: %v, want ErrNotFound", err)
 		}
-		if got, _ := s.Tenant(ctx, tn.ID); got.DefaultUserType != tn.DefaultUserType {
-			t.Fatalf("default user type after the failed change = %q, want %q", got.DefaultUserType, tn.DefaultUserType)
+		if got, err := s.Tenant(ctx, tn.ID); err != nil || got.DefaultUserType != tn.DefaultUserType {
+			t.Fatalf("default user type after the failed change = %q, %v; want %q", got.DefaultUserType, err, tn.DefaultUserType)
 		}
 		evs, err := s.Events(ctx, tn.ID, store.EventQuery{})
 		if err != nil || len(evs) != 1 || evs[0].Name != directory.EventTokenCreate || evs[0].ResourceID != live.ID {
@@ -116,7 +116,9 @@ func TestAdminChangeRolledBackWithItsEvent(t *testing.T) {
 		if _, err := d.SetUserTypes(ctx, tn, []string{"member", "admin"}, "admin"); err != nil {
 			t.Fatal(err)
 		}
-		evs, _ = s.Events(ctx, tn.ID, store.EventQuery{})
+		if evs, err = s.Events(ctx, tn.ID, store.EventQuery{}); err != nil {
+			t.Fatal(err)
+		}
 		var names []string
 		for _, e := range evs {
 			names = append(names, e.Name+" by "+e.Actor)

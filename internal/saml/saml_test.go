@@ -400,8 +400,8 @@ func TestRefusals(t *testing.T) {
 			if e.count(ReasonSuccess) != 0 || b.cookies[sessionCookie] != nil {
 				t.Fatal("a refused login started a session")
 			}
-			if u, _ := e.dir.FindLoginUser(ctx, e.acme, "ann@example.com"); u != nil {
-				t.Fatal("a refused login created the user")
+			if u, err := e.dir.FindLoginUser(ctx, e.acme, "ann@example.com"); err != nil || u != nil {
+				t.Fatalf("a refused login created the user: %v, %v", u, err)
 			}
 			checkPageHeaders(t, rec)
 		})
