@@ -152,22 +152,8 @@ func describeUser(u *scim.Resource) userRow {
 	row := userRow{ID: u.ID, UserName: scim.String(u.Attrs, "userName"), DisplayName: scim.String(u.Attrs, "displayName"),
 		UserType: scim.String(u.Attrs, "userType"), ExternalID: scim.String(u.Attrs, "externalId"), Title: scim.String(u.Attrs, "title"),
 		Active: u.Attrs["active"] != false, Created: when(u.Meta.Created), Modified: when(u.Meta.LastModified)}
-	if n, ok := u.Attrs["name"].(map[string]any); ok {
-		row.Name = scim.String(n, "formatted")
-		if row.Name == "" {
-			row.Name = strings.TrimSpace(scim.String(n, "givenName") + " " + scim.String(n, "familyName"))
-		}
-	}
-	if row.Name == "" {
-		row.Name = row.DisplayName
-	}
-	if list, ok := u.Attrs["emails"].([]any); ok {
-		for _, e := range list {
-			if m, ok := e.(map[string]any); ok && scim.String(m, "value") != "" {
-				row.Emails = append(row.Emails, scim.String(m, "value"))
-			}
-		}
-	}
+	row.Name = scim.PersonName(u.Attrs)
+	row.Emails = scim.Values(u.Attrs, "emails")
 	row.Groups = refs(u.Attrs["groups"])
 	return row
 }

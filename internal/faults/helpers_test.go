@@ -34,14 +34,10 @@ const (
 // ---- a SCIM client ----
 
 // client talks to one scimd with one token.
-type client struct {
-	base  string
-	token string
-	hc    *http.Client
-}
+type client struct{ testkit.Client }
 
 func newClient(base, token string) *client {
-	return &client{base: base, token: token, hc: &http.Client{Timeout: 20 * time.Second}}
+	return &client{testkit.Client{Base: base, Token: token, HTTP: &http.Client{Timeout: 20 * time.Second}}}
 }
 
 // result is one response, or a transport error (Status 0).
@@ -68,34 +64,9 @@ func (r result) String() string {
 }
 
 func (c *client) do(method, path string, body any) result {
-	var rd io.Reader
-	if body != nil {
-		j, err := json.Marshal(body)
-		if err != nil {
-			panic(err)
-		}
-		rd = bytes.NewReader(j)
-	}
 	start := time.Now()
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return result{Err: err, Start: start}
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/scim+json")
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return result{Err: err, Start: start, Duration: time.Since(start)}
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	r := result{Status: res.StatusCode, Header: res.Header, Raw: raw, Err: err, Start: start, Duration: time.Since(start)}
-	if len(raw) > 0 {
-		json.Unmarshal(raw, &r.Body)
-	}
-	return r
+	r, err := c.Client.Do(method, path, body)
+	return result{Status: r.Status, Header: r.Header, Body: r.Body, Raw: r.Raw, Err: err, Start: start, Duration: time.Since(start)}
 }
 
 func (c *client) createUser(userName string) result {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -39,23 +38,8 @@ func newPGServer(t *testing.T, dsn string, cfg server.Config) *pgServer {
 		t.Fatal(err)
 	}
 	logs := &testkit.Buffer{}
-	hs := httptest.NewServer(nil)
-	t.Cleanup(hs.Close)
-	cfg.PublicURL = hs.URL
-	sv, err := testkit.New(ctx, s, testkit.Options{Server: cfg, Log: slog.New(slog.NewJSONHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.Config.Handler = sv.Router
-	tn, err := sv.Dir.CreateTenant(ctx, "acme", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := sv.Dir.IssueToken(ctx, tn, "faults")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &pgServer{url: hs.URL, client: newClient(hs.URL, tok), logs: logs}
+	srv := testkit.Serve(t, s, testkit.Options{Server: cfg, Log: slog.New(slog.NewJSONHandler(logs, nil))}, "acme")
+	return &pgServer{url: srv.URL, client: newClient(srv.URL, srv.Token), logs: logs}
 }
 
 // TestDatabaseOutage cuts scimd's connections to PostgreSQL (a proxy between them closes

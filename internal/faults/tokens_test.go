@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -28,22 +27,9 @@ func TestRefusedTokenTiming(t *testing.T) {
 	ctx := context.Background()
 	s := teststores.SQLite(t)
 	logs := &testkit.Buffer{}
-	hs := httptest.NewServer(nil)
-	t.Cleanup(hs.Close)
-	sv, err := testkit.New(ctx, s, testkit.Options{Server: server.Config{PublicURL: hs.URL, AuthFailuresPerMinute: -1},
-		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.Config.Handler = sv.Router
-	tn, err := sv.Dir.CreateTenant(ctx, "acme", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, _, err := sv.Dir.IssueToken(ctx, tn, "live")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sv := testkit.Serve(t, s, testkit.Options{Server: server.Config{AuthFailuresPerMinute: -1},
+		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}, "acme")
+	hs, tn, live := sv, sv.Tenant, sv.Token
 	revoked, rec, err := sv.Dir.IssueToken(ctx, tn, "old")
 	if err != nil {
 		t.Fatal(err)

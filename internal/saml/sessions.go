@@ -110,25 +110,10 @@ func (s *Service) home(w http.ResponseWriter, r *http.Request) {
 // describe picks what the signed-in page shows of a user.
 func describe(u *scim.Resource) *pageUser {
 	p := &pageUser{UserName: scim.String(u.Attrs, "userName"), UserType: scim.String(u.Attrs, "userType")}
-	if n, ok := u.Attrs["name"].(map[string]any); ok {
-		p.Name = scim.String(n, "formatted")
-		if p.Name == "" {
-			p.Name = strings.TrimSpace(scim.String(n, "givenName") + " " + scim.String(n, "familyName"))
-		}
-	}
-	if p.Name == "" {
-		p.Name = scim.String(u.Attrs, "displayName")
-	}
-	if p.Name == "" {
+	if p.Name = scim.PersonName(u.Attrs); p.Name == "" {
 		p.Name = p.UserName
 	}
-	if list, ok := u.Attrs["emails"].([]any); ok {
-		for _, e := range list {
-			if m, ok := e.(map[string]any); ok && scim.String(m, "value") != "" {
-				p.Emails = append(p.Emails, scim.String(m, "value"))
-			}
-		}
-	}
+	p.Emails = scim.Values(u.Attrs, "emails")
 	if list, ok := u.Attrs["groups"].([]any); ok {
 		for _, g := range list {
 			if m, ok := g.(map[string]any); ok {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/scim"
-	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store/teststores"
 	"github.com/scimd/scimd/internal/testkit"
 )
@@ -37,23 +36,9 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	ctx := context.Background()
 	s := teststores.SQLite(f)
 	logs := &testkit.Buffer{}
-	srv := httptest.NewServer(nil)
-	f.Cleanup(srv.Close)
-	st, err := testkit.New(ctx, s, testkit.Options{Server: server.Config{PublicURL: srv.URL}, Log: slog.New(slog.NewJSONHandler(logs, nil))})
-	if err != nil {
-		f.Fatal(err)
-	}
-	srv.Config.Handler = st.Router
-	d := st.Dir
-	tn, err := d.CreateTenant(ctx, "acme", "")
-	if err != nil {
-		f.Fatal(err)
-	}
-	tok, _, err := d.IssueToken(ctx, tn, "fuzz")
-	if err != nil {
-		f.Fatal(err)
-	}
-	e := &fuzzEnv{env: &env{srv: srv, store: s, dir: d, stack: st, tenant: tn, token: tok, logs: logs}, handler: st.Router}
+	srv := testkit.Serve(f, s, testkit.Options{Log: slog.New(slog.NewJSONHandler(logs, nil))}, "acme")
+	d, tn := srv.Dir, srv.Tenant
+	e := &fuzzEnv{env: &env{url: srv.URL, store: s, dir: d, stack: srv.Stack, tenant: tn, token: srv.Token, logs: logs}, handler: srv.Router}
 	actx := directory.WithActor(ctx, directory.Actor{Name: "fuzz"})
 	for _, name := range []string{"ann@example.com", "bob@example.com", "cid@example.com"} {
 		u, err := d.CreateUser(actx, tn, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": name})
@@ -106,14 +91,15 @@ func (e *fuzzEnv) check(t *testing.T, input, method, path string, body any) resp
 // serve calls the real router in this goroutine, not over a connection: coverage then
 // comes from the request alone, which lets the fuzzer minimize what it finds.
 func (e *fuzzEnv) serve(method, path string, body any) (resp, error) {
-	req, err := newRequest(method, e.srv.URL+path, e.token, body)
+	req, err := testkit.NewRequest(method, e.url+path, e.token, body)
 	if err != nil {
 		return resp{}, nil // a path no client could send
 	}
 	req.RemoteAddr = "127.0.0.1:1234"
 	rec := httptest.NewRecorder()
 	e.handler.ServeHTTP(rec, req)
-	return decodeResp(rec.Code, rec.Header(), rec.Body.Bytes())
+	r, err := testkit.Decode(rec.Code, rec.Header(), rec.Body.Bytes())
+	return resp(r), err
 }
 
 // Seeds from real IdP traffic.

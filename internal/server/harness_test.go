@@ -1,14 +1,10 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +21,7 @@ import (
 // env is one scimd behind the real router, with a tenant and its token.
 type env struct {
 	t      *testing.T
-	srv    *httptest.Server
+	url    string // the server's base URL
 	store  store.Store
 	dir    *directory.Directory
 	stack  *testkit.Stack
@@ -55,22 +51,11 @@ func newEnvConfig(t *testing.T, s store.Store, configure func(*server.Config)) *
 // configure.
 func newEnvOptions(t *testing.T, s store.Store, configure func(*testkit.Options)) *env {
 	t.Helper()
-	ctx := context.Background()
 	logs := &testkit.Buffer{}
-	e := &env{t: t, store: s, logs: logs}
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	o := testkit.Options{Server: server.Config{PublicURL: srv.URL}, Log: slog.New(slog.NewJSONHandler(logs, nil))}
+	o := testkit.Options{Log: slog.New(slog.NewJSONHandler(logs, nil))}
 	configure(&o)
-	st, err := testkit.New(ctx, s, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = st.Router
-	e.srv, e.dir, e.stack = srv, st.Dir, st
-	e.tenant, e.token = e.newTenant("acme")
-	return e
+	srv := testkit.Serve(t, s, o, "acme")
+	return &env{t: t, store: s, logs: logs, url: srv.URL, dir: srv.Dir, stack: srv.Stack, tenant: srv.Tenant, token: srv.Token}
 }
 
 // sub returns the env for a subtest, so that failures stop the subtest.
@@ -105,12 +90,7 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 var harnessClient = http.DefaultClient
 
 // resp is a decoded response.
-type resp struct {
-	Status int
-	Header http.Header
-	Body   map[string]any
-	Raw    []byte
-}
+type resp testkit.Response
 
 // str returns the string at a dotted path of the body ("meta.version"); an extension
 // URN, which has dots of its own, may lead the path ("urn:…:2.0:User.department").
@@ -156,66 +136,9 @@ func (e *env) doNoFatal(method, path string, body any, header ...string) resp {
 }
 
 func (e *env) send(token, method, path string, body any, header ...string) (resp, error) {
-	req, err := newRequest(method, e.srv.URL+path, token, body)
-	if err != nil {
-		return resp{}, err
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := harnessClient.Do(req)
-	if err != nil {
-		return resp{}, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return resp{}, err
-	}
-	return decodeResp(res.StatusCode, res.Header, raw)
-}
-
-// newRequest makes a SCIM request with the bearer token (none when empty); body may be a
-// string, []byte or anything JSON.
-func newRequest(method, url, token string, body any) (*http.Request, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		return nil, err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/scim+json")
-	}
-	return req, nil
-}
-
-// decodeResp decodes a JSON response body (numbers as json.Number).
-func decodeResp(status int, h http.Header, raw []byte) (resp, error) {
-	r := resp{Status: status, Header: h, Raw: raw}
-	if len(raw) > 0 && strings.Contains(h.Get("Content-Type"), "json") {
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.UseNumber()
-		if err := d.Decode(&r.Body); err != nil {
-			return r, fmt.Errorf("response is not a JSON object: %v\n%s", err, raw)
-		}
-	}
-	return r, nil
+	c := testkit.Client{Base: e.url, Token: token, HTTP: harnessClient}
+	r, err := c.Do(method, path, body, header...)
+	return resp(r), err
 }
 
 // bulkUsers creates n users through the directory (not HTTP, for speed) and returns their ids.

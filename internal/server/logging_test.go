@@ -1,9 +1,7 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,24 +25,6 @@ type failingList struct {
 
 func (f failingList) ListResources(context.Context, *scim.ResourceType, string, store.Query) (store.Page, error) {
 	return store.Page{}, f.err
-}
-
-// logLines returns the JSON log records with the message msg.
-func (e *env) logLines(msg string) []map[string]any {
-	e.t.Helper()
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(e.logs.String()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var rec map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			e.t.Fatalf("log line is not JSON: %v: %s", err, sc.Bytes())
-		}
-		if rec["msg"] == msg {
-			out = append(out, rec)
-		}
-	}
-	return out
 }
 
 // TestLogLinesCarryRequestID: a line written inside a handler (the 500 of a failing store)

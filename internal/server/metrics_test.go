@@ -17,7 +17,7 @@ import (
 // scrape reads /metrics and returns its families by name.
 func (e *env) scrape() map[string]*dto.MetricFamily {
 	e.t.Helper()
-	res, err := http.Get(e.srv.URL + "/metrics")
+	res, err := http.Get(e.url + "/metrics")
 	if err != nil {
 		e.t.Fatal(err)
 	}

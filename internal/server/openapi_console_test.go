@@ -27,7 +27,7 @@ func TestOpenAPIConsole(t *testing.T) {
 	e := newEnvOptions(t, s, func(o *testkit.Options) { o.Console = &console.Config{} })
 	call := contractCall(t, e)
 	form := func(extra ...string) []string {
-		return append([]string{"Content-Type", "application/x-www-form-urlencoded", "Origin", e.srv.URL}, extra...)
+		return append([]string{"Content-Type", "application/x-www-form-urlencoded", "Origin", e.url}, extra...)
 	}
 	ok := func(method, path, body string, status int, header ...string) resp {
 		t.Helper()
@@ -47,7 +47,7 @@ func TestOpenAPIConsole(t *testing.T) {
 	ok("GET", "/t/acme/admin/saml", "", 403)
 	ok("GET", "/t/nope/admin/saml", "", 404)
 
-	link, _, err := console.IssueLink(context.Background(), s, e.tenant, e.srv.URL, time.Now())
+	link, _, err := console.IssueLink(context.Background(), s, e.tenant, e.url, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

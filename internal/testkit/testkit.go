@@ -8,7 +8,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"sync"
+	"testing"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -114,4 +116,37 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// Server is a Stack behind a test HTTP server, with one tenant and its SCIM token.
+type Server struct {
+	*Stack
+	URL    string // the server's base URL, also the stack's PublicURL when Options left it out
+	Tenant store.Tenant
+	Token  string
+}
+
+// Serve builds the Stack of st and o behind a test HTTP server (closed when tb ends) and
+// creates tenant slug with a token labelled "test", made by the actor "test setup".
+func Serve(tb testing.TB, st store.Store, o Options, slug string) *Server {
+	tb.Helper()
+	ctx := context.Background()
+	hs := httptest.NewServer(nil)
+	tb.Cleanup(hs.Close)
+	if o.Server.PublicURL == "" {
+		o.Server.PublicURL = hs.URL
+	}
+	stack, err := New(ctx, st, o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs.Config.Handler = stack.Router
+	s := &Server{Stack: stack, URL: hs.URL}
+	if s.Tenant, err = stack.Dir.CreateTenant(ctx, slug, ""); err != nil {
+		tb.Fatal(err)
+	}
+	if s.Token, _, err = stack.Dir.IssueToken(directory.WithActor(ctx, directory.Actor{Name: "test setup"}), s.Tenant, "test"); err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }
