@@ -58,10 +58,16 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return &Store{Store: sqlstore.New(&db{conn: conn{pool}, pool: pool}, sqlfilter.Postgres), Pool: pool}, nil
 }
 
+// MigrationDir is the folder of migrations.FS this backend's migrations are in.
+const MigrationDir = "postgres"
+
 // Migrate applies pending migrations and returns those applied.
 func (s *Store) Migrate(ctx context.Context) ([]sqlstore.Migration, error) {
-	return s.Store.Migrate(ctx, migrations.FS, "postgres")
+	return s.Store.Migrate(ctx, migrations.FS, MigrationDir)
 }
+
+// MigrationDir returns the folder of migrations.FS this backend's migrations are in.
+func (s *Store) MigrationDir() string { return MigrationDir }
 
 // PoolStats implements sqlstore.DB: the pgx pool's connections.
 func (d *db) PoolStats() store.PoolStats {

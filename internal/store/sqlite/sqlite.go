@@ -75,10 +75,16 @@ func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 	return sdb, nil
 }
 
+// MigrationDir is the folder of migrations.FS this backend's migrations are in.
+const MigrationDir = "sqlite"
+
 // Migrate applies pending migrations and returns those applied.
 func (s *Store) Migrate(ctx context.Context) ([]sqlstore.Migration, error) {
-	return s.Store.Migrate(ctx, migrations.FS, "sqlite")
+	return s.Store.Migrate(ctx, migrations.FS, MigrationDir)
 }
+
+// MigrationDir returns the folder of migrations.FS this backend's migrations are in.
+func (s *Store) MigrationDir() string { return MigrationDir }
 
 // PoolStats implements sqlstore.DB: the readers' database/sql connections.
 func (d *db) PoolStats() store.PoolStats {
