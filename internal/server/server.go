@@ -98,9 +98,10 @@ func New(ctx context.Context, cfg Config, st store.Store, dir *directory.Directo
 	return srv, nil
 }
 
-// MetricsHandler serves g in the Prometheus exposition format.
-func MetricsHandler(g prometheus.Gatherer) http.Handler {
-	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+// MetricsHandler serves reg in the Prometheus exposition format; the handler's own error
+// counter (promhttp_metric_handler_errors_total) is registered on reg too.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }
 
 // edge is what every route shares, whichever service mounts it: the logger and metrics of
