@@ -136,9 +136,9 @@ func TestBulkImport(t *testing.T) {
 		}
 		userIDs := map[string]string{}
 		for i, g := range got {
-			wantLoc := e.srv.URL + "/scim/v2/Users/"
+			wantLoc := e.url + "/scim/v2/Users/"
 			if i < groups {
-				wantLoc = e.srv.URL + "/scim/v2/Groups/"
+				wantLoc = e.url + "/scim/v2/Groups/"
 			}
 			if g.Status != "201" || g.Method != "POST" || g.Version != `W/"1"` || !strings.HasPrefix(g.Location, wantLoc) || g.BulkID != ops[i]["bulkId"] {
 				t.Fatalf("operation %d: %+v", i+1, g)
@@ -207,7 +207,7 @@ func TestBulkOperations(t *testing.T) {
 			))
 			e.wantOps(got, "204", "201", "200", "201", "201", "204")
 			group, bea, cat := idOf(got[1].Location), idOf(got[3].Location), idOf(got[4].Location)
-			if got[0].Location != e.srv.URL+"/scim/v2/Groups/"+group || got[2].Location != e.srv.URL+"/scim/v2/Users/"+bea || got[5].Location != e.srv.URL+"/scim/v2/Users/"+cat {
+			if got[0].Location != e.url+"/scim/v2/Groups/"+group || got[2].Location != e.url+"/scim/v2/Users/"+bea || got[5].Location != e.url+"/scim/v2/Users/"+cat {
 				t.Fatalf("locations: %+v", got)
 			}
 			if got[0].Version != `W/"2"` || got[2].Version != `W/"2"` || got[5].Version != "" {
@@ -368,7 +368,7 @@ func TestBulkLimits(t *testing.T) {
 		}
 		// Without a Content-Length the limit holds while reading.
 		chunked := strings.NewReader(fmt.Sprintf(`{"schemas":[%q],"Operations":[%s]}`, bulkSchema, strings.Repeat(`{"method":"DELETE","path":"/Users/x"},`, 80)+`{}`))
-		req, _ := http.NewRequest("POST", e.srv.URL+"/scim/v2/Bulk", struct{ *strings.Reader }{chunked})
+		req, _ := http.NewRequest("POST", e.url+"/scim/v2/Bulk", struct{ *strings.Reader }{chunked})
 		req.Header.Set("Authorization", "Bearer "+e.token)
 		req.Header.Set("Content-Type", "application/scim+json")
 		res, err := harnessClient.Do(req)
