@@ -162,7 +162,7 @@ func (s *Server) applyOp(ctx context.Context, t store.Tenant, op *bulk.Operation
 		res, err = h.replace_(ctx, t, op.ID, op.Data, op.Version)
 	case http.MethodPatch:
 		var ops []patch.Operation
-		if ops, err = patch.Parse(op.Data, op.RT); err == nil {
+		if ops, err = s.dir.ParsePatch(op.Data, op.RT); err == nil {
 			res, err = h.patch_(ctx, t, op.ID, ops, op.Version)
 		}
 		if op.RT == scim.Groups {

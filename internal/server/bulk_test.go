@@ -16,6 +16,7 @@ import (
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 const bulkSchema = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -508,4 +509,22 @@ func TestBulkTimeout(t *testing.T) {
 		!hasCount(f["scimd_bulk_operations_total"], map[string]string{"method": "POST", "outcome": "skipped"}, len(ops)-len(got)) {
 		t.Fatalf("metrics: %v %v", f["scimd_bulk_requests_total"], f["scimd_bulk_operations_total"])
 	}
+}
+
+// TestBulkOperationBounds: an operation is held to the directory's bounds as the request it
+// stands for is (PATCH operations, members per request).
+func TestBulkOperationBounds(t *testing.T) {
+	e := newEnvOptions(t, teststores.SQLite(t), func(o *testkit.Options) {
+		o.Limits = directory.Limits{MaxPatchOperations: 2, MaxMembersPerRequest: 2}
+	})
+	u := e.createUser("bound@example.com", nil)["id"].(string)
+	three := patchBody(op("replace", "title", "a"), op("replace", "title", "b"), op("replace", "title", "c"))
+	got := e.bulk(bulkReq(0,
+		bulkOp("PATCH", "/Users/"+u, "", three),
+		bulkOp("PATCH", "/Users/"+u, "", patchBody(op("replace", "title", "a"), op("replace", "title", "b"))),
+		bulkOp("POST", "/Groups", "g", groupData("Bound", u, u, u)),
+	))
+	e.wantOps(got, "400 tooMany", "200", "400 tooMany")
+	// The same PATCH sent alone gets the same answer.
+	e.want(e.do("PATCH", "/scim/v2/Users/"+u, three), 400, "tooMany")
 }
