@@ -37,6 +37,7 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	dir := directory.NewWithLimits(st, log, m.EventObserver(st), c.directoryLimits())
 
 	scim, err := server.New(ctx, server.Config{PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize,
+		BulkMaxOperations: c.BulkMaxOperations, BulkMaxPayloadBytes: c.BulkMaxPayloadBytes,
 		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures,
 		ExpectedMigration: expectedMigration}, st, dir, m, log)
 	if err != nil {

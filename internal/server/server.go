@@ -40,6 +40,11 @@ type Config struct {
 	RateLimit, RateBurst float64
 	// RequestTimeout bounds the work of one SCIM request (default 30 s).
 	RequestTimeout time.Duration
+	// BulkMaxOperations and BulkMaxPayloadBytes bound one /Bulk request (RFC 7644 §3.7.4:
+	// maxOperations and maxPayloadSize, advertised in /ServiceProviderConfig); defaults
+	// 1000 operations and 2 MiB. A bulk's work is bounded by RequestTimeout like any request.
+	BulkMaxOperations   int
+	BulkMaxPayloadBytes int64
 	// AuthFailuresPerMinute is how many refused tokens one client address may send in a
 	// minute before it gets 429 (default 30; negative turns it off).
 	AuthFailuresPerMinute int
@@ -71,6 +76,12 @@ func New(ctx context.Context, cfg Config, st store.Store, dir *directory.Directo
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.BulkMaxOperations <= 0 {
+		cfg.BulkMaxOperations = 1000
+	}
+	if cfg.BulkMaxPayloadBytes <= 0 {
+		cfg.BulkMaxPayloadBytes = 2 << 20
 	}
 	if cfg.AuthFailuresPerMinute == 0 {
 		cfg.AuthFailuresPerMinute = 30
@@ -141,6 +152,7 @@ func (s *Server) Mount(r chi.Router) {
 		r.Get("/ResourceTypes/{id}", s.wrap(s.resourceType))
 		r.Get("/Schemas", s.wrap(s.schemas))
 		r.Get("/Schemas/{id}", s.wrap(s.schema))
+		r.Post(strings.TrimPrefix(bulkPath, "/scim/v2"), s.wrap(s.bulk))
 		for _, h := range []*resourceHandlers{s.users(), s.groups()} {
 			r.Route(h.rt.Endpoint, func(r chi.Router) {
 				r.Get("/", s.wrap(h.list))
