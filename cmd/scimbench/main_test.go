@@ -140,6 +140,8 @@ type scimd struct {
 	url, token, dsn string
 	// wrap, if set, sees every request first; it may answer it itself.
 	wrap atomic.Pointer[func(w http.ResponseWriter, r *http.Request) bool]
+	// next is the real server, for a wrap that lets a request through and changes its answer.
+	next http.Handler
 }
 
 func startScimd(t *testing.T) *scimd {
@@ -162,6 +164,7 @@ func startScimd(t *testing.T) *scimd {
 		t.Fatal(err)
 	}
 	h := sv.Handler()
+	s.next = h
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f := s.wrap.Load(); f != nil && (*f)(w, r) {
 			return
