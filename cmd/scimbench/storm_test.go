@@ -171,4 +171,3 @@ func TestIdPStormFails(t *testing.T) {
 		})
 	}
 }
-
