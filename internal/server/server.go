@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -67,7 +68,15 @@ type Server struct {
 	cursors *cursorCodec
 	authLim *authThrottle
 	slugs   sync.Map // tenant id → slug, for the tenant label of metrics
+	// draining is set by Drain: /readyz answers 503 so that load balancers stop sending
+	// requests before the listener closes.
+	draining atomic.Bool
 }
+
+// Drain makes /readyz answer 503 ("draining") from now on while every other route keeps
+// serving: a replica that is about to stop tells its load balancer first, and requests
+// already on their way still succeed.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // New returns a Server. reg is the registry metrics are registered on and /metrics serves.
 func New(ctx context.Context, cfg Config, s store.Store, log *slog.Logger, reg *prometheus.Registry) (*Server, error) {
@@ -210,6 +219,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadyTimeout)
 	defer cancel()
 	rd := s.readiness(ctx)
+	if s.draining.Load() {
+		rd.reason = "draining: shutting down"
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if rd.reason != "" {
 		w.WriteHeader(http.StatusServiceUnavailable)
