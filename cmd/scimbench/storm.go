@@ -108,12 +108,13 @@ func (l *ledger) close() error {
 }
 
 // idpCall sends a request as an IdP's connector does: a 429, 502, 503 or 504 that carries
-// Retry-After, or no response at all, is retried after the delay the server asked for,
-// until --retry-for has passed since the first try. Each retried attempt is recorded under
-// "OP: STATUS, retried" (expected, except a missing response, which a load balancer should
-// never cause); the last under op, expected when its status is want, or 409 for a create
-// whose earlier attempt may have been applied (conflictOK: the caller then looks it up).
-// It returns the last response and the number of attempts.
+// Retry-After, or no response at all (the connection closed: a load balancer closes a
+// keep-alive client connection without an answer when the replica it sent the request to
+// dies), is retried after the delay the server asked for, until --retry-for has passed
+// since the first try. Each retried attempt is recorded under "OP: STATUS, retried"
+// (status 0: no response), as expected; the last under op, expected when its status is
+// want, or 409 for a create whose earlier attempt may have been applied (conflictOK: the
+// caller then looks it up). It returns the last response and the number of attempts.
 func (b *bench) idpCall(ctx context.Context, rec *recorder, op string, want int, write, conflictOK bool, method, path string, body any) (response, int) {
 	deadline := time.Now().Add(b.cfg.retryFor)
 	for attempt := 1; ; attempt++ {
@@ -131,7 +132,7 @@ func (b *bench) idpCall(ctx context.Context, rec *recorder, op string, want int,
 		b.ledger.add(line)
 		retry := r.status == 0 || retryableStatus(r.status) && r.retryAfter != ""
 		if retry && end.Before(deadline) {
-			rec.record(fmt.Sprintf("%s: %d, retried", op, r.status), start, end.Sub(start), r.status, r.status != 0)
+			rec.record(fmt.Sprintf("%s: %d, retried", op, r.status), start, end.Sub(start), r.status, true)
 			select {
 			case <-time.After(retryDelay(r.retryAfter)):
 				continue

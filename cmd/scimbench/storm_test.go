@@ -50,8 +50,9 @@ func readLedger(t *testing.T, path string) []LedgerLine {
 	return out
 }
 
-// TestIdPStormRetries: a scimd that refuses some requests with 503 + Retry-After, and
-// answers some creates 503 after applying them (the commit happened, the answer was lost).
+// TestIdPStormRetries: a scimd that refuses some requests with 503 + Retry-After, answers
+// some creates 503 after applying them (the commit happened, the answer was lost), and
+// closes the connection without an answer after applying some PATCHes.
 // The storm retries both; a retried create that meets 409 finds the user by userName. The
 // run passes, and the ledger names every user once, each present on the server.
 func TestIdPStormRetries(t *testing.T) {
@@ -80,6 +81,11 @@ func TestIdPStormRetries(t *testing.T) {
 			io.Copy(io.Discard, r.Body)
 			refuse()
 			return true
+		case r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/Users/") && patches.Add(1)%5 == 0:
+			// Applied, then the connection closed with no answer (a load balancer whose
+			// replica died mid-request).
+			s.next.ServeHTTP(httptest.NewRecorder(), r)
+			panic(http.ErrAbortHandler)
 		}
 		return false
 	}
@@ -91,7 +97,7 @@ func TestIdPStormRetries(t *testing.T) {
 		t.Fatalf("exit %d, failures %v\n%s", code, rep.Failures, stderr)
 	}
 	ops := opsOf(rep)
-	for _, op := range []string{"idp-storm/create-user: 503, retried", "idp-storm/add-member: 503, retried", "idp-storm/lookup-after-409"} {
+	for _, op := range []string{"idp-storm/create-user: 503, retried", "idp-storm/add-member: 503, retried", "idp-storm/patch-user: 0, retried", "idp-storm/lookup-after-409"} {
 		if ops[op].Count == 0 || len(ops[op].Errors) != 0 {
 			t.Errorf("%s = %+v, want some, all expected (ops %v)", op, ops[op], ops)
 		}
