@@ -473,15 +473,6 @@ func (h *pgHA) stopAll() {
 
 // ---- HAProxy ----
 
-// haproxyErrorBody is the SCIM error HAProxy answers with itself, with Retry-After, when no
-// replica is ready (503), one died mid-request (502) or did not answer in time (504): the
-// IdP gets the same kind of answer as from scimd and retries.
-func haproxyErrorFile(status int, reason, detail string) string {
-	body := fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"%d","detail":"%s"}`, status, detail) + "\n"
-	return fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: application/scim+json\r\nRetry-After: 1\r\nCache-Control: no-store\r\n"+
-		"Content-Length: %d\r\nConnection: close\r\n\r\n%s", status, reason, len(body), body)
-}
-
 // lb is HAProxy in front of the replicas.
 type lb struct {
 	e      *fleetEnv
@@ -490,61 +481,34 @@ type lb struct {
 	proc   *bgProc
 }
 
-// startHAProxy writes the configuration (the one deploy/haproxy/haproxy.cfg documents, with
-// this run's ports) and runs HAProxy in the foreground.
+// startHAProxy runs HAProxy in the foreground with deploy/ha/haproxy.cfg, the documented
+// configuration, with this run's addresses put in: its frontend on a free port of
+// 127.0.0.1, the replicas at replicaPorts, the error files from deploy/ha/errors, and a
+// runtime API socket for the test to read the servers' states.
 func startHAProxy(t *testing.T, e *fleetEnv, replicaPorts []int) *lb {
 	t.Helper()
 	l := &lb{e: e, port: freePort(t), socket: filepath.Join(e.dir, "haproxy.sock")}
-	errs := filepath.Join(e.dir, "haproxy-errors")
-	os.MkdirAll(errs, 0o755)
-	for _, ef := range []struct {
-		status         int
-		reason, detail string
-	}{
-		{502, "Bad Gateway", "The scimd replica that had this request stopped; its outcome is unknown. Retry after the Retry-After delay."},
-		{503, "Service Unavailable", "No scimd replica is ready (the database may be failing over). Retry after the Retry-After delay."},
-		{504, "Gateway Timeout", "The scimd replica did not answer in time. Retry after the Retry-After delay."},
-	} {
-		os.WriteFile(filepath.Join(errs, fmt.Sprintf("%d.http", ef.status)), []byte(haproxyErrorFile(ef.status, ef.reason, ef.detail)), 0o644)
+	raw, err := os.ReadFile("../../deploy/ha/haproxy.cfg")
+	if err != nil {
+		t.Fatal(err)
 	}
-	var servers strings.Builder
+	errs, err := filepath.Abs("../../deploy/ha/errors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(raw)
+	subst := func(old, new string, n int) {
+		if got := strings.Count(cfg, old); got != n {
+			t.Fatalf("deploy/ha/haproxy.cfg has %q %d times, want %d", old, got, n)
+		}
+		cfg = strings.ReplaceAll(cfg, old, new)
+	}
+	subst("global\n", "global\n    stats socket "+l.socket+" mode 600 level admin\n", 1)
+	subst("/usr/local/etc/haproxy/errors", errs, 3)
+	subst("bind :8080", fmt.Sprintf("bind 127.0.0.1:%d", l.port), 1)
 	for i, p := range replicaPorts {
-		fmt.Fprintf(&servers, "    server scimd%d 127.0.0.1:%d\n", i+1, p)
+		subst(fmt.Sprintf("server scimd%d scimd%d:8080", i+1, i+1), fmt.Sprintf("server scimd%d 127.0.0.1:%d", i+1, p), 1)
 	}
-	cfg := fmt.Sprintf(`global
-    maxconn 2000
-    stats socket %[1]s mode 600 level admin
-    log stdout format raw local0 info
-
-defaults
-    mode http
-    log global
-    option httplog
-    timeout connect 1s
-    timeout client 60s
-    timeout server 35s
-    timeout queue 5s
-    timeout http-request 10s
-    # A connection refused (a replica that stopped listening) is tried on another replica;
-    # a request that reached a replica is never sent twice by HAProxy.
-    retries 3
-    option redispatch 1
-    retry-on conn-failure
-    option http-server-close
-    errorfile 502 %[2]s/502.http
-    errorfile 503 %[2]s/503.http
-    errorfile 504 %[2]s/504.http
-
-frontend scim
-    bind 127.0.0.1:%[3]d
-    default_backend scimd
-
-backend scimd
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server check inter 500ms fastinter 250ms downinter 500ms fall 2 rise 1
-%[4]s`, l.socket, errs, l.port, servers.String())
 	path := filepath.Join(e.dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ func TestFleet(t *testing.T) {
 	t.Cleanup(pg.stopAll)
 	t.Logf("pg_auto_failover up in %v: monitor :%d, nodes :%d :%d (synchronous)", time.Since(began).Round(time.Millisecond), pg.monPort, pg.ports[0], pg.ports[1])
 
-	f := &fleet{e: e, pg: pg}
+	f := &fleet{t: t, e: e, pg: pg}
 	f.ports = []int{freePort(t), freePort(t), freePort(t)}
 	f.lb = startHAProxy(t, e, f.ports)
 	for i := range f.ports {
@@ -83,7 +83,10 @@ func TestFleet(t *testing.T) {
 		for !pg.writable(time.Second) {
 			time.Sleep(50 * time.Millisecond)
 		}
-		return fmt.Sprintf("kill -9 of node%d's postmaster; pg_autoctl restarted it, primary now node%d", p+1, pg.primary()+1)
+		if now := pg.primary(); now != p {
+			return fmt.Sprintf("kill -9 of node%d's postmaster; the monitor failed over to node%d", p+1, now+1)
+		}
+		return fmt.Sprintf("kill -9 of node%d's postmaster; pg_autoctl restarted it, still the primary", p+1)
 	}, true)
 	pg.waitHealthy(60 * time.Second)
 
@@ -168,6 +171,7 @@ const replicaKill = "scimd replica kill -9"
 
 // fleet is the running fleet.
 type fleet struct {
+	t        *testing.T // the whole test's: replicas live until it ends, whichever phase started them
 	e        *fleetEnv
 	pg       *pgHA
 	lb       *lb
@@ -182,7 +186,7 @@ type fleet struct {
 // others, and waits until it listens.
 func (f *fleet) startReplica(t *testing.T, i int) {
 	t.Helper()
-	f.replicas[i] = startScimd(t, f.pg.dsn, "--addr", fmt.Sprintf("127.0.0.1:%d", f.ports[i]), "--public-url", f.lb.url(),
+	f.replicas[i] = startScimd(f.t, f.pg.dsn, "--addr", fmt.Sprintf("127.0.0.1:%d", f.ports[i]), "--public-url", f.lb.url(),
 		"--drain-delay", "1500ms", "--shutdown-timeout", "15s", "--request-timeout", "10s")
 	f.e.notePID(f.replicas[i].cmd.Process.Pid)
 }
@@ -350,6 +354,9 @@ func (f *fleet) stormPhase(t *testing.T, name string, duration, at time.Duration
 		t.Errorf("rolling restart: %d requests refused (%v), want none", res.refused, res.refusedBy)
 	}
 	res.truth = f.checkTruth(t, samples, dbFault, pids, faultAt)
+	if dbFault {
+		t.Logf("monitor events:%s", f.monitorEvents(faultAt))
+	}
 	t.Logf("%s: %s; %d requests, %d during the fault, %d refused %v, %d failed, %d adopted after 409, writes refused for %v, recovered %v after the fault",
 		name, res.what, res.total, res.during, res.refused, res.refusedBy, res.failed, res.adopted, res.refusedFor.Round(time.Millisecond), res.recovery.Round(time.Millisecond))
 	return res
@@ -388,37 +395,85 @@ func readLedgerFile(t *testing.T, path string) []ledgerLine {
 }
 
 // lostWrites checks the phase's acknowledged writes against the database: each user by id
-// with its userName (exactly one row of that name), its last acknowledged title, each
+// with its userName (and no other user of that name), its last acknowledged title, each
 // membership. It returns how many are missing or different.
 func (f *fleet) lostWrites(t *testing.T, lines []ledgerLine) int {
 	t.Helper()
 	db := openSQL(t, f.pg.dsn)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	type user struct{ id, title string }
+	byName := map[string][]user{}
+	rows, err := db.QueryContext(ctx, `SELECT lower(user_name), CAST(id AS TEXT), COALESCE(data->>'title', '') FROM users`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	titles := map[string]string{}
+	for rows.Next() {
+		var name string
+		var u user
+		if err := rows.Scan(&name, &u.id, &u.title); err != nil {
+			t.Fatal(err)
+		}
+		byName[name] = append(byName[name], u)
+		titles[u.id] = u.title
+	}
+	rows.Close()
+	members := map[[2]string]bool{}
+	rows, err = db.QueryContext(ctx, `SELECT CAST(group_id AS TEXT), CAST(member_id AS TEXT) FROM group_members`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var g, m string
+		if err := rows.Scan(&g, &m); err != nil {
+			t.Fatal(err)
+		}
+		members[[2]string{g, m}] = true
+	}
+	rows.Close()
 	lost := 0
 	for _, l := range lines {
-		var n int
-		var err error
+		var ok bool
 		switch l.Kind {
 		case "user":
-			err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE user_name = $1 AND CAST(id AS TEXT) = $2
-				AND (SELECT COUNT(*) FROM users u2 WHERE u2.tenant_id = users.tenant_id AND lower(u2.user_name) = lower($1)) = 1`, l.UserName, l.User).Scan(&n)
+			us := byName[strings.ToLower(l.UserName)]
+			ok = len(us) == 1 && us[0].id == l.User
 		case "title":
-			err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE CAST(id AS TEXT) = $1 AND data->>'title' = $2`, l.User, l.Title).Scan(&n)
+			ok = titles[l.User] == l.Title
 		case "member":
-			err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM group_members WHERE CAST(group_id AS TEXT) = $1 AND CAST(member_id AS TEXT) = $2`, l.Group, l.User).Scan(&n)
+			ok = members[[2]string{l.Group, l.User}]
 		default:
 			continue
 		}
-		if err != nil {
-			t.Fatalf("checking %+v: %v", l, err)
-		}
-		if n != 1 {
+		if !ok {
 			lost++
 			t.Errorf("acknowledged %s write not in the database: %+v", l.Kind, l)
 		}
 	}
 	return lost
+}
+
+// monitorEvents returns what pg_auto_failover's monitor did since from, one line each.
+func (f *fleet) monitorEvents(from time.Time) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	db := openSQL(f.t, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/pg_auto_failover?sslmode=disable", f.pg.monPort))
+	rows, err := db.QueryContext(ctx, `SELECT eventtime, nodename, reportedstate::text, goalstate::text FROM pgautofailover.event
+		WHERE eventtime >= $1 ORDER BY eventid`, from)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var at time.Time
+		var node, reported, goal string
+		if rows.Scan(&at, &node, &reported, &goal) == nil {
+			fmt.Fprintf(&b, "\n  +%5.1fs %s %s → %s", at.Sub(from).Seconds(), node, reported, goal)
+		}
+	}
+	return b.String()
 }
 
 // ---- /readyz and scimd_db_up against the truth ----
