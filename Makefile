@@ -28,6 +28,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags fleet ./internal/faults/
 
 # The Go benchmarks (internal/bench: each SCIM operation beside its raw-driver floor, both
 # backends; PostgreSQL when reachable), then a short scimbench initial-sync with its floor

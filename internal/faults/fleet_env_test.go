@@ -42,7 +42,6 @@ type fleetEnv struct {
 	pidsMu   sync.Mutex
 	scimd    string // the scimd binary
 	bench    string // the scimbench binary
-	deadline time.Time
 }
 
 // bgProc is a long-running process of the fleet in a process group of its own.
@@ -68,10 +67,7 @@ func freePort(t *testing.T) int {
 // root, since PostgreSQL refuses to run as root.
 func newFleetEnv(t *testing.T) *fleetEnv {
 	t.Helper()
-	e := &fleetEnv{t: t, deadline: time.Now().Add(6 * time.Minute)}
-	if d, ok := t.Deadline(); ok && d.Before(e.deadline) {
-		e.deadline = d.Add(-20 * time.Second)
-	}
+	e := &fleetEnv{t: t}
 	var err error
 	for _, tool := range []struct {
 		dst  *string
