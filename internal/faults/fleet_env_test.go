@@ -32,16 +32,16 @@ import (
 
 // fleetEnv is the fleet's directory and the tools it runs.
 type fleetEnv struct {
-	t        *testing.T
-	dir      string
-	pgBin    string              // the PostgreSQL bin directory (pg_ctl)
-	autoctl  string              // pg_autoctl
-	haproxy  string              // haproxy
-	cred     *syscall.Credential // the postgres user's, when running as root
-	env      []string            // environment of the PostgreSQL processes
-	pidsMu   sync.Mutex
-	scimd    string // the scimd binary
-	bench    string // the scimbench binary
+	t       *testing.T
+	dir     string
+	pgBin   string              // the PostgreSQL bin directory (pg_ctl)
+	autoctl string              // pg_autoctl
+	haproxy string              // haproxy
+	cred    *syscall.Credential // the postgres user's, when running as root
+	env     []string            // environment of the PostgreSQL processes
+	pidsMu  sync.Mutex
+	scimd   string // the scimd binary
+	bench   string // the scimbench binary
 }
 
 // bgProc is a long-running process of the fleet in a process group of its own.
