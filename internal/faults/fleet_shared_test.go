@@ -168,7 +168,7 @@ func (f *fleet) sharedState(t *testing.T) {
 	t.Run("per-tenant rate limit holds across replicas", func(t *testing.T) {
 		// Three more replicas with a low limit for every tenant; the storm's replicas run
 		// without one. The bucket is a row in the database, so the three draw from one.
-		const rate, burst = 20.0, 20.0
+		const rate, burst = 10.0, 10.0
 		f.cli(t, "tenant", "create", "limited")
 		tok := strings.TrimSpace(f.cli(t, "token", "create", "--tenant", "limited"))
 		var limited []*proc
@@ -209,6 +209,9 @@ func (f *fleet) sharedState(t *testing.T) {
 		limit := int64(burst + rate*elapsed.Seconds() + 1)
 		t.Logf("%d accepted (per replica %d, %d, %d), %d refused with 429 in %v; the limit allows %d",
 			accepted.Load(), perReplica[0].Load(), perReplica[1].Load(), perReplica[2].Load(), refused.Load(), elapsed.Round(time.Millisecond), limit)
+		if sent := accepted.Load() + refused.Load(); sent < 2*limit {
+			t.Errorf("only %d requests sent: too few to tell one shared limit (%d) from three", sent, limit)
+		}
 		if accepted.Load() > limit || refused.Load() == 0 {
 			t.Errorf("%d accepted, %d refused in %v: the shared limit allows %d", accepted.Load(), refused.Load(), elapsed, limit)
 		}

@@ -243,6 +243,7 @@ func (f *fleet) stormPhase(t *testing.T, name string, duration, at time.Duration
 	f.e.notePID(cmd.Process.Pid)
 	pids := f.pids()
 	truth := startTruthPoller(f, dbFault)
+	defer truth.stop() // a fault that fails the test still stops the pollers
 	time.Sleep(at)
 	faultAt := time.Now()
 	res.what = fault(t)
@@ -488,6 +489,7 @@ type sample struct {
 }
 
 type truthPoller struct {
+	once    sync.Once
 	mu      sync.Mutex
 	samples []sample
 	stopc   chan struct{}
@@ -565,7 +567,7 @@ func startTruthPoller(f *fleet, dbFault bool) *truthPoller {
 }
 
 func (p *truthPoller) stop() []sample {
-	close(p.stopc)
+	p.once.Do(func() { close(p.stopc) })
 	p.wg.Wait()
 	sort.Slice(p.samples, func(i, j int) bool { return p.samples[i].start.Before(p.samples[j].start) })
 	return p.samples
