@@ -32,7 +32,8 @@ import (
 
 // fleetEnv is the fleet's directory and the tools it runs.
 type fleetEnv struct {
-	t       *testing.T
+	t       *testing.T // owns the processes: they are stopped when it ends
+	cur     testing.TB // the phase running now, which failures are reported to
 	dir     string
 	pgBin   string              // the PostgreSQL bin directory (pg_ctl)
 	autoctl string              // pg_autoctl
@@ -42,6 +43,14 @@ type fleetEnv struct {
 	pidsMu  sync.Mutex
 	scimd   string // the scimd binary
 	bench   string // the scimbench binary
+}
+
+// tb is what failures are reported to: the running phase (a subtest), else the test.
+func (e *fleetEnv) tb() testing.TB {
+	if e.cur != nil {
+		return e.cur
+	}
+	return e.t
 }
 
 // bgProc is a long-running process of the fleet in a process group of its own.
@@ -125,7 +134,7 @@ func newFleetEnv(t *testing.T) *fleetEnv {
 func (e *fleetEnv) pgDir(name string) string {
 	p := filepath.Join(e.dir, name)
 	if err := os.MkdirAll(p, 0o700); err != nil {
-		e.t.Fatal(err)
+		e.tb().Fatal(err)
 	}
 	if e.cred != nil {
 		os.Chown(p, int(e.cred.Uid), int(e.cred.Gid))
@@ -145,7 +154,7 @@ func (e *fleetEnv) command(name string, asPG bool, args ...string) *exec.Cmd {
 	}
 	f, err := os.OpenFile(filepath.Join(e.dir, name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
-		e.t.Fatal(err)
+		e.tb().Fatal(err)
 	}
 	fmt.Fprintf(f, "\n=== %s %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(args, " "))
 	cmd.Stdout, cmd.Stderr = f, f
@@ -154,9 +163,9 @@ func (e *fleetEnv) command(name string, asPG bool, args ...string) *exec.Cmd {
 
 // run runs a command to completion within timeout and fails the test if it fails.
 func (e *fleetEnv) run(name string, asPG bool, timeout time.Duration, args ...string) {
-	e.t.Helper()
+	e.tb().Helper()
 	if err := e.tryRun(name, asPG, timeout, args...); err != nil {
-		e.t.Fatal(err)
+		e.tb().Fatal(err)
 	}
 }
 
@@ -204,10 +213,10 @@ func (e *fleetEnv) notePID(pid int) {
 // background starts a long-running process; it is stopped when the test ends (SIGINT to
 // its group, SIGKILL after 15 s).
 func (e *fleetEnv) background(name string, asPG bool, args ...string) *bgProc {
-	e.t.Helper()
+	e.tb().Helper()
 	b := &bgProc{name: name, cmd: e.command(name, asPG, args...), done: make(chan struct{})}
 	if err := b.cmd.Start(); err != nil {
-		e.t.Fatalf("%s: %v", strings.Join(args, " "), err)
+		e.tb().Fatalf("%s: %v", strings.Join(args, " "), err)
 	}
 	e.notePID(b.cmd.Process.Pid)
 	go func() { b.cmd.Wait(); close(b.done) }()
@@ -297,7 +306,7 @@ func startPGHA(t *testing.T, e *fleetEnv) *pgHA {
 
 // waitSQL waits until url answers a query.
 func (h *pgHA) waitSQL(url string, d time.Duration) {
-	h.e.t.Helper()
+	h.e.tb().Helper()
 	end := time.Now().Add(d)
 	var err error
 	for time.Now().Before(end) {
@@ -313,7 +322,7 @@ func (h *pgHA) waitSQL(url string, d time.Duration) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	h.e.t.Fatalf("%s does not answer after %v: %v", url, d, err)
+	h.e.tb().Fatalf("%s does not answer after %v: %v", url, d, err)
 }
 
 // states returns each node's reported and assigned state, as the monitor knows them.
@@ -342,7 +351,7 @@ func (h *pgHA) states() (map[string][2]string, error) {
 
 // waitStates waits until every named node reports and is assigned the given state.
 func (h *pgHA) waitStates(d time.Duration, want map[string]string) {
-	h.e.t.Helper()
+	h.e.tb().Helper()
 	end := time.Now().Add(d)
 	var got map[string][2]string
 	var err error
@@ -358,14 +367,14 @@ func (h *pgHA) waitStates(d time.Duration, want map[string]string) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	h.e.t.Fatalf("pg_auto_failover states %v (%v) after %v, want %v\nmonitor log:\n%s", got, err, d, want, h.e.logTail("pg-monitor"))
+	h.e.tb().Fatalf("pg_auto_failover states %v (%v) after %v, want %v\nmonitor log:\n%s", got, err, d, want, h.e.logTail("pg-monitor"))
 }
 
 // waitHealthy waits until one node is primary and the other its synchronous standby
 // (pg_stat_replication on the primary shows it sync or quorum, and synchronous_standby_names
 // is set).
 func (h *pgHA) waitHealthy(d time.Duration) {
-	h.e.t.Helper()
+	h.e.tb().Helper()
 	end := time.Now().Add(d)
 	var last string
 	for time.Now().Before(end) {
@@ -397,22 +406,22 @@ func (h *pgHA) waitHealthy(d time.Duration) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	h.e.t.Fatalf("no primary with a synchronous standby after %v: %s\nmonitor log:\n%s", d, last, h.e.logTail("pg-monitor"))
+	h.e.tb().Fatalf("no primary with a synchronous standby after %v: %s\nmonitor log:\n%s", d, last, h.e.logTail("pg-monitor"))
 }
 
 // primary returns the index of the node that accepts writes now.
 func (h *pgHA) primary() int {
-	h.e.t.Helper()
+	h.e.tb().Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := pgx.Connect(ctx, h.dsn)
 	if err != nil {
-		h.e.t.Fatalf("no primary: %v", err)
+		h.e.tb().Fatalf("no primary: %v", err)
 	}
 	defer c.Close(ctx)
 	var port int
 	if err := c.QueryRow(ctx, `SELECT inet_server_port()`).Scan(&port); err != nil {
-		h.e.t.Fatal(err)
+		h.e.tb().Fatal(err)
 	}
 	return slices.Index(h.ports[:], port)
 }
@@ -432,17 +441,17 @@ func (h *pgHA) writable(timeout time.Duration) bool {
 
 // postmasterPID reads node i's postmaster.pid.
 func (h *pgHA) postmasterPID(i int) int {
-	h.e.t.Helper()
+	h.e.tb().Helper()
 	f, err := os.Open(filepath.Join(h.data[i], "postmaster.pid"))
 	if err != nil {
-		h.e.t.Fatal(err)
+		h.e.tb().Fatal(err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Scan()
 	pid, err := strconv.Atoi(strings.TrimSpace(sc.Text()))
 	if err != nil {
-		h.e.t.Fatalf("postmaster.pid: %v", err)
+		h.e.tb().Fatalf("postmaster.pid: %v", err)
 	}
 	return pid
 }
@@ -499,7 +508,7 @@ func startHAProxy(t *testing.T, e *fleetEnv, replicaPorts []int) *lb {
 		}
 		cfg = strings.ReplaceAll(cfg, old, new)
 	}
-	subst("global\n", "global\n    stats socket "+l.socket+" mode 600 level admin\n", 1)
+	subst("\nglobal\n", "\nglobal\n    stats socket "+l.socket+" mode 600 level admin\n", 1)
 	subst("/usr/local/etc/haproxy/errors", errs, 3)
 	subst("bind :8080", fmt.Sprintf("bind 127.0.0.1:%d", l.port), 1)
 	for i, p := range replicaPorts {
@@ -538,7 +547,7 @@ func (l *lb) serverStates() (map[string]string, error) {
 
 // waitServers waits until HAProxy sees each named replica in the given state.
 func (l *lb) waitServers(d time.Duration, want map[string]string) time.Duration {
-	l.e.t.Helper()
+	l.e.tb().Helper()
 	start := time.Now()
 	var got map[string]string
 	var err error
@@ -554,7 +563,7 @@ func (l *lb) waitServers(d time.Duration, want map[string]string) time.Duration 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	l.e.t.Fatalf("HAProxy servers %v (%v) after %v, want %v", got, err, d, want)
+	l.e.tb().Fatalf("HAProxy servers %v (%v) after %v, want %v", got, err, d, want)
 	return 0
 }
 

@@ -60,6 +60,8 @@ func TestFleet(t *testing.T) {
 	all := newLedger()
 	phase := func(name string, duration, at time.Duration, fault func(t *testing.T) string, dbFault bool) {
 		t.Run(name, func(t *testing.T) {
+			e.cur = t
+			defer func() { e.cur = nil }()
 			r := f.stormPhase(t, name, duration, at, fault, dbFault, all)
 			results = append(results, r)
 		})
