@@ -126,6 +126,8 @@ func TestFlags(t *testing.T) {
 		{"floor without database", []string{"--url", "http://127.0.0.1/scim/v2", "--floor"}, "--floor needs --database"},
 		{"remote database", []string{"--url", "http://127.0.0.1/scim/v2", "--floor", "--database", "postgres://u@db.example.com/x"}, "not a loopback"},
 		{"zero concurrency", []string{"--url", "http://127.0.0.1/scim/v2", "--concurrency", "0"}, "positive"},
+		{"idp-storm without groups", []string{"--url", "http://127.0.0.1/scim/v2", "--scenario", "idp-storm", "--groups", "0"}, "--groups of 1"},
+		{"negative retry-for", []string{"--url", "http://127.0.0.1/scim/v2", "--retry-for", "-1s"}, "--retry-for"},
 	}
 	for _, tc := range cases {
 		var out, errb bytes.Buffer
