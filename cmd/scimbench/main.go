@@ -86,7 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.timeout, "timeout", time.Hour, "stop everything after this long")
 	fs.DurationVar(&c.progress, "progress", 2*time.Second, "progress line interval on stderr (0: none)")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
-	fs.DurationVar(&c.retryFor, "retry-for", 0, "retry a 429/502/503/504 with Retry-After (or no response) after the delay it asks for, as IdPs do, for up to this long per request (0: never; idp-storm: 60s)")
+	fs.DurationVar(&c.retryFor, "retry-for", 0, "idp-storm: retry a 429/502/503/504 with Retry-After (or no response) after the delay it asks for, as IdPs do, for up to this long per request (default 1m; 0: never)")
 	fs.StringVar(&c.ledger, "ledger", "", "write every attempt and every acknowledged write to this file as JSON lines (idp-storm)")
 	fs.IntVar(&c.maxRSSMiB, "max-rss-mib", 0, "fail when scimd's peak resident memory exceeds this (0: no limit)")
 	if err := fs.Parse(args); err != nil {

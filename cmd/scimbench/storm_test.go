@@ -177,3 +177,22 @@ func TestIdPStormFails(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryForDefault: idp-storm retries for a minute unless told otherwise.
+func TestRetryForDefault(t *testing.T) {
+	cases := []struct {
+		args []string
+		want time.Duration
+	}{
+		{[]string{"--scenario", scIdPStorm}, time.Minute},
+		{[]string{"--scenario", scIdPStorm, "--retry-for", "0"}, 0},
+		{[]string{"--scenario", scIdPStorm, "--retry-for", "5s"}, 5 * time.Second},
+		{[]string{"--scenario", scSteadyState}, 0},
+	}
+	for _, tc := range cases {
+		c, err := parseFlags(append([]string{"--url", "http://127.0.0.1/scim/v2"}, tc.args...), io.Discard)
+		if err != nil || c.retryFor != tc.want {
+			t.Errorf("%v: retry-for %v (%v), want %v", tc.args, c.retryFor, err, tc.want)
+		}
+	}
+}
