@@ -70,9 +70,10 @@ func TestFleet(t *testing.T) {
 		}
 	}
 	phase("planned failover", 14*time.Second, 3*time.Second, func(t *testing.T) string {
-		from := pg.primary()
-		e.run("pg-failover", true, 70*time.Second, e.autoctl, "perform", "failover", "--pgdata", pg.monData, "--wait", "60")
-		return fmt.Sprintf("pg_autoctl perform failover: node%d → node%d", from+1, pg.primary()+1)
+		if err := e.tryRun("pg-failover", true, 70*time.Second, e.autoctl, "perform", "failover", "--pgdata", pg.monData, "--wait", "60"); err != nil {
+			t.Fatal(err)
+		}
+		return "pg_autoctl perform failover"
 	}, true)
 	pg.waitHealthy(60 * time.Second)
 
@@ -85,10 +86,7 @@ func TestFleet(t *testing.T) {
 		for !pg.writable(time.Second) {
 			time.Sleep(50 * time.Millisecond)
 		}
-		if now := pg.primary(); now != p {
-			return fmt.Sprintf("kill -9 of node%d's postmaster; the monitor failed over to node%d", p+1, now+1)
-		}
-		return fmt.Sprintf("kill -9 of node%d's postmaster; pg_autoctl restarted it, still the primary", p+1)
+		return fmt.Sprintf("kill -9 of node%d's postmaster", p+1)
 	}, true)
 	pg.waitHealthy(60 * time.Second)
 
@@ -101,10 +99,9 @@ func TestFleet(t *testing.T) {
 		for !pg.writable(time.Second) {
 			time.Sleep(50 * time.Millisecond)
 		}
-		now := pg.primary()
 		// The lost node comes back and rejoins as the standby (pg_rewind if needed).
 		pg.nodes[p] = e.background(fmt.Sprintf("pg-node%d", p+1), true, e.autoctl, "run", "--pgdata", pg.data[p])
-		return fmt.Sprintf("node%d killed; the monitor promoted node%d; node%d restarted to rejoin", p+1, now+1, p+1)
+		return fmt.Sprintf("node%d killed, then restarted to rejoin once a primary answered", p+1)
 	}, true)
 	pg.waitHealthy(90 * time.Second)
 
@@ -244,6 +241,10 @@ func (f *fleet) stormPhase(t *testing.T, name string, duration, at time.Duration
 	}
 	f.e.notePID(cmd.Process.Pid)
 	pids := f.pids()
+	primaryBefore := -1
+	if dbFault {
+		primaryBefore = f.pg.primary()
+	}
 	truth := startTruthPoller(f, dbFault)
 	defer truth.stop() // a fault that fails the test still stops the pollers
 	time.Sleep(at)
@@ -358,6 +359,7 @@ func (f *fleet) stormPhase(t *testing.T, name string, duration, at time.Duration
 	}
 	res.truth = f.checkTruth(t, samples, dbFault, pids, faultAt)
 	if dbFault {
+		res.what += fmt.Sprintf(" (primary: node%d before, node%d after)", primaryBefore+1, f.pg.primary()+1)
 		t.Logf("monitor events:%s", f.monitorEvents(faultAt))
 	}
 	t.Logf("%s: %s; %d requests, %d during the fault, %d refused %v, %d failed, %d adopted after 409, writes refused for %v, recovered %v after the fault",
