@@ -424,19 +424,7 @@ func (f *fleet) lostWrites(t *testing.T, lines []ledgerLine) int {
 		titles[u.id] = u.title
 	}
 	rows.Close()
-	members := map[[2]string]bool{}
-	rows, err = db.QueryContext(ctx, `SELECT CAST(group_id AS TEXT), CAST(member_id AS TEXT) FROM group_members`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var g, m string
-		if err := rows.Scan(&g, &m); err != nil {
-			t.Fatal(err)
-		}
-		members[[2]string{g, m}] = true
-	}
-	rows.Close()
+	members := memberships(ctx, t, db)
 	lost := 0
 	for _, l := range lines {
 		var ok bool
