@@ -91,8 +91,8 @@ func TestIdPStormRetries(t *testing.T) {
 	}
 	s.wrap.Store(&flaky)
 	path := filepath.Join(t.TempDir(), "ledger.jsonl")
-	code, rep, stderr := s.runJSON(t, "--scenario", scIdPStorm, "--groups", "2", "--concurrency", "3", "--duration", "5s",
-		"--max-ops", "30", "--ledger", path)
+	code, rep, stderr := s.runJSON(t, "--scenario", scIdPStorm, "--groups", "2", "--concurrency", "3", "--duration", "60s",
+		"--max-ops", "30", "--ledger", path) // --max-ops ends it; the duration only bounds a slow machine
 	if code != 0 || !rep.OK {
 		t.Fatalf("exit %d, failures %v\n%s", code, rep.Failures, stderr)
 	}
@@ -167,7 +167,7 @@ func TestIdPStormFails(t *testing.T) {
 			}
 			s.wrap.Store(&fail)
 			code, rep, _ := s.runJSON(t, append([]string{"--scenario", scIdPStorm, "--groups", "1", "--concurrency", "1",
-				"--max-ops", "2", "--duration", "5s"}, tc.args...)...)
+				"--max-ops", "2", "--duration", "60s"}, tc.args...)...)
 			if code != 1 || rep.OK {
 				t.Fatalf("exit %d, ok %v; want a failed run", code, rep.OK)
 			}
