@@ -163,7 +163,7 @@ func TestSIGTERMDrainDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond)
-	c.hc.Transport = &http.Transport{DisableKeepAlives: true} // every request a new connection
+	c.HTTP.Transport = &http.Transport{DisableKeepAlives: true} // every request a new connection
 	for i := 0; time.Since(termAt) < delay-400*time.Millisecond; i++ {
 		if r := c.do("GET", "/readyz", nil); r.Status != http.StatusServiceUnavailable || !strings.Contains(r.str("reason"), "draining") {
 			t.Fatalf("/readyz while draining: %s, want 503 draining", r)
