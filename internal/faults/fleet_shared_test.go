@@ -170,7 +170,7 @@ func (f *fleet) sharedState(t *testing.T) {
 		// without one. The bucket is a row in the database, so the three draw from one.
 		const rate, burst = 10.0, 10.0
 		f.cli(t, "tenant", "create", "limited")
-		tok := strings.TrimSpace(f.cli(t, "token", "create", "--tenant", "limited"))
+		tok := strings.TrimSpace(f.cli(t, "token", "create", "--tenant", "limited", "--label", "fleet-rate"))
 		var limited []*proc
 		for range 3 {
 			p := startScimd(t, f.pg.dsn, "--rate-limit", fmt.Sprint(rate), "--rate-burst", fmt.Sprint(burst))
