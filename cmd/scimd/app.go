@@ -23,6 +23,7 @@ type app struct {
 	dir     *directory.Directory
 	router  http.Handler // every route, behind the shared middleware
 	metrics http.Handler // /metrics, for --metrics-addr
+	drain   func()       // turns /readyz to 503 before shutdown (--drain-delay)
 }
 
 // mounter is a service with routes: each mounts its full paths on the process's router.
@@ -61,5 +62,5 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 		r.Method(http.MethodGet, "/metrics", metrics)
 	}
 	go sso.PruneEvery(ctx, 10*time.Minute)
-	return &app{dir: dir, router: r, metrics: metrics}, nil
+	return &app{dir: dir, router: r, metrics: metrics, drain: scim.Drain}, nil
 }

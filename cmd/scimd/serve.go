@@ -27,6 +27,7 @@ type serveConfig struct {
 	LogLevel        string
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration
 	RequestTimeout  time.Duration
 	RateLimit       float64
 	RateBurst       float64
@@ -56,6 +57,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 		"refused tokens one client address may send per minute before 429; negative is no limit (env SCIMD_AUTH_FAILURES_PER_MINUTE)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("SCIMD_SHUTDOWN_TIMEOUT", 15*time.Second),
 		"how long in-flight requests may take to finish on SIGTERM (env SCIMD_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", envDuration("SCIMD_DRAIN_DELAY", 0),
+		"on SIGTERM, answer /readyz 503 and keep serving this long before closing the listener, so that a load balancer's health checks take the replica out first (env SCIMD_DRAIN_DELAY)")
 	opsFlags(fs, &c.opsConfig)
 	limitsFlags(fs, &c.limitsConfig)
 	return c
@@ -160,6 +163,15 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	if c.DrainDelay > 0 {
+		a.drain()
+		log.Info("draining: /readyz answers 503, still serving", "delay", c.DrainDelay.String())
+		select {
+		case <-time.After(c.DrainDelay):
+		case err := <-errc:
+			return err
+		}
 	}
 	log.Info("shutting down: finishing in-flight requests", "timeout", c.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)

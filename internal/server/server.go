@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -59,7 +60,15 @@ type Server struct {
 	auth    *directory.Authenticator
 	cursors *cursorCodec
 	authLim *authThrottle
+	// draining is set by Drain: /readyz answers 503 so that load balancers stop sending
+	// requests before the listener closes.
+	draining atomic.Bool
 }
+
+// Drain makes /readyz answer 503 ("draining") from now on while every other route keeps
+// serving: a replica that is about to stop tells its load balancer first, and requests
+// already on their way still succeed.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // New returns the SCIM server on st (the instrumented store cmd/scimd built), writing
 // through dir. m is the metrics NewMetrics made; New adds the database collector to them.
@@ -210,6 +219,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadyTimeout)
 	defer cancel()
 	rd := s.readiness(ctx)
+	if s.draining.Load() {
+		rd.reason = "draining: shutting down"
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if rd.reason != "" {
 		w.WriteHeader(http.StatusServiceUnavailable)
