@@ -40,7 +40,9 @@ type Tenant struct {
 	Name            string
 	DefaultUserType string
 	UserTypes       []string
-	CreatedAt       time.Time
+	// UserTypeSource is UserTypeFromIdP or UserTypeFromGroups (UserTypeStore keeps the rules).
+	UserTypeSource string
+	CreatedAt      time.Time
 }
 
 // Token is a SCIM bearer token's record; the token itself is never stored, only its hash.
@@ -140,6 +142,8 @@ type Page struct {
 // Store is everything scimd keeps. Every method that reads or writes a tenant's data takes
 // the tenant id and touches only that tenant's rows.
 type Store interface {
+	UserTypeStore
+
 	// CreateTenant stores t; ErrConflict if the slug is taken.
 	CreateTenant(ctx context.Context, t Tenant) error
 	// TenantBySlug returns the tenant with the slug; ErrNotFound.

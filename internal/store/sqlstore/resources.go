@@ -130,6 +130,12 @@ func (s *Store) CreateResource(ctx context.Context, rt *scim.ResourceType, tenan
 			if err := s.addMembers(ctx, c, tenantID, r.ID, members); err != nil {
 				return err
 			}
+			if groups, err := s.groupsSource(ctx, c, tenantID); err != nil || !groups {
+				return errors.Join(err, s.insertEvent(ctx, c, ev))
+			}
+			if _, err := s.retype(ctx, c, tenantID, scopeIDs, members, "", "", ev); err != nil {
+				return err
+			}
 		}
 		return s.insertEvent(ctx, c, ev)
 	})
@@ -173,6 +179,10 @@ func (s *Store) UpdateResource(ctx context.Context, rt *scim.ResourceType, tenan
 				return err
 			}
 		}
+		oldName := ""
+		if rt.Name == "Group" {
+			oldName = scim.String(r.Attrs, "displayName")
+		}
 		ch, err := fn(r)
 		if err != nil {
 			return err
@@ -180,6 +190,10 @@ func (s *Store) UpdateResource(ctx context.Context, rt *scim.ResourceType, tenan
 		out = r
 		if ch.Skip {
 			return nil
+		}
+		groups, err := s.groupsSource(ctx, c, tenantID)
+		if err != nil {
+			return err
 		}
 		if ch.Attrs != nil {
 			if g, ok := r.Attrs["groups"]; ok {
@@ -203,8 +217,16 @@ func (s *Store) UpdateResource(ctx context.Context, rt *scim.ResourceType, tenan
 		if err := c.Exec(ctx, query, a.Values()...); err != nil {
 			return err
 		}
+		var touched []string // users whose memberships the edits change
 		for _, e := range ch.Members {
-			if err := s.editMembers(ctx, c, tenantID, id, e); err != nil {
+			removed, err := s.editMembers(ctx, c, tenantID, id, e, groups)
+			if err != nil {
+				return err
+			}
+			touched = append(append(touched, removed...), e.IDs...)
+		}
+		if groups {
+			if err := s.retypeAfterUpdate(ctx, c, rt, tenantID, r, oldName, touched, ch.Event); err != nil {
 				return err
 			}
 		}
@@ -241,6 +263,20 @@ func (s *Store) DeleteResource(ctx context.Context, rt *scim.ResourceType, tenan
 		ev, err := check(r)
 		if err != nil {
 			return err
+		}
+		if rt.Name == "Group" {
+			// Its members lose it: recomputed as if they were no longer in it, before the rows go.
+			groups, err := s.groupsSource(ctx, c, tenantID)
+			if err != nil {
+				return err
+			}
+			if named, err := s.ruleNames(ctx, c, tenantID, id, scim.String(r.Attrs, "displayName")); err != nil {
+				return err
+			} else if groups && named {
+				if _, err := s.retype(ctx, c, tenantID, scopeGroup, nil, id, id, ev); err != nil {
+					return err
+				}
+			}
 		}
 		if err := c.Exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2`, tenantID, id); err != nil {
 			return err
@@ -517,37 +553,101 @@ func (s *Store) addMembers(ctx context.Context, c Conn, tenantID, groupID string
 	return nil
 }
 
-func (s *Store) editMembers(ctx context.Context, c Conn, tenantID, groupID string, e store.MemberEdit) error {
+// editMembers applies one membership edit. With returnRemoved, a replace or removeAll returns
+// the ids of the members it removed (their userType is recomputed).
+func (s *Store) editMembers(ctx context.Context, c Conn, tenantID, groupID string, e store.MemberEdit, returnRemoved bool) ([]string, error) {
 	switch e.Kind {
 	case "add":
-		return s.addMembers(ctx, c, tenantID, groupID, e.IDs)
+		return nil, s.addMembers(ctx, c, tenantID, groupID, e.IDs)
 	case "removeAll", "replace":
-		if err := c.Exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2`, tenantID, groupID); err != nil {
-			return err
+		var removed []string
+		if returnRemoved {
+			var err error
+			if removed, err = s.deleteReturning(ctx, c, tenantID, groupID); err != nil {
+				return nil, err
+			}
+		} else if err := c.Exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2`, tenantID, groupID); err != nil {
+			return nil, err
 		}
 		if e.Kind == "replace" && len(e.IDs) > 0 {
-			return s.addMembers(ctx, c, tenantID, groupID, e.IDs)
+			return removed, s.addMembers(ctx, c, tenantID, groupID, e.IDs)
 		}
-		return nil
+		return removed, nil
 	case "remove":
-		for start := 0; start < len(e.IDs); start += 500 {
-			a := sqlfilter.NewArgs(s.d)
-			tenant, group := a.Add(tenantID), a.Add(groupID)
-			var ph []string
-			for _, id := range e.IDs[start:min(start+500, len(e.IDs))] {
-				if validID(id) {
-					ph = append(ph, a.Add(strings.ToLower(id)))
-				}
-			}
-			if len(ph) == 0 {
-				continue
-			}
-			if err := c.Exec(ctx, `DELETE FROM group_members WHERE tenant_id = `+tenant+` AND group_id = `+group+
-				` AND member_id IN (`+strings.Join(ph, ", ")+`)`, a.Values()...); err != nil {
+		return nil, s.removeMembers(ctx, c, tenantID, groupID, e.IDs)
+	}
+	return nil, errors.New("sqlstore: unknown member edit " + e.Kind)
+}
+
+// deleteReturning removes every member of a group and returns their ids.
+func (s *Store) deleteReturning(ctx context.Context, c Conn, tenantID, groupID string) ([]string, error) {
+	rows, err := c.Query(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 RETURNING member_id`, tenantID, groupID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// retypeAfterUpdate recomputes userType after an update of r: a user, that user; a group, the
+// users its edits touched, and all its members when it was renamed from or to a name a rule
+// names. The returned user (r) shows the userType written.
+func (s *Store) retypeAfterUpdate(ctx context.Context, c Conn, rt *scim.ResourceType, tenantID string, r *scim.Resource, oldName string, touched []string, ev *store.Event) error {
+	if rt.Name == "User" {
+		n, err := s.retype(ctx, c, tenantID, scopeIDs, []string{r.ID}, "", "", ev)
+		if err != nil || n == 0 {
+			return err
+		}
+		var ut string
+		if err := c.QueryRow(ctx, `SELECT version, last_modified, user_type FROM users WHERE tenant_id = $1 AND id = $2`, tenantID, r.ID).
+			Scan(&r.Meta.Version, timeDest{&r.Meta.LastModified}, &ut); err != nil {
+			return err
+		}
+		r.Attrs["userType"] = ut
+		return nil
+	}
+	if newName := scim.String(r.Attrs, "displayName"); newName != oldName {
+		named, err := s.ruleNames(ctx, c, tenantID, oldName, newName)
+		if err != nil {
+			return err
+		}
+		if named {
+			if _, err := s.retype(ctx, c, tenantID, scopeGroup, nil, r.ID, "", ev); err != nil {
 				return err
 			}
 		}
-		return nil
 	}
-	return errors.New("sqlstore: unknown member edit " + e.Kind)
+	_, err := s.retype(ctx, c, tenantID, scopeIDs, touched, "", "", ev)
+	return err
+}
+
+// removeMembers removes the members with the ids from a group (ids that are no UUID name
+// nothing).
+func (s *Store) removeMembers(ctx context.Context, c Conn, tenantID, groupID string, ids []string) error {
+	for start := 0; start < len(ids); start += 500 {
+		a := sqlfilter.NewArgs(s.d)
+		tenant, group := a.Add(tenantID), a.Add(groupID)
+		var ph []string
+		for _, id := range ids[start:min(start+500, len(ids))] {
+			if validID(id) {
+				ph = append(ph, a.Add(strings.ToLower(id)))
+			}
+		}
+		if len(ph) == 0 {
+			continue
+		}
+		if err := c.Exec(ctx, `DELETE FROM group_members WHERE tenant_id = `+tenant+` AND group_id = `+group+
+			` AND member_id IN (`+strings.Join(ph, ", ")+`)`, a.Values()...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TakeToken", testTakeToken},
 		{"MemberCounts", testMemberCounts},
 	})
+	runTests(t, newStore, userTypeTests)
 }
 
 // test is one conformance test, of a store of kind B.
