@@ -121,6 +121,9 @@ func (s *Service) Routes(r chi.Router) {
 	r.Get("/t/{slug}/admin/groups", s.admin(s.groupsPage))
 	r.Get("/t/{slug}/admin/groups/{id}", s.admin(s.groupPage))
 	r.Get("/t/{slug}/admin/events", s.admin(s.eventsPage))
+	r.Get("/t/{slug}/admin/user-types", s.admin(s.userTypesPage))
+	r.Post("/t/{slug}/admin/user-types", s.admin(s.userTypesSave))
+	r.Post("/t/{slug}/admin/user-types/recompute", s.admin(s.userTypesRecompute))
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
