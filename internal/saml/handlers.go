@@ -240,7 +240,17 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 	case !cfg.JIT:
 		return nil, "", refuse(ReasonJITDisabled, http.StatusForbidden, "Your account has not been provisioned. Ask your administrator to give you access.", nil)
 	}
-	user, err = s.dir.CreateJITUser(directory.WithActor(ctx, directory.Actor{Name: "saml"}), t, jitAttributes(name, p, t.UserTypes))
+	attrs := jitAttributes(name, p, t.UserTypes)
+	if t.UserTypeSource == store.UserTypeFromGroups {
+		// The rules give the userType from the groups the assertion names, until SCIM
+		// provisions the user's memberships.
+		rules, err := s.dir.UserTypeRules(ctx, t)
+		if err != nil {
+			return nil, "", refuse(ReasonUnavailable, http.StatusServiceUnavailable, "Sign-in is unavailable; try again shortly.", err)
+		}
+		attrs[directory.JITGroups] = assertionGroups(assertion, rules.GroupsAttr)
+	}
+	user, err = s.dir.CreateJITUser(directory.WithActor(ctx, directory.Actor{Name: "saml"}), t, attrs)
 	if err != nil {
 		return nil, "", refuse(ReasonJITFailed, http.StatusForbidden, "Your account could not be created: "+errorDetail(err), err)
 	}
