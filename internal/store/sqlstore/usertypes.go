@@ -29,31 +29,33 @@ const (
 	scopeGroup                    // $2: a group id, its direct members
 )
 
+// scopeSQL selects the ids (column id) of the users a recomputation covers.
 func (s *Store) scopeSQL(k retypeScope) string {
 	switch {
 	case k == scopeGroup:
-		return `SELECT gm.member_id FROM group_members gm WHERE gm.tenant_id = $1 AND gm.group_id = $2`
+		return `SELECT gm.member_id AS id FROM group_members gm WHERE gm.tenant_id = $1 AND gm.group_id = $2`
 	case s.d == sqlfilter.SQLite:
-		return `SELECT value FROM json_each($2)`
+		return `SELECT value AS id FROM json_each($2)`
 	}
-	return `SELECT unnest($2::text[])::uuid`
+	return `SELECT unnest($2::text[])::uuid AS id`
 }
 
 // retypeCalc selects, for the users of scope, their current and computed userType and the
-// rule that decided it. $3 is a group to leave out (one being deleted) or NULL.
+// rule that decided it. $3 is a group to leave out (one being deleted) or NULL. The scope
+// drives the join (SQLite keeps CROSS JOIN's order): a scope of one user reads one user.
 func (s *Store) retypeCalc(k retypeScope) string {
 	gid, excl := `g.id::text`, `g.id IS DISTINCT FROM $3::uuid`
 	if s.d == sqlfilter.SQLite {
 		gid, excl = `g.id`, `g.id IS NOT $3`
 	}
 	return `SELECT u.id, u.user_name, u.user_type AS old_type, COALESCE(r.user_type, t.default_user_type) AS new_type, r.group_ref
-		FROM users u JOIN tenants t ON t.id = u.tenant_id
+		FROM (` + s.scopeSQL(k) + `) s CROSS JOIN users u JOIN tenants t ON t.id = u.tenant_id
 		LEFT JOIN user_type_rules r ON r.tenant_id = u.tenant_id AND r.position = (
 			SELECT MIN(x.position) FROM group_members m
 			JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
 			JOIN user_type_rules x ON x.tenant_id = m.tenant_id AND (x.ref_key = lower(g.display_name) OR x.ref_key = ` + gid + `)
 			WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id AND ` + excl + `)
-		WHERE u.tenant_id = $1 AND t.user_type_source = 'groups' AND u.id IN (` + s.scopeSQL(k) + `)`
+		WHERE u.tenant_id = $1 AND u.id = s.id AND t.user_type_source = 'groups'`
 }
 
 // retypeDetail is the audit event's detail: the rule that decided, or the default.
@@ -81,9 +83,11 @@ func (s *Store) retype(ctx context.Context, c Conn, tenantID string, k retypeSco
 	var arg any = group
 	if k == scopeIDs {
 		clean := make([]string, 0, len(ids))
+		seen := make(map[string]bool, len(ids))
 		for _, id := range ids {
-			if validID(id) {
-				clean = append(clean, strings.ToLower(id))
+			if id = strings.ToLower(id); validID(id) && !seen[id] {
+				seen[id] = true
+				clean = append(clean, id)
 			}
 		}
 		if len(clean) == 0 {
@@ -106,8 +110,11 @@ func (s *Store) retype(ctx context.Context, c Conn, tenantID string, k retypeSco
 	now := s.timeArg(time.Now().UTC().Truncate(time.Microsecond))
 	calc := s.retypeCalc(k)
 	if s.d == sqlfilter.SQLite {
+		// Event ids of a tenant are consecutive (MAX + 1): the highest before and after the
+		// insert tell how many users change, from the primary key alone.
+		lastID := `SELECT COALESCE(MAX(id), 0) FROM audit_events WHERE tenant_id = $1`
 		var before, after int
-		if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1`, tenantID).Scan(&before); err != nil {
+		if err := c.QueryRow(ctx, lastID, tenantID).Scan(&before); err != nil {
 			return 0, err
 		}
 		if err := c.Exec(ctx, `WITH c AS (`+calc+`)
@@ -118,7 +125,7 @@ func (s *Store) retype(ctx context.Context, c Conn, tenantID string, k retypeSco
 			tenantID, arg, excl, now, actor, token, eventUserUpdate); err != nil {
 			return 0, err
 		}
-		if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE tenant_id = $1`, tenantID).Scan(&after); err != nil {
+		if err := c.QueryRow(ctx, lastID, tenantID).Scan(&after); err != nil {
 			return 0, err
 		}
 		if after == before {
