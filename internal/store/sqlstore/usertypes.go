@@ -37,24 +37,42 @@ func (s *Store) scopeSQL(k retypeScope) string {
 	case s.d == sqlfilter.SQLite:
 		return `SELECT value AS id FROM json_each($2)`
 	}
-	return `SELECT unnest($2::text[])::uuid AS id`
+	return `SELECT unnest($2::uuid[]) AS id`
+}
+
+// scopeCond is the scope as a condition on users u: on PostgreSQL a list of ids is
+// = ANY(array), which the planner reads through the primary key however long the list.
+func (s *Store) scopeCond(k retypeScope) string {
+	if k == scopeIDs && s.d == sqlfilter.Postgres {
+		return `u.id = ANY($2::uuid[])`
+	}
+	return `u.id IN (` + s.scopeSQL(k) + `)`
 }
 
 // retypeCalc selects, for the users of scope, their current and computed userType and the
-// rule that decided it. $3 is a group to leave out (one being deleted) or NULL. The scope
-// drives the join (SQLite keeps CROSS JOIN's order): a scope of one user reads one user.
+// rule that decided it. $3 is a group to leave out (one being deleted) or NULL. The deciding
+// rule is found from the user's memberships (the index on member id), once per user:
+// PostgreSQL with a LATERAL subquery; SQLite, which has none, with the lowest position, then
+// that rule, and with the scope driving the join (it keeps CROSS JOIN's order), so that a
+// scope of one user reads one user.
 func (s *Store) retypeCalc(k retypeScope) string {
-	gid, excl := `g.id::text`, `g.id IS DISTINCT FROM $3::uuid`
-	if s.d == sqlfilter.SQLite {
-		gid, excl = `g.id`, `g.id IS NOT $3`
+	if s.d == sqlfilter.Postgres {
+		return `SELECT u.id, u.user_name, u.user_type AS old_type, COALESCE(r.user_type, t.default_user_type) AS new_type, r.group_ref
+		FROM users u JOIN tenants t ON t.id = u.tenant_id
+		LEFT JOIN LATERAL (SELECT x.user_type, x.group_ref FROM group_members m
+			JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+			JOIN user_type_rules x ON x.tenant_id = m.tenant_id AND (x.ref_key = lower(g.display_name) OR x.ref_key = g.id::text)
+			WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id AND g.id IS DISTINCT FROM $3::uuid
+			ORDER BY x.position LIMIT 1) r ON true
+		WHERE u.tenant_id = $1 AND t.user_type_source = 'groups' AND ` + s.scopeCond(k)
 	}
 	return `SELECT u.id, u.user_name, u.user_type AS old_type, COALESCE(r.user_type, t.default_user_type) AS new_type, r.group_ref
 		FROM (` + s.scopeSQL(k) + `) s CROSS JOIN users u JOIN tenants t ON t.id = u.tenant_id
 		LEFT JOIN user_type_rules r ON r.tenant_id = u.tenant_id AND r.position = (
 			SELECT MIN(x.position) FROM group_members m
 			JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
-			JOIN user_type_rules x ON x.tenant_id = m.tenant_id AND (x.ref_key = lower(g.display_name) OR x.ref_key = ` + gid + `)
-			WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id AND ` + excl + `)
+			JOIN user_type_rules x ON x.tenant_id = m.tenant_id AND (x.ref_key = lower(g.display_name) OR x.ref_key = g.id)
+			WHERE m.tenant_id = u.tenant_id AND m.member_id = u.id AND g.id IS NOT $3)
 		WHERE u.tenant_id = $1 AND u.id = s.id AND t.user_type_source = 'groups'`
 }
 
@@ -139,7 +157,7 @@ func (s *Store) retype(ctx context.Context, c Conn, tenantID string, k retypeSco
 	// Lock the users first, in id order, in a statement of its own: the update after it then
 	// reads (READ COMMITTED) every membership committed by a concurrent write that held them.
 	var locked int
-	if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT u.id FROM users u WHERE u.tenant_id = $1 AND u.id IN (`+s.scopeSQL(k)+`)
+	if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT u.id FROM users u WHERE u.tenant_id = $1 AND `+s.scopeCond(k)+`
 		ORDER BY u.id FOR NO KEY UPDATE) x`, tenantID, arg).Scan(&locked); err != nil || locked == 0 {
 		return 0, err
 	}
