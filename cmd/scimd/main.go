@@ -33,7 +33,7 @@ Usage:
   scimd tenant user-types SLUG --allowed admin,member,viewer,guest --default member
   scimd tenant user-type-rules SLUG --source groups --rule "Monday Admins=admin" [--rule ...]
   scimd tenant user-type-rules SLUG --source idp | --resume
-  scimd token create --tenant SLUG [--label LABEL]
+  scimd token create --tenant SLUG --label LABEL
   scimd token list --tenant SLUG
   scimd token revoke ID
   scimd saml configure --tenant SLUG --sso-url URL --issuer ENTITY_ID --cert FILE.pem

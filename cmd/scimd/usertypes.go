@@ -44,8 +44,7 @@ func tenantUserTypeRulesCmd(ctx context.Context, fs *flag.FlagSet, dsn *string, 
 	if len(pos) != 1 || (*source == "") == !*resume {
 		return usageErr(use)
 	}
-	return withDirectory(ctx, *dsn, func(d *directory.Directory, _ store.Store) error {
-		ctx := directory.WithActor(ctx, cliActor)
+	return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, _ store.Store) error {
 		t, err := d.Tenant(ctx, pos[0])
 		if err != nil {
 			return err
@@ -106,7 +105,7 @@ func tenantShowCmd(ctx context.Context, fs *flag.FlagSet, dsn *string, args []st
 	if len(pos) != 1 {
 		return usageErr("usage: scimd tenant show SLUG")
 	}
-	return withDirectory(ctx, *dsn, func(d *directory.Directory, _ store.Store) error {
+	return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, _ store.Store) error {
 		t, err := d.Tenant(ctx, pos[0])
 		if err != nil {
 			return err

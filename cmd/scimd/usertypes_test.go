@@ -103,7 +103,7 @@ func TestCLIUserTypeRules(t *testing.T) {
 	// An interrupted recomputation is shown and resumed.
 	tn, _ = d.Tenant(ctx, "acme")
 	tn.DefaultUserType = "viewer"
-	if err := db.UpdateTenant(ctx, tn); err != nil {
+	if err := db.UpdateTenant(ctx, tn, nil); err != nil {
 		t.Fatal(err)
 	}
 	if show := runOK("tenant", "show", "acme"); !strings.Contains(show, "recomputation pending: 0 of 3 users done") {

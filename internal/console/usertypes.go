@@ -13,9 +13,10 @@ import (
 
 // ---- /admin/user-types ----
 
-// RecomputeBudget bounds the time one console request spends recomputing users after a rule
-// change; the rest is done by the next "Continue" (or `scimd tenant user-type-rules --resume`).
-var RecomputeBudget = 2 * time.Second
+// DefaultRecomputeBudget bounds the time one console request spends recomputing users after
+// a rule change (Config.RecomputeBudget); the rest is done by the next "Continue" (or
+// `scimd tenant user-type-rules --resume`).
+const DefaultRecomputeBudget = 2 * time.Second
 
 // userTypesForm is the rules form: what was entered, and the error.
 type userTypesForm struct {
@@ -63,7 +64,7 @@ func (s *Service) userTypesPage(w http.ResponseWriter, r *http.Request, q *reque
 
 // userTypesSave checks and stores the rules through the directory (the same checks and audit
 // event as `scimd tenant user-type-rules`), then recomputes users for at most
-// RecomputeBudget. A refused form is shown again with its error.
+// Config.RecomputeBudget. A refused form is shown again with its error.
 func (s *Service) userTypesSave(w http.ResponseWriter, r *http.Request, q *request) error {
 	ctx := directory.WithActor(r.Context(), q.actor())
 	f := r.PostForm
@@ -83,7 +84,7 @@ func (s *Service) userTypesSave(w http.ResponseWriter, r *http.Request, q *reque
 	if err == nil {
 		_, _, err = s.dir.SetUserTypeRules(ctx, q.tenant, in)
 	}
-	var re *directory.RulesError
+	var re *directory.InputError
 	switch {
 	case errors.As(err, &re):
 		v, verr := s.userTypesView(r.Context(), q)
@@ -100,7 +101,7 @@ func (s *Service) userTypesSave(w http.ResponseWriter, r *http.Request, q *reque
 	return s.recomputeFor(w, r, q)
 }
 
-// userTypesRecompute continues a pending recomputation for at most RecomputeBudget.
+// userTypesRecompute continues a pending recomputation for at most Config.RecomputeBudget.
 func (s *Service) userTypesRecompute(w http.ResponseWriter, r *http.Request, q *request) error {
 	return s.recomputeFor(w, r, q)
 }
@@ -111,7 +112,7 @@ func (s *Service) recomputeFor(w http.ResponseWriter, r *http.Request, q *reques
 	if err != nil {
 		return err
 	}
-	for start := time.Now(); time.Since(start) < RecomputeBudget; {
+	for start := time.Now(); time.Since(start) < s.cfg.RecomputeBudget; {
 		p, err := s.dir.RecomputeUserTypes(ctx, t)
 		if err != nil {
 			return err

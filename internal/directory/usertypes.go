@@ -23,7 +23,7 @@ const EventUserTypeRules = "user_type_rules_update"
 const JITGroups = "groups"
 
 // Bounds of the rules.
-var (
+const (
 	// MaxUserTypeRules is the most rules a tenant may have: each write that recomputes a
 	// user compares its groups with every rule.
 	MaxUserTypeRules = 50
@@ -33,22 +33,19 @@ var (
 	RecomputeBatch = 5000
 )
 
-// RulesError is a rule set refused for its content; the message is a sentence for a person.
-type RulesError struct{ Msg string }
-
-func (e *RulesError) Error() string { return e.Msg }
-
-func rulesErrorf(format string, args ...any) error {
-	return &RulesError{Msg: fmt.Sprintf(format, args...)}
+// rulesErrorf is a rule set refused for its content: an *InputError whose Field is "source",
+// "rules" or "groups_attribute".
+func rulesErrorf(field, format string, args ...any) error {
+	return &InputError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
 // ParseUserTypeRule reads a rule written "GROUP=USERTYPE" (the CLI's --rule, one line of the
 // console's rules box). The group is everything before the last "=", so a group name may
-// hold "=". Errors: *RulesError.
+// hold "=". Errors: *InputError.
 func ParseUserTypeRule(s string) (store.UserTypeRule, error) {
 	i := strings.LastIndex(s, "=")
 	if i < 0 {
-		return store.UserTypeRule{}, rulesErrorf("rule %q: write it as GROUP=USERTYPE, such as \"Monday Admins=admin\"", s)
+		return store.UserTypeRule{}, rulesErrorf("rules", "rule %q: write it as GROUP=USERTYPE, such as \"Monday Admins=admin\"", s)
 	}
 	return store.UserTypeRule{Group: strings.TrimSpace(s[:i]), UserType: strings.TrimSpace(s[i+1:])}, nil
 }
@@ -56,7 +53,7 @@ func ParseUserTypeRule(s string) (store.UserTypeRule, error) {
 // CheckUserTypeRules checks a rule set for tenant t and returns it in canonical form: source
 // "idp" or "groups", at most MaxUserTypeRules rules, each naming a group (at most
 // MaxRuleGroupLen bytes, no group twice) and one of the tenant's user types (in the tenant's
-// case). Errors: *RulesError.
+// case). Errors: *InputError.
 func CheckUserTypeRules(t store.Tenant, in store.UserTypeRules) (store.UserTypeRules, error) {
 	out := store.UserTypeRules{Source: strings.ToLower(strings.TrimSpace(in.Source)), GroupsAttr: strings.TrimSpace(in.GroupsAttr)}
 	switch out.Source {
@@ -64,27 +61,27 @@ func CheckUserTypeRules(t store.Tenant, in store.UserTypeRules) (store.UserTypeR
 		out.Source = store.UserTypeFromIdP
 	case store.UserTypeFromIdP, store.UserTypeFromGroups:
 	default:
-		return out, rulesErrorf("source %q: use %q (what the IdP sends) or %q (group rules)", in.Source, store.UserTypeFromIdP, store.UserTypeFromGroups)
+		return out, rulesErrorf("source", "source %q: use %q (what the IdP sends) or %q (group rules)", in.Source, store.UserTypeFromIdP, store.UserTypeFromGroups)
 	}
 	if len(in.Rules) > MaxUserTypeRules {
-		return out, rulesErrorf("%d rules: at most %d", len(in.Rules), MaxUserTypeRules)
+		return out, rulesErrorf("rules", "%d rules: at most %d", len(in.Rules), MaxUserTypeRules)
 	}
 	if len(out.GroupsAttr) > MaxRuleGroupLen {
-		return out, rulesErrorf("the groups attribute name is longer than %d bytes", MaxRuleGroupLen)
+		return out, rulesErrorf("groups_attribute", "the groups attribute name is longer than %d bytes", MaxRuleGroupLen)
 	}
 	seen := map[string]int{}
 	for i, r := range in.Rules {
 		g := strings.TrimSpace(r.Group)
 		switch {
 		case g == "":
-			return out, rulesErrorf("rule %d names no group", i+1)
+			return out, rulesErrorf("rules", "rule %d names no group", i+1)
 		case len(g) > MaxRuleGroupLen:
-			return out, rulesErrorf("rule %d: the group is longer than %d bytes", i+1, MaxRuleGroupLen)
+			return out, rulesErrorf("rules", "rule %d: the group is longer than %d bytes", i+1, MaxRuleGroupLen)
 		case strings.ContainsAny(g, "\x00\r\n"):
-			return out, rulesErrorf("rule %d: the group holds a line break or NUL", i+1)
+			return out, rulesErrorf("rules", "rule %d: the group holds a line break or NUL", i+1)
 		}
 		if j, dup := seen[strings.ToLower(g)]; dup {
-			return out, rulesErrorf("rule %d names %q again (rule %d already does; only the first could match)", i+1, g, j)
+			return out, rulesErrorf("rules", "rule %d names %q again (rule %d already does; only the first could match)", i+1, g, j)
 		}
 		seen[strings.ToLower(g)] = i + 1
 		ut := ""
@@ -94,12 +91,12 @@ func CheckUserTypeRules(t store.Tenant, in store.UserTypeRules) (store.UserTypeR
 			}
 		}
 		if ut == "" {
-			return out, rulesErrorf("rule %d (%s): userType %q is not one of %s", i+1, g, r.UserType, strings.Join(t.UserTypes, ", "))
+			return out, rulesErrorf("rules", "rule %d (%s): userType %q is not one of %s", i+1, g, r.UserType, strings.Join(t.UserTypes, ", "))
 		}
 		out.Rules = append(out.Rules, store.UserTypeRule{Group: g, UserType: ut})
 	}
 	if out.Source == store.UserTypeFromGroups && len(out.Rules) == 0 {
-		return out, rulesErrorf("source %q needs at least one rule (without rules every user gets the default %q)", store.UserTypeFromGroups, t.DefaultUserType)
+		return out, rulesErrorf("rules", "source %q needs at least one rule (without rules every user gets the default %q)", store.UserTypeFromGroups, t.DefaultUserType)
 	}
 	return out, nil
 }
@@ -128,13 +125,13 @@ func (d *Directory) UserTypeRules(ctx context.Context, t store.Tenant) (store.Us
 // SetUserTypeRules checks and stores tenant t's source of userType and rules, audited as
 // user_type_rules_update in the same transaction; with source "groups", every user is then
 // due for recomputation (RecomputeUserTypes). It returns the tenant and rules as stored.
-// Errors: *RulesError; store errors.
+// Errors: *InputError; store errors.
 func (d *Directory) SetUserTypeRules(ctx context.Context, t store.Tenant, in store.UserTypeRules) (store.Tenant, store.UserTypeRules, error) {
 	rules, err := CheckUserTypeRules(t, in)
 	if err != nil {
 		return t, rules, err
 	}
-	ev := d.event(ctx, t, EventUserTypeRules, "Tenant", t.ID, t.Slug)
+	ev := d.adminEvent(ctx, t, EventUserTypeRules, "Tenant", t.ID, t.Slug)
 	ev.Detail = describeRules(rules)
 	if err := d.store.SetUserTypeRules(ctx, t.ID, rules, ev); err != nil {
 		return t, rules, err

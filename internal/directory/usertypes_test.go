@@ -59,9 +59,9 @@ func TestParseUserTypeRule(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := directory.ParseUserTypeRule(tc.in)
-			var re *directory.RulesError
+			var re *directory.InputError
 			if tc.wantErr != (err != nil) || err != nil && !errors.As(err, &re) {
-				t.Fatalf("ParseUserTypeRule(%q) error = %v, want error %v (a *RulesError)", tc.in, err, tc.wantErr)
+				t.Fatalf("ParseUserTypeRule(%q) error = %v, want error %v (a *InputError)", tc.in, err, tc.wantErr)
 			}
 			if got != tc.want {
 				t.Fatalf("ParseUserTypeRule(%q) = %+v, want %+v", tc.in, got, tc.want)
@@ -107,9 +107,9 @@ func TestCheckUserTypeRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := directory.CheckUserTypeRules(tn, tc.in)
 			if tc.wantErr != "" {
-				var re *directory.RulesError
+				var re *directory.InputError
 				if err == nil || !errors.As(err, &re) || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error = %v, want a *RulesError with %q", err, tc.wantErr)
+					t.Fatalf("error = %v, want a *InputError with %q", err, tc.wantErr)
 				}
 				return
 			}

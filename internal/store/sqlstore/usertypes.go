@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/sqlfilter"
 )
@@ -338,4 +339,51 @@ func (s *Store) UserTypeProgress(ctx context.Context, tenantID string) (store.Us
 	p.Pending = true
 	err = s.db.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND id <= $2`, tenantID, after).Scan(&p.Done)
 	return p, err
+}
+
+// retypeAfterUpdate recomputes userType after an update of r: a user, that user; a group, the
+// users its edits touched, and all its members when it was renamed from or to a name a rule
+// names. The returned user (r) shows the userType written.
+func (s *Store) retypeAfterUpdate(ctx context.Context, c Conn, rt *scim.ResourceType, tenantID string, r *scim.Resource, oldName string, touched []string, ev *store.Event) error {
+	if rt.Name == "User" {
+		n, err := s.retype(ctx, c, tenantID, scopeIDs, []string{r.ID}, "", "", ev)
+		if err != nil || n == 0 {
+			return err
+		}
+		var ut string
+		if err := c.QueryRow(ctx, `SELECT version, last_modified, user_type FROM users WHERE tenant_id = $1 AND id = $2`, tenantID, r.ID).
+			Scan(&r.Meta.Version, timeDest{&r.Meta.LastModified}, &ut); err != nil {
+			return err
+		}
+		r.Attrs["userType"] = ut
+		return nil
+	}
+	if newName := scim.String(r.Attrs, "displayName"); newName != oldName {
+		named, err := s.ruleNames(ctx, c, tenantID, oldName, newName)
+		if err != nil {
+			return err
+		}
+		if named {
+			if _, err := s.retype(ctx, c, tenantID, scopeGroup, nil, r.ID, "", ev); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := s.retype(ctx, c, tenantID, scopeIDs, touched, "", "", ev)
+	return err
+}
+
+// retypeBeforeGroupDelete recomputes the members of a group about to be deleted, as if they
+// were no longer in it, when a rule names it (by id or displayName).
+func (s *Store) retypeBeforeGroupDelete(ctx context.Context, c Conn, tenantID string, g *scim.Resource, ev *store.Event) error {
+	groups, err := s.groupsSource(ctx, c, tenantID)
+	if err != nil || !groups {
+		return err
+	}
+	named, err := s.ruleNames(ctx, c, tenantID, g.ID, scim.String(g.Attrs, "displayName"))
+	if err != nil || !named {
+		return err
+	}
+	_, err = s.retype(ctx, c, tenantID, scopeGroup, nil, g.ID, g.ID, ev)
+	return err
 }

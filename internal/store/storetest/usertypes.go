@@ -12,16 +12,6 @@ import (
 	"github.com/scimd/scimd/internal/store"
 )
 
-// userTypeTests are the conformance tests of store.UserTypeStore.
-var userTypeTests = []test[store.Store]{
-	{"UserTypeRulesRoundTrip", testUserTypeRulesRoundTrip},
-	{"UserTypeFromGroupEdits", testUserTypeFromGroupEdits},
-	{"UserTypeRenameAndDelete", testUserTypeRenameAndDelete},
-	{"UserTypeIdPModeUntouched", testUserTypeIdPMode},
-	{"UserTypeBatchesResume", testUserTypeBatches},
-	{"UserTypeConcurrentEdits", testUserTypeConcurrent},
-}
-
 // userTypes returns each user's userType by userName, as stored (column and attributes).
 func userTypes(t *testing.T, s store.Store, tn store.Tenant) map[string]string {
 	t.Helper()
@@ -65,7 +55,7 @@ func groupsTenant(t *testing.T, s store.Store, n int, rules ...store.UserTypeRul
 	t.Helper()
 	tn := mustTenant(t, s, "acme")
 	tn.UserTypes = []string{"admin", "member", "viewer", "guest"}
-	if err := s.UpdateTenant(ctx, tn); err != nil {
+	if err := s.UpdateTenant(ctx, tn, nil); err != nil {
 		t.Fatal(err)
 	}
 	var users []*scim.Resource
@@ -143,16 +133,16 @@ func testUserTypeFromGroupEdits(t *testing.T, s store.Store) {
 	steps := []struct {
 		name  string
 		group *scim.Resource
-		edit  store.MemberEdit
+		edit  scim.MemberEdit
 		want  map[string]string
 	}{
-		{"second matching group keeps the first rule", contractors, store.MemberEdit{Kind: "add", IDs: []string{u[0].ID, u[1].ID}},
+		{"second matching group keeps the first rule", contractors, scim.MemberEdit{Kind: scim.MembersAdd, IDs: []string{u[0].ID, u[1].ID}},
 			map[string]string{"u1": "admin", "u2": "guest", "u3": "member"}},
-		{"removed from the first rule's group: the next rule", admins, store.MemberEdit{Kind: "remove", IDs: []string{u[0].ID}},
+		{"removed from the first rule's group: the next rule", admins, scim.MemberEdit{Kind: scim.MembersRemove, IDs: []string{u[0].ID}},
 			map[string]string{"u1": "guest", "u2": "guest"}},
-		{"replace: old members fall back, new ones match", contractors, store.MemberEdit{Kind: "replace", IDs: []string{u[2].ID}},
+		{"replace: old members fall back, new ones match", contractors, scim.MemberEdit{Kind: scim.MembersReplace, IDs: []string{u[2].ID}},
 			map[string]string{"u1": "member", "u2": "member", "u3": "guest"}},
-		{"removeAll", contractors, store.MemberEdit{Kind: "removeAll"}, map[string]string{"u3": "member"}},
+		{"removeAll", contractors, scim.MemberEdit{Kind: scim.MembersRemoveAll}, map[string]string{"u3": "member"}},
 	}
 	for _, st := range steps {
 		if err := edit(t, s, tn, st.group.ID, st.edit); err != nil {
@@ -228,7 +218,7 @@ func testUserTypeRenameAndDelete(t *testing.T, s store.Store) {
 	// The default changed: users no rule matches take the new one once recomputed.
 	tt, _ := s.Tenant(ctx, tn.ID)
 	tt.DefaultUserType = "guest"
-	if err := s.UpdateTenant(ctx, tt); err != nil {
+	if err := s.UpdateTenant(ctx, tt, nil); err != nil {
 		t.Fatal(err)
 	}
 	if p, _ := s.UserTypeProgress(ctx, tn.ID); !p.Pending {
@@ -319,13 +309,13 @@ func testUserTypeConcurrent(t *testing.T, s store.Store) {
 		go func() {
 			defer wg.Done()
 			g := groups[i%4]
-			kind := "add"
+			kind := scim.MembersAdd
 			if i >= 16 && i%4 == 0 {
-				kind = "remove" // g0 loses its members in the second half
+				kind = scim.MembersRemove // g0 loses its members in the second half
 			}
 			// Each edit names users in a different order, so that lock order is tested.
 			names := append(append([]string(nil), ids[i%8:]...), ids[:i%8]...)
-			if err := edit(t, s, tn, g.ID, store.MemberEdit{Kind: kind, IDs: names}); err != nil {
+			if err := edit(t, s, tn, g.ID, scim.MemberEdit{Kind: kind, IDs: names}); err != nil {
 				errs <- err
 			}
 		}()
