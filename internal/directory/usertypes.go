@@ -157,7 +157,12 @@ func describeRules(r store.UserTypeRules) string {
 // recomputation, each change audited with the actor of ctx, and returns the progress.
 func (d *Directory) RecomputeUserTypes(ctx context.Context, t store.Tenant) (store.UserTypeProgress, error) {
 	a := ActorFrom(ctx)
-	return d.store.RecomputeUserTypes(ctx, t.ID, RecomputeBatch, store.Event{Actor: a.Name, TokenID: a.TokenID})
+	p, err := d.store.RecomputeUserTypes(ctx, t.ID, RecomputeBatch, store.Event{Actor: a.Name, TokenID: a.TokenID})
+	for range p.Changed {
+		// The store wrote one event per changed user; the observer (metrics) counts them.
+		d.observe(store.Event{TenantID: t.ID, Name: EventUserUpdate, Outcome: OutcomeSuccess, Actor: a.Name, ResourceType: resourceTypeUser})
+	}
+	return p, err
 }
 
 // UserTypeProgress returns where tenant t's recomputation stands.
