@@ -245,7 +245,12 @@ func (s *Store) removeMembers(ctx context.Context, c Conn, tenantID, groupID str
 
 // deleteReturning removes every member of a group and returns their ids.
 func (s *Store) deleteReturning(ctx context.Context, c Conn, tenantID, groupID string) ([]string, error) {
-	rows, err := c.Query(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 RETURNING member_id`, tenantID, groupID)
+	return queryIDs(ctx, c, `DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 RETURNING member_id`, tenantID, groupID)
+}
+
+// queryIDs runs a query of one id column and returns the ids, in lower case.
+func queryIDs(ctx context.Context, c Conn, query string, args ...any) ([]string, error) {
+	rows, err := c.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +261,7 @@ func (s *Store) deleteReturning(ctx context.Context, c Conn, tenantID, groupID s
 		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		ids = append(ids, strings.ToLower(id))
 	}
 	return ids, rows.Err()
 }

@@ -288,21 +288,8 @@ func (s *Store) RecomputeUserTypes(ctx context.Context, tenantID string, n int, 
 		if !groups {
 			return s.startRecompute(ctx, c, tenantID, false)
 		}
-		rows, err := c.Query(ctx, `SELECT id FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, tenantID, after, n)
+		ids, err := queryIDs(ctx, c, `SELECT id FROM users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`, tenantID, after, n)
 		if err != nil {
-			return err
-		}
-		ids := make([]string, 0, n)
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, strings.ToLower(id))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		if changed, err = s.retype(ctx, c, tenantID, scopeIDs, ids, "", "", &actor); err != nil {
