@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/scimd/scimd/internal/scim"
@@ -43,15 +44,22 @@ func (d *Directory) CreateUser(ctx context.Context, t store.Tenant, body map[str
 	if err != nil {
 		return nil, d.refuse(ctx, t, EventUserCreate, resourceTypeUser, "", body, err)
 	}
-	return d.createUser(ctx, t, attrs, EventUserCreate)
+	return d.createUser(ctx, t, attrs, EventUserCreate, nil)
 }
 
 // CreateJITUser creates a user from a SAML assertion's attributes (already in schema form).
+// attrs[JITGroups] ([]string), when present, names the assertion's groups: with userType
+// from group rules, they decide the user's userType.
 func (d *Directory) CreateJITUser(ctx context.Context, t store.Tenant, attrs map[string]any) (*scim.Resource, error) {
-	return d.createUser(ctx, t, attrs, EventUserJIT)
+	groups, _ := attrs[JITGroups].([]string)
+	delete(attrs, JITGroups)
+	return d.createUser(ctx, t, attrs, EventUserJIT, groups)
 }
 
-func (d *Directory) createUser(ctx context.Context, t store.Tenant, attrs map[string]any, event string) (*scim.Resource, error) {
+func (d *Directory) createUser(ctx context.Context, t store.Tenant, attrs map[string]any, event string, jitGroups []string) (*scim.Resource, error) {
+	if err := d.userTypeOnWrite(ctx, t, attrs, nil, jitGroups); err != nil {
+		return nil, mapError(err, "")
+	}
 	if _, ok := attrs["userType"]; !ok && t.DefaultUserType != "" {
 		attrs["userType"] = t.DefaultUserType
 	}
@@ -84,7 +92,9 @@ func (d *Directory) refuse(ctx context.Context, t store.Tenant, event, rtype, id
 // ReplaceUser replaces a user's attributes from a PUT body. active and userType change only
 // through PATCH: left out, they keep their values; sent with another value, 400 mutability.
 // The read-only groups attribute sent back unchanged (GET-modify-PUT) is ignored; sent
-// changed, 400 mutability. Errors: 404, 412 for a stale If-Match, 400, 409.
+// changed, 400 mutability. With userType from group rules, a sent userType is ignored (the
+// rules decide; the store recomputes it in the same transaction). Errors: 404, 412 for a
+// stale If-Match, 400, 409.
 func (d *Directory) ReplaceUser(ctx context.Context, t store.Tenant, id string, body map[string]any, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventUserUpdate, resourceTypeUser, id, "")
 	if err := scim.CheckSchemas(body, scim.UserSchema); err != nil {
@@ -100,6 +110,9 @@ func (d *Directory) ReplaceUser(ctx context.Context, t store.Tenant, id string, 
 			return store.Change{}, err
 		}
 		next := copyMap(attrs)
+		if err := d.userTypeOnWrite(ctx, t, next, r.Attrs, nil); err != nil {
+			return store.Change{}, err
+		}
 		for _, name := range []string{"active", "userType"} {
 			sent, ok := next[name]
 			if !ok {
@@ -165,6 +178,7 @@ func checkGroupsUnchanged(body map[string]any, r *scim.Resource) error {
 }
 
 // PatchUser applies PATCH operations. Turning active to false is a user_deprovision event.
+// With userType from group rules, an operation on userType is ignored.
 func (d *Directory) PatchUser(ctx context.Context, t store.Tenant, id string, ops []patch.Operation, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventUserUpdate, resourceTypeUser, id, "")
 	r, err := d.store.UpdateResource(ctx, scim.Users, t.ID, id, func(r *scim.Resource) (store.Change, error) {
@@ -174,6 +188,13 @@ func (d *Directory) PatchUser(ctx context.Context, t store.Tenant, id string, op
 		next, changed, err := patch.Apply(scim.Users, copyMap(r.Attrs), ops)
 		if err != nil {
 			return store.Change{}, err
+		}
+		if t.UserTypeSource == store.UserTypeFromGroups {
+			// The rules decide: a userType the IdP sends is ignored, not refused.
+			if err := d.userTypeOnWrite(ctx, t, next, r.Attrs, nil); err != nil {
+				return store.Change{}, err
+			}
+			changed = slices.DeleteFunc(changed, func(c string) bool { return c == "userType" })
 		}
 		if err := userRules(t, next); err != nil {
 			return store.Change{}, err

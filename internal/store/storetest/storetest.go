@@ -54,6 +54,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Console/LinkRefused", testAdminLinkRefused},
 		{"Console/LinkTakenOnceConcurrent", testAdminLinkConcurrent},
 		{"Console/ExpiredLinksDeleted", testAdminLinkExpiredDeleted},
+		{"UserType/RulesRoundTrip", testUserTypeRulesRoundTrip},
+		{"UserType/FromGroupEdits", testUserTypeFromGroupEdits},
+		{"UserType/RenameAndDelete", testUserTypeRenameAndDelete},
+		{"UserType/IdPModeUntouched", testUserTypeIdPMode},
+		{"UserType/BatchesResume", testUserTypeBatches},
+		{"UserType/ConcurrentEdits", testUserTypeConcurrent},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
