@@ -36,6 +36,7 @@ type serveConfig struct {
 	AuthFailures    int
 	opsConfig
 	limitsConfig
+	fairshareConfig
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -61,6 +62,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 		"how long in-flight requests may take to finish on SIGTERM (env SCIMD_SHUTDOWN_TIMEOUT)")
 	opsFlags(fs, &c.opsConfig)
 	limitsFlags(fs, &c.limitsConfig)
+	fairshareFlags(fs, &c.fairshareConfig)
 	return c
 }
 
@@ -98,6 +100,9 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 		return err
 	}
 	if err := c.limitsConfig.apply(); err != nil {
+		return err
+	}
+	if err := c.fairshareConfig.check(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", c.Addr)
@@ -140,7 +145,7 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	admin := &consoleHook{sso: sso}
 	srv, err := server.New(ctx, server.Config{Routes: append(sso.routes(), admin.routes()...), PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize, MetricsOnMain: c.MetricsAddr == "",
 		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures,
-		MetricsTenantLabel: c.MetricsTenantLabel, ExpectedMigration: expected},
+		MetricsTenantLabel: c.MetricsTenantLabel, ExpectedMigration: expected, Bounds: c.fairshareConfig.bounds()},
 		db, log, reg)
 	if err != nil {
 		return err

@@ -73,6 +73,7 @@ type Directory struct {
 	log     *slog.Logger
 	observe Observer
 	now     func() time.Time
+	bounds  Bounds
 }
 
 // New returns a Directory on s. observe may be nil.
@@ -80,7 +81,8 @@ func New(s store.Store, log *slog.Logger, observe Observer) *Directory {
 	if observe == nil {
 		observe = func(store.Event) {}
 	}
-	return &Directory{store: s, log: log, observe: observe, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	return &Directory{store: s, log: log, observe: observe, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		bounds: Bounds{}.withDefaults()}
 }
 
 func (d *Directory) event(ctx context.Context, t store.Tenant, name, rtype, id, resName string) *store.Event {

@@ -53,6 +53,9 @@ func groupRules(attrs map[string]any) error {
 func (d *Directory) CreateGroup(ctx context.Context, t store.Tenant, body map[string]any) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupCreate, resourceTypeGroup, "", "")
 	attrs, members, err := groupBody(body)
+	if err == nil {
+		err = d.checkStored(scim.Groups, attrs)
+	}
 	if err != nil {
 		ev.ResourceName = scim.String(attrs, "displayName")
 		return nil, d.finish(ctx, t, ev, err, "")
@@ -87,6 +90,9 @@ func groupBody(body map[string]any) (map[string]any, []string, error) {
 func (d *Directory) ReplaceGroup(ctx context.Context, t store.Tenant, id string, body map[string]any, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupUpdate, resourceTypeGroup, id, "")
 	attrs, members, err := groupBody(body)
+	if err == nil {
+		err = d.checkStored(scim.Groups, attrs)
+	}
 	if err != nil {
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
@@ -132,11 +138,14 @@ func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, o
 		if err := checkVersion(r, ifMatch); err != nil {
 			return store.Change{}, err
 		}
-		next, changed, err := patch.Apply(scim.Groups, r.Attrs, rest)
+		next, changed, err := patch.ApplyContext(ctx, scim.Groups, r.Attrs, rest, d.patchLimits())
 		if err != nil {
 			return store.Change{}, err
 		}
 		if err := groupRules(next); err != nil {
+			return store.Change{}, err
+		}
+		if err := d.checkStored(scim.Groups, next); err != nil {
 			return store.Change{}, err
 		}
 		ev.ResourceName = scim.String(next, "displayName")

@@ -49,6 +49,9 @@ type Config struct {
 	// AuthFailuresPerMinute is how many refused tokens one client address may send in a
 	// minute before it gets 429 (default 30; negative turns it off).
 	AuthFailuresPerMinute int
+	// Bounds limits what one write may store (values per attribute, resource size, length
+	// of indexed attributes); zero fields take directory's defaults.
+	Bounds directory.Bounds
 	// Routes registers more routes (the browser-facing /t/{slug}/… pages) on the main
 	// router, behind the same request id, logging, recovery and metrics middleware. Each
 	// registers full paths (r.Get("/t/{slug}/saml/acs", …)), never r.Route("/t/{slug}").
@@ -107,7 +110,7 @@ func New(ctx context.Context, cfg Config, s store.Store, log *slog.Logger, reg *
 		cursors: &cursorCodec{key: key},
 		authLim: newAuthThrottle(cfg.AuthFailuresPerMinute),
 	}
-	srv.dir = directory.New(s, log, srv.observeEvent)
+	srv.dir = directory.New(s, log, srv.observeEvent).WithBounds(cfg.Bounds)
 	pool, _ := raw.(store.PoolStater)
 	reg.MustRegister(newDBCollector(pool, srv.readiness, cfg.ReadyTimeout, cfg.ExpectedMigration))
 	return srv, nil
