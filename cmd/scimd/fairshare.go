@@ -2,17 +2,24 @@ package main
 
 import (
 	"flag"
+	"time"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/server"
 )
 
 // fairshareConfig is scimd serve's bounds that keep one tenant from taking the service
-// from the others: what one resource may store. RELIABILITY.md lists every bound with its
+// from the others: what one resource may store, each tenant's share of concurrent work, and
+// the cost of a filter. RELIABILITY.md lists every bound with its
 // default and the test that holds it.
 type fairshareConfig struct {
 	MaxValuesPerAttribute int
 	MaxResourceBytes      int
 	MaxIndexedLength      int
+	TenantConcurrency     int
+	TenantQueueWait       time.Duration
+	MaxFilterTerms        int
+	ExpensiveQueryTimeout time.Duration
 }
 
 func fairshareFlags(fs *flag.FlagSet, c *fairshareConfig) {
@@ -22,6 +29,14 @@ func fairshareFlags(fs *flag.FlagSet, c *fairshareConfig) {
 		"largest stored size of one user or group (members excluded); larger is 400 invalidValue (env SCIMD_MAX_RESOURCE_BYTES)")
 	fs.IntVar(&c.MaxIndexedLength, "max-indexed-length", int(envInt("SCIMD_MAX_INDEXED_LENGTH", directory.DefaultMaxIndexedLength)),
 		"longest userName, externalId or group displayName, in characters; longer is 400 invalidValue (env SCIMD_MAX_INDEXED_LENGTH)")
+	fs.IntVar(&c.TenantConcurrency, "tenant-concurrency", int(envInt("SCIMD_TENANT_CONCURRENCY", server.DefaultTenantConcurrency)),
+		"requests of one tenant that work at once (SCIM and browser counted apart); keep it well below the database pool (env SCIMD_TENANT_CONCURRENCY)")
+	fs.DurationVar(&c.TenantQueueWait, "tenant-queue-wait", envDuration("SCIMD_TENANT_QUEUE_WAIT", server.DefaultTenantQueueWait),
+		"how long a request waits for its tenant's share before 429 (env SCIMD_TENANT_QUEUE_WAIT)")
+	fs.IntVar(&c.MaxFilterTerms, "max-filter-terms", int(envInt("SCIMD_MAX_FILTER_TERMS", server.DefaultMaxFilterTerms)),
+		"most comparisons in one filter; more is 400 invalidFilter (env SCIMD_MAX_FILTER_TERMS)")
+	fs.DurationVar(&c.ExpensiveQueryTimeout, "expensive-query-timeout", envDuration("SCIMD_EXPENSIVE_QUERY_TIMEOUT", server.DefaultExpensiveQueryTimeout),
+		"longest a list may run whose filter matches substrings (co, sw, ew) or looks inside multi-valued attributes; then 503 (env SCIMD_EXPENSIVE_QUERY_TIMEOUT)")
 }
 
 // check refuses a bound below 1.
@@ -33,10 +48,15 @@ func (c fairshareConfig) check() error {
 		{"--max-values-per-attribute", c.MaxValuesPerAttribute},
 		{"--max-resource-bytes", c.MaxResourceBytes},
 		{"--max-indexed-length", c.MaxIndexedLength},
+		{"--tenant-concurrency", c.TenantConcurrency},
+		{"--max-filter-terms", c.MaxFilterTerms},
 	} {
 		if b.v < 1 {
 			return usageErr("%s must be at least 1, got %d", b.name, b.v)
 		}
+	}
+	if c.TenantQueueWait <= 0 || c.ExpensiveQueryTimeout <= 0 {
+		return usageErr("--tenant-queue-wait and --expensive-query-timeout must be positive")
 	}
 	return nil
 }

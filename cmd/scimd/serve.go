@@ -145,7 +145,8 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	admin := &consoleHook{sso: sso}
 	srv, err := server.New(ctx, server.Config{Routes: append(sso.routes(), admin.routes()...), PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize, MetricsOnMain: c.MetricsAddr == "",
 		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures,
-		MetricsTenantLabel: c.MetricsTenantLabel, ExpectedMigration: expected, Bounds: c.fairshareConfig.bounds()},
+		MetricsTenantLabel: c.MetricsTenantLabel, ExpectedMigration: expected, Bounds: c.fairshareConfig.bounds(),
+		TenantConcurrency: c.TenantConcurrency, TenantQueueWait: c.TenantQueueWait, MaxFilterTerms: c.MaxFilterTerms, ExpensiveQueryTimeout: c.ExpensiveQueryTimeout},
 		db, log, reg)
 	if err != nil {
 		return err

@@ -341,10 +341,19 @@ func (h *resourceHandlers) runList(w http.ResponseWriter, r *http.Request, lp li
 	if lp.count != nil {
 		q.Count = min(max(*lp.count, 0), h.s.cfg.MaxPageSize)
 	}
+	expensive := false
 	if lp.filter != "" {
 		f, err := filter.Parse(lp.filter, h.rt)
 		if err != nil {
 			return err
+		}
+		if expensive, err = h.s.checkFilterCost(f); err != nil {
+			return err
+		}
+		if expensive {
+			ctx, cancel := context.WithTimeout(r.Context(), h.s.cfg.ExpensiveQueryTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
 		}
 		q.Filter = f
 	}
@@ -381,6 +390,9 @@ func (h *resourceHandlers) runList(w http.ResponseWriter, r *http.Request, lp li
 	q.WithMembers = h.wantsMembers(p)
 	page, err := h.s.dir.List(r.Context(), h.rt, t, q)
 	if err != nil {
+		if expensive {
+			return h.s.expensiveTimeout(r, err)
+		}
 		return err
 	}
 	resources := make([]any, 0, len(page.Resources))

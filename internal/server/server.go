@@ -52,6 +52,15 @@ type Config struct {
 	// Bounds limits what one write may store (values per attribute, resource size, length
 	// of indexed attributes); zero fields take directory's defaults.
 	Bounds directory.Bounds
+	// TenantConcurrency is how many requests of one tenant work at once (SCIM and browser
+	// requests counted apart), well below the database pool (default 4); TenantQueueWait is
+	// how long a request waits for a slot before 429 (default 2 s).
+	TenantConcurrency int
+	TenantQueueWait   time.Duration
+	// MaxFilterTerms bounds the comparisons of one filter (default 20); a filter that
+	// scans JSON arrays or matches substrings runs at most ExpensiveQueryTimeout (default 5 s).
+	MaxFilterTerms        int
+	ExpensiveQueryTimeout time.Duration
 	// Routes registers more routes (the browser-facing /t/{slug}/… pages) on the main
 	// router, behind the same request id, logging, recovery and metrics middleware. Each
 	// registers full paths (r.Get("/t/{slug}/saml/acs", …)), never r.Route("/t/{slug}").
@@ -69,6 +78,9 @@ type Server struct {
 	reg     *prometheus.Registry
 	cursors *cursorCodec
 	authLim *authThrottle
+	gate    *tenantGate
+	// shareRefused counts requests refused by the tenant gate.
+	shareRefused *prometheus.CounterVec
 	slugs   sync.Map // tenant id → slug, for the tenant label of metrics
 }
 
@@ -92,6 +104,18 @@ func New(ctx context.Context, cfg Config, s store.Store, log *slog.Logger, reg *
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 2 * time.Second
 	}
+	if cfg.TenantConcurrency <= 0 {
+		cfg.TenantConcurrency = DefaultTenantConcurrency
+	}
+	if cfg.TenantQueueWait <= 0 {
+		cfg.TenantQueueWait = DefaultTenantQueueWait
+	}
+	if cfg.MaxFilterTerms <= 0 {
+		cfg.MaxFilterTerms = DefaultMaxFilterTerms
+	}
+	if cfg.ExpensiveQueryTimeout <= 0 {
+		cfg.ExpensiveQueryTimeout = DefaultExpensiveQueryTimeout
+	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	m := NewMetrics(reg, cfg.MetricsTenantLabel)
 	raw := store.Unwrap(s)
@@ -109,7 +133,9 @@ func New(ctx context.Context, cfg Config, s store.Store, log *slog.Logger, reg *
 		reg:     reg,
 		cursors: &cursorCodec{key: key},
 		authLim: newAuthThrottle(cfg.AuthFailuresPerMinute),
+		gate:    newTenantGate(cfg.TenantConcurrency, cfg.TenantQueueWait),
 	}
+	srv.shareRefused = newShareRefused(reg)
 	srv.dir = directory.New(s, log, srv.observeEvent).WithBounds(cfg.Bounds)
 	pool, _ := raw.(store.PoolStater)
 	reg.MustRegister(newDBCollector(pool, srv.readiness, cfg.ReadyTimeout, cfg.ExpectedMigration))
@@ -134,16 +160,19 @@ func (s *Server) Handler() http.Handler {
 	r.MethodNotAllowed(s.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return errMethod
 	}))
-	for _, add := range s.cfg.Routes {
-		add(r)
-	}
+	r.Group(func(r chi.Router) {
+		r.Use(s.slugShare)
+		for _, add := range s.cfg.Routes {
+			add(r)
+		}
+	})
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if s.cfg.MetricsOnMain {
 		r.Method(http.MethodGet, "/metrics", s.MetricsHandler())
 	}
 	r.Route("/scim/v2", func(r chi.Router) {
-		r.Use(s.limitBody, s.timeout, s.authenticate, s.rateLimit)
+		r.Use(s.limitBody, s.timeout, s.authenticate, s.tenantShare, s.rateLimit)
 		r.NotFound(s.wrap(func(w http.ResponseWriter, r *http.Request) error { return errNotFoundRoute }))
 		r.MethodNotAllowed(s.wrap(func(w http.ResponseWriter, r *http.Request) error { return errMethod }))
 		r.Get("/ServiceProviderConfig", s.wrap(s.serviceProviderConfig))

@@ -89,6 +89,6 @@ func (s *Store) Migrate(ctx context.Context, files fs.FS, dir string) ([]Migrati
 // Version returns the highest applied migration version (0 for none).
 func (s *Store) Version(ctx context.Context) (int, error) {
 	var v int
-	err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	err := s.prio().QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
 	return v, err
 }
