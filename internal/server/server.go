@@ -81,7 +81,7 @@ type Server struct {
 	gate    *tenantGate
 	// shareRefused counts requests refused by the tenant gate.
 	shareRefused *prometheus.CounterVec
-	slugs   sync.Map // tenant id → slug, for the tenant label of metrics
+	slugs        sync.Map // tenant id → slug, for the tenant label of metrics
 }
 
 // New returns a Server. reg is the registry metrics are registered on and /metrics serves.
