@@ -2,6 +2,7 @@ package saml
 
 import (
 	"net/url"
+	"path"
 	"strings"
 )
 
@@ -12,7 +13,8 @@ const maxReturnTo = 2048
 // optional query) that a browser may be sent to after a login, and returns it. Refused:
 // anything with a scheme or host (https://x, //host, javascript:), a backslash anywhere
 // (browsers read /\host as //host), control characters, dot segments that leave the
-// tenant, and paths of other tenants.
+// tenant (in the path or the fragment, plain or percent-encoded), paths of other tenants,
+// and any value that http.Redirect would change on its way to the browser.
 func SafeReturnTo(slug, raw string) (string, bool) {
 	if raw == "" || len(raw) > maxReturnTo || !strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "//") {
 		return "", false
@@ -34,13 +36,40 @@ func SafeReturnTo(slug, raw string) (string, bool) {
 	if p != "/t/"+slug && !strings.HasPrefix(p, "/t/"+slug+"/") {
 		return "", false
 	}
-	// Dot segments could climb out of the tenant once a browser resolves them.
-	for _, seg := range strings.Split(p, "/") {
+	// Dot segments could climb out of the tenant once a browser resolves them, and
+	// http.Redirect cleans the fragment as if it were path: none anywhere, encoded or not.
+	if hasDotSegment(p) || hasDotSegment(u.Fragment) || strings.Contains(strings.ToLower(raw), "%2e") {
+		return "", false
+	}
+	out := u.RequestURI() + fragment(u)
+	// The location the browser gets is the one checked: http.Redirect must leave it as it is.
+	if redirectCleaned(out) != out {
+		return "", false
+	}
+	return out, true
+}
+
+func hasDotSegment(s string) bool {
+	for _, seg := range strings.Split(s, "/") {
 		if seg == "." || seg == ".." {
-			return "", false
+			return true
 		}
 	}
-	return u.RequestURI() + fragment(u), true
+	return false
+}
+
+// redirectCleaned is what http.Redirect makes of a local location: everything before the
+// first "?" (a fragment included) cleaned as a path, a trailing slash kept.
+func redirectCleaned(loc string) string {
+	before, query := loc, ""
+	if i := strings.Index(loc, "?"); i >= 0 {
+		before, query = loc[:i], loc[i:]
+	}
+	cleaned := path.Clean(before)
+	if strings.HasSuffix(before, "/") && cleaned != "/" {
+		cleaned += "/"
+	}
+	return cleaned + query
 }
 
 func fragment(u *url.URL) string {

@@ -552,6 +552,9 @@ func TestLoginReturnTo(t *testing.T) {
 		{"https://evil.example.com/", "/t/acme/"},
 		{"/t/beta/", "/t/acme/"},
 		{"/t/acme/../beta/", "/t/acme/"},
+		{"/t/acme/#/../../beta/saml/login", "/t/acme/"},
+		{"/t/acme#/../../beta/saml/login", "/t/acme/"},
+		{"/t/acme/#%2e%2e/%2e%2e/beta", "/t/acme/"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.returnTo, func(t *testing.T) {
@@ -593,6 +596,22 @@ func TestSafeReturnTo(t *testing.T) {
 		{"/t/acme/\x00", "", false},
 		{"/t/acme/\r\nLocation: x", "", false},
 		{"/t/acme/" + strings.Repeat("a", maxReturnTo), "", false},
+		// Fragments are cleaned as path by http.Redirect: a dot segment in one climbed out.
+		{"/t/acme/#/../../mal/saml/login", "", false},
+		{"/t/acme#/../../mal/saml/login", "", false},
+		{"/t/acme/#..", "", false},
+		{"/t/acme/#/./x", "", false},
+		{"/t/acme/#%2e%2e/%2e%2e/mal", "", false},
+		{"/t/acme/#%2E%2E/x", "", false},
+		{"/t/acme/?next=1#/../../mal", "", false},
+		{"/t/acme/x/%2e/y", "", false},
+		{"/t/acme/x/.%2e/y", "", false},
+		{"/t/acme//x", "", false},
+		{"/t/acme/x//", "", false},
+		{"/t/acme/#/route/a", "/t/acme/#/route/a", true},
+		{"/t/acme/?q=a/../b", "/t/acme/?q=a/../b", true},
+		{"/t/acme/%23/../../mal", "", false},
+		{"/t/acme/%252e%252e/mal", "/t/acme/%252e%252e/mal", true},
 	}
 	for _, tc := range tests {
 		got, ok := SafeReturnTo("acme", tc.in)
