@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/server"
 )
 
 // fairshareConfig is scimd serve's bounds that keep one tenant from taking the service
 // from the others: what one resource may store, each tenant's share of concurrent work, and
-// the cost of a filter. RELIABILITY.md lists every bound with its
+// the cost of a filter, and anonymous SAML login starts. RELIABILITY.md lists every bound with its
 // default and the test that holds it.
 type fairshareConfig struct {
 	MaxValuesPerAttribute int
@@ -20,6 +21,9 @@ type fairshareConfig struct {
 	TenantQueueWait       time.Duration
 	MaxFilterTerms        int
 	ExpensiveQueryTimeout time.Duration
+	LoginStartsPerAddress int
+	LoginStartsPerTenant  int
+	MaxPendingLogins      int
 }
 
 func fairshareFlags(fs *flag.FlagSet, c *fairshareConfig) {
@@ -37,6 +41,12 @@ func fairshareFlags(fs *flag.FlagSet, c *fairshareConfig) {
 		"most comparisons in one filter; more is 400 invalidFilter (env SCIMD_MAX_FILTER_TERMS)")
 	fs.DurationVar(&c.ExpensiveQueryTimeout, "expensive-query-timeout", envDuration("SCIMD_EXPENSIVE_QUERY_TIMEOUT", server.DefaultExpensiveQueryTimeout),
 		"longest a list may run whose filter matches substrings (co, sw, ew) or looks inside multi-valued attributes; then 503 (env SCIMD_EXPENSIVE_QUERY_TIMEOUT)")
+	fs.IntVar(&c.LoginStartsPerAddress, "login-starts-per-address", int(envInt("SCIMD_LOGIN_STARTS_PER_ADDRESS", saml.DefaultLoginStartsPerAddress)),
+		"SAML login starts one client address may make per minute before 429; behind a proxy that hides addresses raise it; negative is no limit (env SCIMD_LOGIN_STARTS_PER_ADDRESS)")
+	fs.IntVar(&c.LoginStartsPerTenant, "login-starts-per-tenant", int(envInt("SCIMD_LOGIN_STARTS_PER_TENANT", saml.DefaultLoginStartsPerTenant)),
+		"SAML login starts per tenant per minute and replica before 429; negative is no limit (env SCIMD_LOGIN_STARTS_PER_TENANT)")
+	fs.IntVar(&c.MaxPendingLogins, "max-pending-logins", int(envInt("SCIMD_MAX_PENDING_LOGINS", saml.DefaultMaxPendingRequests)),
+		"most unexpired SAML login requests one tenant may have stored; more is 429 (env SCIMD_MAX_PENDING_LOGINS)")
 }
 
 // check refuses a bound below 1.
@@ -50,6 +60,7 @@ func (c fairshareConfig) check() error {
 		{"--max-indexed-length", c.MaxIndexedLength},
 		{"--tenant-concurrency", c.TenantConcurrency},
 		{"--max-filter-terms", c.MaxFilterTerms},
+		{"--max-pending-logins", c.MaxPendingLogins},
 	} {
 		if b.v < 1 {
 			return usageErr("%s must be at least 1, got %d", b.name, b.v)
@@ -63,4 +74,8 @@ func (c fairshareConfig) check() error {
 
 func (c fairshareConfig) bounds() directory.Bounds {
 	return directory.Bounds{MaxValuesPerAttribute: c.MaxValuesPerAttribute, MaxResourceBytes: c.MaxResourceBytes, MaxIndexedLength: c.MaxIndexedLength}
+}
+
+func (c fairshareConfig) saml() saml.Config {
+	return saml.Config{LoginStartsPerAddress: c.LoginStartsPerAddress, LoginStartsPerTenant: c.LoginStartsPerTenant, MaxPendingRequests: c.MaxPendingLogins}
 }

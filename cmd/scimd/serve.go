@@ -141,7 +141,7 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	}
 	defer stopOps()
 	reg := prometheus.NewRegistry()
-	sso := &samlHook{}
+	sso := &samlHook{cfg: c.fairshareConfig.saml()}
 	admin := &consoleHook{sso: sso}
 	srv, err := server.New(ctx, server.Config{Routes: append(sso.routes(), admin.routes()...), PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize, MetricsOnMain: c.MetricsAddr == "",
 		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures,

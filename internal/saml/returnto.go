@@ -6,8 +6,9 @@ import (
 	"strings"
 )
 
-// maxReturnTo bounds a return_to value; a longer one is ignored.
-const maxReturnTo = 2048
+// maxReturnTo bounds a return_to value (it is stored with every login start); a longer one
+// is ignored.
+const maxReturnTo = 512
 
 // SafeReturnTo reports whether raw is a local path of tenant slug (/t/SLUG/…, with an
 // optional query) that a browser may be sent to after a login, and returns it. Refused:

@@ -59,10 +59,16 @@ func newEnv(t *testing.T, o cfgOpts) *env {
 // newEnvOn is newEnv on a given fresh store.
 func newEnvOn(t *testing.T, s store.Store, o cfgOpts) *env {
 	t.Helper()
+	return newEnvTuned(t, s, o, Config{PublicURL: publicURL}, directory.Bounds{})
+}
+
+// newEnvTuned is newEnvOn with the service's configuration and the directory's bounds.
+func newEnvTuned(t *testing.T, s store.Store, o cfgOpts, cfg Config, bounds directory.Bounds) *env {
+	t.Helper()
 	ss := s.(store.SAMLStore)
 	log := slog.New(slog.DiscardHandler)
-	d := directory.New(s, log, nil)
-	svc, err := New(Config{PublicURL: publicURL}, s, ss, d, log, prometheus.NewRegistry())
+	d := directory.New(s, log, nil).WithBounds(bounds)
+	svc, err := New(cfg, s, ss, d, log, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,6 +75,9 @@ type SAMLStore interface {
 
 	// CreateSAMLRequest records a sent AuthnRequest.
 	CreateSAMLRequest(ctx context.Context, r SAMLRequest) error
+	// PendingSAMLRequests counts the tenant's requests not expired at now, stopping at
+	// limit (it returns at most limit).
+	PendingSAMLRequests(ctx context.Context, tenantID string, now time.Time, limit int) (int, error)
 	// SAMLRequests lists the tenant's requests bound to bindingHash that have not expired
 	// at now, newest first (at most 50: a browser that started more logins finishes a recent one).
 	SAMLRequests(ctx context.Context, tenantID string, bindingHash []byte, now time.Time) ([]SAMLRequest, error)

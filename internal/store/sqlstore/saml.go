@@ -56,6 +56,15 @@ func (s *Store) CreateSAMLRequest(ctx context.Context, r store.SAMLRequest) erro
 		r.TenantID, r.ID, r.BindingHash, r.ReturnTo, s.timeArg(r.CreatedAt), s.timeArg(r.ExpiresAt))
 }
 
+// PendingSAMLRequests implements store.SAMLStore; the count reads at most limit index
+// entries.
+func (s *Store) PendingSAMLRequests(ctx context.Context, tenantID string, now time.Time, limit int) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM saml_requests WHERE tenant_id = $1 AND expires_at > $2 LIMIT $3) p`,
+		tenantID, s.timeArg(now), limit).Scan(&n)
+	return n, err
+}
+
 // SAMLRequests implements store.SAMLStore.
 func (s *Store) SAMLRequests(ctx context.Context, tenantID string, bindingHash []byte, now time.Time) ([]store.SAMLRequest, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+samlRequestCols+` FROM saml_requests

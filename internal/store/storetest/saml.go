@@ -24,6 +24,7 @@ func RunSAML(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConfigTenantIsolation", testSAMLConfigIsolation},
 		{"RequestsBoundToBrowser", testSAMLRequests},
 		{"RequestTakenOnce", testSAMLRequestTakenOnce},
+		{"PendingRequestsCounted", testPendingSAMLRequests},
 		{"AssertionReplay", testAssertionReplay},
 		{"AssertionReplayConcurrent", testAssertionReplayConcurrent},
 		{"Sessions", testSessions},
@@ -269,5 +270,26 @@ func testSAMLPrune(t *testing.T, s SAMLBackend) {
 	}
 	if err := s.ConsumeAssertion(ctx, a.ID, "new", future, samlNow); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("live assertion record pruned: %v", err)
+	}
+}
+
+func testPendingSAMLRequests(t *testing.T, s SAMLBackend) {
+	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "beta")
+	for i, exp := range []time.Duration{time.Minute, time.Minute, time.Minute, -time.Minute} {
+		r := store.SAMLRequest{TenantID: a.ID, ID: "id-" + string(rune('a'+i)), BindingHash: []byte("h"), ReturnTo: "/t/acme/",
+			CreatedAt: samlNow, ExpiresAt: samlNow.Add(exp)}
+		if err := s.CreateSAMLRequest(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		tenant string
+		limit  int
+		want   int
+	}{{a.ID, 10, 3}, {a.ID, 2, 2}, {b.ID, 10, 0}} {
+		got, err := s.PendingSAMLRequests(ctx, tc.tenant, samlNow, tc.limit)
+		if err != nil || got != tc.want {
+			t.Errorf("PendingSAMLRequests(limit %d) = %d, %v; want %d (unexpired, this tenant, at most the limit)", tc.limit, got, err, tc.want)
+		}
 	}
 }
