@@ -52,7 +52,7 @@ func testLoginStartThrottle(t *testing.T, open func(testing.TB) store.Store) {
 			want(b.startFrom("acme", "192.0.2."+strconv.Itoa(10+i)), http.StatusFound)
 		}
 		want(b.startFrom("acme", "192.0.2.20"), http.StatusTooManyRequests) // the tenant
-		want(b.startFrom("beta", "192.0.2.21"), http.StatusFound)            // another tenant goes on
+		want(b.startFrom("beta", "192.0.2.21"), http.StatusFound)           // another tenant goes on
 		if e.count(ReasonThrottled) != 3 {
 			t.Errorf("throttled starts counted %v, want 3", e.count(ReasonThrottled))
 		}
@@ -94,7 +94,7 @@ func TestJITBounds(t *testing.T) {
 		e := newEnvTuned(t, s, cfgOpts{}, Config{PublicURL: publicURL}, directory.Bounds{MaxResourceBytes: 2000})
 		cases := []struct {
 			name, nameID, want string
-			attrs             [][2]string
+			attrs              [][2]string
 		}{
 			{"long NameID", strings.Repeat("é", 4000) + "@example.com", "userName may be at most", nil},
 			{"large attributes", "ann@example.com", "at most 2000 are allowed", [][2]string{{"displayName", strings.Repeat("x", 3000)}}},
