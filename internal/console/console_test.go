@@ -43,7 +43,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	s := teststores.SQLite(t)
+	return newEnvOn(t, teststores.SQLite(t))
+}
+
+// newEnvOn is newEnv on a given fresh store.
+func newEnvOn(t *testing.T, s store.Store) *env {
+	t.Helper()
 	cs, ok := s.(console.Store)
 	if !ok {
 		t.Fatalf("%T is not a console.Store", s)
