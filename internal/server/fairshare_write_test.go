@@ -127,3 +127,24 @@ func TestIndexedLengthBound(t *testing.T) {
 		e.createGroup(ok)
 	})
 }
+
+// TestCaseVariantKeys: a body naming one attribute twice in different case
+// ("userType":"member","usertype":"admin") was resolved by map order; it is 400
+// invalidSyntax on every method, every time.
+func TestCaseVariantKeys(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		id := e.createUser("ann@example.com", nil)["id"].(string)
+		cases := []struct{ method, path, body string }{
+			{"POST", "/scim/v2/Users", `{"schemas":["` + userSchema + `"],"userName":"bob@example.com","userType":"member","usertype":"admin"}`},
+			{"PUT", "/scim/v2/Users/" + id, `{"schemas":["` + userSchema + `"],"userName":"ann@example.com","name":{"givenName":"A","GivenName":"B"}}`},
+			{"PATCH", "/scim/v2/Users/" + id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"title":"x","Title":"y"}}]}`},
+			{"POST", "/scim/v2/Groups", `{"schemas":["` + groupSchema + `"],"displayName":"A","DISPLAYNAME":"B"}`},
+			{"POST", "/scim/v2/Users/.search", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"userName pr","Filter":"title pr"}`},
+		}
+		for _, tc := range cases {
+			for range 3 {
+				e.want(e.do(tc.method, tc.path, tc.body), http.StatusBadRequest, "invalidSyntax")
+			}
+		}
+	})
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/scimd/scimd/internal/scim"
 )
@@ -68,28 +66,11 @@ func canonical(v any) string {
 	return string(b)
 }
 
-// FoldKey returns s case-folded by Unicode simple folding: two strings have the same
-// FoldKey exactly when strings.EqualFold holds for them. Each rune becomes the smallest
-// rune of its folding orbit.
-func FoldKey(s string) string {
-	out := make([]byte, 0, len(s))
-	for _, r := range s {
-		min := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			if f < min {
-				min = f
-			}
-		}
-		out = utf8.AppendRune(out, min)
-	}
-	return string(out)
-}
-
 // scalarKey is the key under which sameScalar(a, b, caseExact) holds for equal keys.
 func scalarKey(v any, caseExact bool) string {
 	if s, ok := v.(string); ok {
 		if !caseExact {
-			return "s" + FoldKey(s)
+			return "s" + scim.FoldKey(s)
 		}
 		return "s" + s
 	}

@@ -67,14 +67,3 @@ func mustPath(t *testing.T, s string) *Path {
 	return p
 }
 
-// TestFoldKey: equal keys exactly when strings.EqualFold holds.
-func TestFoldKey(t *testing.T) {
-	words := []string{"émile", "ÉMILE", "Émile", "emile", "K", "k", "\u212a", "ß", "SS", "ſ", "s", "S", "Σ", "σ", "ς", "İ", "i", "ı", "\xff", "\xfe"}
-	for _, a := range words {
-		for _, b := range words {
-			if got, want := FoldKey(a) == FoldKey(b), strings.EqualFold(a, b); got != want {
-				t.Errorf("FoldKey(%q)==FoldKey(%q) is %v; EqualFold %v", a, b, got, want)
-			}
-		}
-	}
-}
