@@ -66,4 +66,3 @@ func mustPath(t *testing.T, s string) *Path {
 	}
 	return p
 }
-
