@@ -40,6 +40,18 @@ func memberIDs(body map[string]any) ([]string, error) {
 	return ids, nil
 }
 
+// notSelf refuses a group named as its own member (400 invalidValue). Longer cycles (A in
+// B, B in A) are kept as written: scimd stores direct memberships only and never expands
+// nested groups, so a cycle costs nothing and loops nowhere.
+func notSelf(groupID string, ids []string) error {
+	for _, m := range ids {
+		if strings.EqualFold(m, groupID) {
+			return scim.BadRequest(scim.InvalidValue, "a group cannot be a member of itself")
+		}
+	}
+	return nil
+}
+
 func groupRules(attrs map[string]any) error {
 	delete(attrs, "members") // kept as rows
 	if strings.TrimSpace(scim.String(attrs, "displayName")) == "" {
@@ -96,6 +108,9 @@ func (d *Directory) ReplaceGroup(ctx context.Context, t store.Tenant, id string,
 	if err != nil {
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
+	if err := notSelf(id, members); err != nil {
+		return nil, d.finish(ctx, t, ev, err, "")
+	}
 	ev.ResourceName = scim.String(attrs, "displayName")
 	ev.Detail = fmt.Sprintf("members replaced: %d", len(members))
 	r, err := d.store.UpdateResource(ctx, scim.Groups, t.ID, id, func(r *scim.Resource) (store.Change, error) {
@@ -120,11 +135,17 @@ func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, o
 	if err != nil {
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
-	added, removed := 0, 0
+	added, removed, total := 0, 0, 0
 	var memberEdits []store.MemberEdit
 	for _, e := range edits {
-		if len(e.IDs) > MaxMembersPerRequest {
+		// Counted over the whole request: three operations of 6,000 members are 18,000.
+		if total += len(e.IDs); total > MaxMembersPerRequest {
 			return nil, d.finish(ctx, t, ev, scim.BadRequest(scim.TooMany, "at most %d members in one request", MaxMembersPerRequest), "")
+		}
+		if e.Kind == "add" || e.Kind == "replace" {
+			if err := notSelf(id, e.IDs); err != nil {
+				return nil, d.finish(ctx, t, ev, err, "")
+			}
 		}
 		switch e.Kind {
 		case "add", "replace":

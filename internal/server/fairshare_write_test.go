@@ -148,3 +148,39 @@ func TestCaseVariantKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestMembersPerRequest: --max-members-per-request counts the whole request (three
+// operations of 6,000 members passed a bound of 10,000), a group named as its own member is
+// 400 invalidValue on PATCH and PUT, and a longer cycle is kept as written (never expanded).
+func TestMembersPerRequest(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		user := e.createUser("ann@example.com", nil)["id"].(string)
+		g := e.createGroup("Sales")["id"].(string)
+		h := e.createGroup("Support")["id"].(string)
+		members := func(n int) []any {
+			vs := make([]any, n)
+			for i := range vs {
+				vs[i] = map[string]any{"value": user}
+			}
+			return vs
+		}
+		third := directory.MaxMembersPerRequest/3 + 1
+		e.want(e.do("PATCH", "/scim/v2/Groups/"+g, patchBody(
+			op("add", "members", members(third)), op("add", "members", members(third)), op("remove", "members", members(third)))),
+			http.StatusBadRequest, "tooMany")
+		self := []any{map[string]any{"value": g}}
+		e.want(e.do("PATCH", "/scim/v2/Groups/"+g, patchBody(op("add", "members", self))), http.StatusBadRequest, "invalidValue")
+		e.want(e.do("PATCH", "/scim/v2/Groups/"+g, patchBody(op("replace", "members", self))), http.StatusBadRequest, "invalidValue")
+		e.want(e.do("PUT", "/scim/v2/Groups/"+g, map[string]any{"schemas": []string{groupSchema}, "displayName": "Sales", "members": self}),
+			http.StatusBadRequest, "invalidValue")
+		// A two-group cycle is allowed and read back as direct memberships only.
+		e.do("PATCH", "/scim/v2/Groups/"+g, patchBody(op("add", "members", []any{map[string]any{"value": h}})))
+		r := e.do("PATCH", "/scim/v2/Groups/"+h, patchBody(op("add", "members", []any{map[string]any{"value": g}})))
+		if r.Status != http.StatusOK && r.Status != http.StatusNoContent {
+			t.Fatalf("cycle: %d %s", r.Status, r.Raw)
+		}
+		if got := memberValues(e.do("GET", "/scim/v2/Groups/"+h, nil)); len(got) != 1 || got[0] != g {
+			t.Fatalf("members of the second group = %v, want only the first", got)
+		}
+	})
+}
