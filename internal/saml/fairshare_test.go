@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
 )
@@ -108,6 +110,47 @@ func TestJITBounds(t *testing.T) {
 					t.Fatalf("JIT = %d, want 403 with %q:\n%.500s", rec.Code, tc.want, rec.Body)
 				}
 			})
+		}
+	})
+}
+
+// TestLoginUserNameWins: the user whose userName is the NameID signs in, however many older
+// users have that address as their primary email (three of them once hid the user, whose
+// lookup read at most three rows); with no userName match, two email matches are refused.
+func TestLoginUserNameWins(t *testing.T) {
+	teststores.Run(t, func(t *testing.T, s store.Store) {
+		e := newEnvOn(t, s, cfgOpts{})
+		cli := directory.WithActor(ctx, directory.Actor{Name: "cli"})
+		mk := func(userName, email string) *scim.Resource {
+			t.Helper()
+			u, err := e.dir.CreateUser(cli, e.acme, map[string]any{"schemas": []any{scim.UserSchema}, "userName": userName,
+				"emails": []any{map[string]any{"value": email, "primary": true}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u
+		}
+		for i := range 4 {
+			mk("older"+strconv.Itoa(i), "Dee.Lee@example.com")
+		}
+		dee := mk("dee.lee@example.com", "dee@personal.example")
+		b := e.browser()
+		id := b.startLogin("acme", "")
+		rec := b.postResponse("acme", e.response("acme", assertionSpec{InResponseTo: id, NameID: "DEE.LEE@example.com"}), "")
+		if rec.Code != http.StatusSeeOther {
+			t.Fatalf("ACS = %d: %s", rec.Code, rec.Body)
+		}
+		got, err := e.dir.FindLoginUser(ctx, e.acme, "dee.lee@example.com")
+		if err != nil || got == nil || got.ID != dee.ID {
+			t.Fatalf("FindLoginUser = %v, %v; want the userName match", got, err)
+		}
+		if _, err := e.dir.FindLoginUser(ctx, e.acme, "dee.lee@EXAMPLE.com "); err != nil {
+			t.Fatal(err)
+		}
+		mk("x1", "shared@example.com")
+		mk("x2", "shared@example.com")
+		if _, err := e.dir.FindLoginUser(ctx, e.acme, "shared@example.com"); !errors.Is(err, directory.ErrAmbiguousLogin) {
+			t.Fatalf("two email matches: %v, want ErrAmbiguousLogin", err)
 		}
 	})
 }
