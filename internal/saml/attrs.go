@@ -89,9 +89,10 @@ func loginName(a *csaml.Assertion, p profile) string {
 }
 
 // jitAttributes builds the attributes of a user created just in time, in schema form.
-// userType is taken from the assertion only when it is one of the tenant's types
-// (canonical case); otherwise the directory applies the tenant's default.
-func jitAttributes(name string, p profile, userTypes []string) map[string]any {
+// userType is taken from the assertion only when the tenant trusts it (trustUserType) and
+// it is one of the tenant's types (canonical case); otherwise the directory applies the
+// tenant's default: an IdP attribute must not make an admin unless the tenant chose so.
+func jitAttributes(name string, p profile, userTypes []string, trustUserType bool) map[string]any {
 	attrs := map[string]any{"userName": name, "active": true}
 	email := p.Email
 	if email == "" && strings.Contains(name, "@") {
@@ -121,7 +122,7 @@ func jitAttributes(name string, p profile, userTypes []string) map[string]any {
 		attrs["displayName"] = formatted
 	}
 	for _, ut := range userTypes {
-		if p.UserType != "" && strings.EqualFold(ut, p.UserType) {
+		if trustUserType && p.UserType != "" && strings.EqualFold(ut, p.UserType) {
 			attrs["userType"] = ut
 		}
 	}

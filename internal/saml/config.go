@@ -35,7 +35,10 @@ type Settings struct {
 	// taken from it (and must then be empty).
 	IdPMetadata []byte
 
-	JIT               bool
+	JIT bool
+	// JITTrustUserType takes a JIT user's userType from the assertion; off (the default),
+	// JIT users get the tenant's default userType, whatever the IdP sends.
+	JITTrustUserType  bool
 	AllowIdPInitiated bool
 	// DefaultRedirect is a local path of the tenant ("/t/SLUG/…"); empty means /t/SLUG/.
 	DefaultRedirect string
@@ -93,7 +96,7 @@ func Configure(ctx context.Context, ss store.SAMLStore, t store.Tenant, in Setti
 	}
 	return ss.PutSAMLConfig(ctx, store.SAMLConfig{
 		TenantID: t.ID, IdPEntityID: in.Issuer, IdPSSOURL: strings.TrimSpace(in.SSOURL), IdPCertPEM: encodeCerts(certs),
-		JIT: in.JIT, AllowIdPInitiated: in.AllowIdPInitiated, DefaultRedirect: redirect,
+		JIT: in.JIT, JITTrustUserType: in.JITTrustUserType, AllowIdPInitiated: in.AllowIdPInitiated, DefaultRedirect: redirect,
 		SPKeyPEM: key, SPCertPEM: cert, CreatedAt: now, UpdatedAt: now,
 	})
 }

@@ -154,3 +154,29 @@ func TestLoginUserNameWins(t *testing.T) {
 		}
 	})
 }
+
+// TestJITUserTypeNotTrustedByDefault: an IdP attribute userType=admin made a console admin
+// at first sign-in. JIT now takes userType from the assertion only when the tenant turned
+// that on; by default the user gets the tenant's default type.
+func TestJITUserTypeNotTrustedByDefault(t *testing.T) {
+	for _, bk := range teststores.All() {
+		for _, tc := range []struct {
+			trust bool
+			want  string
+		}{{false, "member"}, {true, "admin"}} {
+			t.Run(bk.Name+"/trust="+strconv.FormatBool(tc.trust), func(t *testing.T) {
+				e := newEnvOn(t, bk.Open(t), cfgOpts{trustUserType: tc.trust})
+				b := e.browser()
+				id := b.startLogin("acme", "")
+				rec := b.postResponse("acme", e.response("acme", assertionSpec{InResponseTo: id, NameID: "mallory@example.com", Attrs: [][2]string{{"userType", "admin"}}}), "")
+				if rec.Code != http.StatusSeeOther {
+					t.Fatalf("ACS = %d: %s", rec.Code, rec.Body)
+				}
+				u, err := e.dir.FindLoginUser(ctx, e.acme, "mallory@example.com")
+				if err != nil || u == nil || scim.String(u.Attrs, "userType") != tc.want {
+					t.Fatalf("JIT user %v, %v; want userType %q", u, err, tc.want)
+				}
+			})
+		}
+	}
+}

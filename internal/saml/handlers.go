@@ -260,7 +260,7 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 	case !cfg.JIT:
 		return nil, "", refuse(ReasonJITDisabled, http.StatusForbidden, "Your account has not been provisioned. Ask your administrator to give you access.", nil)
 	}
-	user, err = s.dir.CreateJITUser(directory.WithActor(ctx, directory.Actor{Name: "saml"}), t, jitAttributes(name, p, t.UserTypes))
+	user, err = s.dir.CreateJITUser(directory.WithActor(ctx, directory.Actor{Name: "saml"}), t, jitAttributes(name, p, t.UserTypes, cfg.JITTrustUserType))
 	if err != nil {
 		return nil, "", refuse(ReasonJITFailed, http.StatusForbidden, "Your account could not be created: "+errorDetail(err), err)
 	}

@@ -42,6 +42,7 @@ type env struct {
 // cfgOpts are a tenant's SAML options in a test.
 type cfgOpts struct {
 	noJIT, idpInitiated bool
+	trustUserType       bool
 	defaultRedirect     string
 }
 
@@ -104,7 +105,7 @@ func (e *env) configure(tn store.Tenant, o cfgOpts) {
 		o.defaultRedirect = "" // the option is meant for the other tenant
 	}
 	in := Settings{SSOURL: "https://idp.example.com/sso", Issuer: e.idp.entityID, CertPEM: e.idp.certPEM,
-		JIT: !o.noJIT, AllowIdPInitiated: o.idpInitiated, DefaultRedirect: o.defaultRedirect}
+		JIT: !o.noJIT, JITTrustUserType: o.trustUserType, AllowIdPInitiated: o.idpInitiated, DefaultRedirect: o.defaultRedirect}
 	if _, err := Configure(ctx, fixedKeyStore{e.saml}, tn, in, time.Now()); err != nil {
 		e.t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func (e *env) response(slug string, spec assertionSpec) string {
 }
 
 func TestSPInitiatedLoginWithJIT(t *testing.T) {
-	e := newEnv(t, cfgOpts{})
+	e := newEnv(t, cfgOpts{trustUserType: true})
 	b := e.browser()
 	id := b.startLogin("acme", "/t/acme/projects?tab=2")
 	if c := b.cookies[requestCookie]; c == nil || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteNoneMode || c.Path != "/t/acme/saml/" {

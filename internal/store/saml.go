@@ -18,6 +18,9 @@ type SAMLConfig struct {
 	IdPCertPEM string
 	// JIT creates unknown users from their first assertion.
 	JIT bool
+	// JITTrustUserType takes a JIT user's userType from the assertion (when it is one of the
+	// tenant's types); off, JIT users get the tenant's default.
+	JITTrustUserType bool
 	// AllowIdPInitiated accepts unsolicited responses (a login started at the IdP's portal).
 	AllowIdPInitiated bool
 	// DefaultRedirect is the local path of the tenant a login lands on when it names none.

@@ -12,12 +12,12 @@ import (
 var _ store.SAMLStore = (*Store)(nil)
 
 const samlConfigCols = `tenant_id, idp_entity_id, idp_sso_url, idp_cert_pem, jit, allow_idp_initiated, default_redirect,
-	sp_key_pem, sp_cert_pem, created_at, updated_at`
+	sp_key_pem, sp_cert_pem, created_at, updated_at, jit_trust_user_type`
 
 func scanSAMLConfig(r Row) (store.SAMLConfig, error) {
 	var c store.SAMLConfig
 	err := r.Scan(&c.TenantID, &c.IdPEntityID, &c.IdPSSOURL, &c.IdPCertPEM, &c.JIT, &c.AllowIdPInitiated, &c.DefaultRedirect,
-		&c.SPKeyPEM, &c.SPCertPEM, timeDest{&c.CreatedAt}, timeDest{&c.UpdatedAt})
+		&c.SPKeyPEM, &c.SPCertPEM, timeDest{&c.CreatedAt}, timeDest{&c.UpdatedAt}, &c.JITTrustUserType)
 	return c, err
 }
 
@@ -28,13 +28,14 @@ func (s *Store) PutSAMLConfig(ctx context.Context, c store.SAMLConfig) (store.SA
 		return store.SAMLConfig{}, errors.New("sqlstore: a SAML config needs the SP key pair")
 	}
 	return scanSAMLConfig(s.db.QueryRow(ctx, `INSERT INTO saml_configs (`+samlConfigCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (tenant_id) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, idp_sso_url = excluded.idp_sso_url,
 			idp_cert_pem = excluded.idp_cert_pem, jit = excluded.jit, allow_idp_initiated = excluded.allow_idp_initiated,
-			default_redirect = excluded.default_redirect, updated_at = excluded.updated_at
+			default_redirect = excluded.default_redirect, updated_at = excluded.updated_at,
+			jit_trust_user_type = excluded.jit_trust_user_type
 		RETURNING `+samlConfigCols,
 		c.TenantID, c.IdPEntityID, c.IdPSSOURL, c.IdPCertPEM, c.JIT, c.AllowIdPInitiated, c.DefaultRedirect,
-		c.SPKeyPEM, c.SPCertPEM, s.timeArg(c.CreatedAt), s.timeArg(c.UpdatedAt)))
+		c.SPKeyPEM, c.SPCertPEM, s.timeArg(c.CreatedAt), s.timeArg(c.UpdatedAt), c.JITTrustUserType))
 }
 
 // SAMLConfig implements store.SAMLStore.

@@ -49,11 +49,12 @@ func testSAMLConfig(t *testing.T, s SAMLBackend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(first.SPKeyPEM) != "key-1" || !first.JIT || first.AllowIdPInitiated || !first.CreatedAt.Equal(samlNow) {
+	if string(first.SPKeyPEM) != "key-1" || !first.JIT || first.AllowIdPInitiated || first.JITTrustUserType || !first.CreatedAt.Equal(samlNow) {
 		t.Fatalf("first PutSAMLConfig = %+v", first)
 	}
 	next := samlConfig(tn, "key-2")
 	next.IdPSSOURL, next.JIT, next.AllowIdPInitiated = "https://idp.example.com/other", false, true
+	next.JITTrustUserType = true
 	next.CreatedAt, next.UpdatedAt = samlNow.Add(time.Hour), samlNow.Add(time.Hour)
 	got, err := s.PutSAMLConfig(ctx, next)
 	if err != nil {
@@ -67,7 +68,7 @@ func testSAMLConfig(t *testing.T, s SAMLBackend) {
 		if string(c.SPKeyPEM) != "key-1" || c.SPCertPEM != "cert-of-key-1" {
 			t.Fatalf("the SP key pair changed on update: %q %q", c.SPKeyPEM, c.SPCertPEM)
 		}
-		if c.IdPSSOURL != "https://idp.example.com/other" || c.JIT || !c.AllowIdPInitiated {
+		if c.IdPSSOURL != "https://idp.example.com/other" || c.JIT || !c.AllowIdPInitiated || !c.JITTrustUserType {
 			t.Fatalf("IdP settings not updated: %+v", c)
 		}
 		if !c.CreatedAt.Equal(samlNow) || !c.UpdatedAt.Equal(samlNow.Add(time.Hour)) {
