@@ -9,6 +9,14 @@ import (
 	"github.com/scimd/scimd/internal/server"
 )
 
+// The per-tenant rate limit is on by default, generous enough for any IdP's full sync
+// (Okta, Entra ID and JumpCloud stay well below 100 requests a second per app) and still a
+// ceiling on a runaway client.
+const (
+	defaultRateLimit = 100
+	defaultRateBurst = 200
+)
+
 // fairshareConfig is scimd serve's bounds that keep one tenant from taking the service
 // from the others: what one resource may store, each tenant's share of concurrent work, and
 // the cost of a filter, and anonymous SAML login starts. RELIABILITY.md lists every bound with its
