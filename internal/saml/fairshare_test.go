@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/scim"
@@ -22,8 +23,9 @@ func (b *browser) startFrom(slug, addr string) *httptest.ResponseRecorder {
 }
 
 // TestLoginStartThrottle: anonymous login starts are bounded per client address and per
-// tenant (429 with Retry-After and the sign-in page), another tenant's logins go on, and a
-// tenant's pending AuthnRequests are bounded. Before, a flood of ~200 starts a second each
+// tenant (429 with Retry-After and the sign-in page; at most a tenth of the minute's starts
+// at once, on a frozen clock here), another tenant's logins go on, and a tenant's pending
+// AuthnRequests are bounded. Before, a flood of ~200 starts a second each
 // signed a request and stored a row.
 func TestLoginStartThrottle(t *testing.T) {
 	for _, bk := range teststores.All() {
@@ -31,10 +33,13 @@ func TestLoginStartThrottle(t *testing.T) {
 	}
 }
 
+// frozen is a clock that does not move, so that no bucket refills during a test.
+func frozen() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }
+
 func testLoginStartThrottle(t *testing.T, open func(testing.TB) store.Store) {
 	var want func(rec *httptest.ResponseRecorder, status int)
 	{
-		e := newEnvTuned(t, open(t), cfgOpts{}, Config{PublicURL: publicURL, LoginStartsPerAddress: 5, LoginStartsPerTenant: 8, MaxPendingRequests: 100}, directory.Bounds{})
+		e := newEnvTuned(t, open(t), cfgOpts{}, Config{PublicURL: publicURL, LoginStartsPerAddress: 50, LoginStartsPerTenant: 80, MaxPendingRequests: 100, Now: frozen}, directory.Bounds{})
 		b := e.browser()
 		want = func(rec *httptest.ResponseRecorder, status int) {
 			t.Helper()

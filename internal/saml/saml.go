@@ -50,7 +50,8 @@ type Config struct {
 	Now func() time.Time
 	// LoginStartsPerAddress and LoginStartsPerTenant bound the anonymous login starts
 	// (each signs an AuthnRequest and stores a row) per client address and per tenant per
-	// minute and process (defaults 60 and 1200; negative: no bound). MaxPendingRequests
+	// minute and process, refilled evenly with a tenth of them at once (defaults 60 and
+	// 1200; negative: no bound). MaxPendingRequests
 	// bounds a tenant's unexpired stored AuthnRequests (default 10,000).
 	LoginStartsPerAddress, LoginStartsPerTenant, MaxPendingRequests int
 }
@@ -69,7 +70,7 @@ type Service struct {
 	mu        sync.Mutex
 	providers map[string]cachedSP // tenant id → SP built from the config of that update
 
-	startsByAddr, startsByTenant *windowCounter
+	startsByAddr, startsByTenant *startLimiter
 }
 
 type cachedSP struct {
@@ -112,7 +113,7 @@ func New(cfg Config, s store.Store, ss store.SAMLStore, dir *directory.Directory
 	}
 	return &Service{cfg: cfg, store: s, saml: ss, dir: dir, log: log, metrics: m, secure: u.Scheme == "https",
 		origin: u.Scheme + "://" + u.Host, providers: map[string]cachedSP{},
-		startsByAddr: newWindowCounter(cfg.LoginStartsPerAddress), startsByTenant: newWindowCounter(cfg.LoginStartsPerTenant)}, nil
+		startsByAddr: newStartLimiter(cfg.LoginStartsPerAddress), startsByTenant: newStartLimiter(cfg.LoginStartsPerTenant)}, nil
 }
 
 // Routes registers the browser-facing routes, each with its full path.

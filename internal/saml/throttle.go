@@ -16,47 +16,54 @@ const (
 	DefaultMaxPendingRequests    = 10000
 )
 
-// windowCounter counts events per key in fixed one-minute windows, per process. Its map is
-// swept when it grows, so that a spray of keys cannot grow it without bound.
-type windowCounter struct {
+// startLimiter is a token bucket per key, per process: limit starts a minute, refilled
+// evenly (limit/60 a second), at most a tenth of the minute's starts at once, so that a
+// flood is spread out instead of spent in its first seconds. Its map is swept when it
+// grows, so that a spray of keys cannot grow it without bound.
+type startLimiter struct {
 	limit int
 	mu    sync.Mutex
-	byKey map[string]*window
+	byKey map[string]*bucket
 }
 
-type window struct {
-	start time.Time
-	count int
+type bucket struct {
+	tokens float64
+	at     time.Time
 }
 
-func newWindowCounter(limit int) *windowCounter {
-	return &windowCounter{limit: limit, byKey: map[string]*window{}}
+func newStartLimiter(limit int) *startLimiter {
+	return &startLimiter{limit: limit, byKey: map[string]*bucket{}}
 }
 
-// take counts one event for key and reports whether it is within the limit, and if not,
-// how long until the window ends.
-func (c *windowCounter) take(key string, now time.Time) (bool, time.Duration) {
+func (c *startLimiter) burst() float64 { return max(1, float64(c.limit)/10) }
+
+// take takes one start for key and reports whether there was one, and if not, how long
+// until there will be.
+func (c *startLimiter) take(key string, now time.Time) (bool, time.Duration) {
 	if c.limit <= 0 {
 		return true, 0
 	}
+	rate := float64(c.limit) / 60 // per second
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.byKey) > 100000 {
-		for k, w := range c.byKey {
-			if now.Sub(w.start) >= time.Minute {
-				delete(c.byKey, k)
+		for k, b := range c.byKey {
+			if now.Sub(b.at).Seconds()*rate+b.tokens >= c.burst() {
+				delete(c.byKey, k) // full again: the same as absent
 			}
 		}
 	}
-	w := c.byKey[key]
-	if w == nil || now.Sub(w.start) >= time.Minute {
-		w = &window{start: now}
-		c.byKey[key] = w
+	b := c.byKey[key]
+	if b == nil {
+		b = &bucket{tokens: c.burst(), at: now}
+		c.byKey[key] = b
 	}
-	if w.count >= c.limit {
-		return false, time.Minute - now.Sub(w.start)
+	b.tokens = min(c.burst(), b.tokens+now.Sub(b.at).Seconds()*rate)
+	b.at = now
+	if b.tokens < 1 {
+		return false, time.Duration((1 - b.tokens) / rate * float64(time.Second))
 	}
-	w.count++
+	b.tokens--
 	return true, 0
 }
 

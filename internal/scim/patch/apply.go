@@ -192,6 +192,12 @@ func (a *applier) attr(op string, ap scim.AttrPath, value any) error {
 			delete(h, key)
 			return nil
 		}
+		// A list longer than the bound is refused before any value of it is checked.
+		if list, ok := value.([]any); ok && def.MultiValued {
+			if err := a.checkCount(def, name, len(list)); err != nil {
+				return err
+			}
+		}
 		nv, err := normalize(def, value, name)
 		if err != nil {
 			return err
