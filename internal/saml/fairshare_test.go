@@ -23,8 +23,8 @@ func (b *browser) startFrom(slug, addr string) *httptest.ResponseRecorder {
 }
 
 // TestLoginStartThrottle: anonymous login starts are bounded per client address and per
-// tenant (429 with Retry-After and the sign-in page; at most a tenth of the minute's starts
-// at once, on a frozen clock here), another tenant's logins go on, and a tenant's pending
+// tenant (429 with Retry-After and the sign-in page; on a frozen clock here, so that no
+// bucket refills), another tenant's logins go on, and a tenant's pending
 // AuthnRequests are bounded. Before, a flood of ~200 starts a second each
 // signed a request and stored a row.
 func TestLoginStartThrottle(t *testing.T) {
@@ -39,7 +39,7 @@ func frozen() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }
 func testLoginStartThrottle(t *testing.T, open func(testing.TB) store.Store) {
 	var want func(rec *httptest.ResponseRecorder, status int)
 	{
-		e := newEnvTuned(t, open(t), cfgOpts{}, Config{PublicURL: publicURL, LoginStartsPerAddress: 50, LoginStartsPerTenant: 80, MaxPendingRequests: 100, Now: frozen}, directory.Bounds{})
+		e := newEnvTuned(t, open(t), cfgOpts{}, Config{PublicURL: publicURL, LoginStartsPerAddress: 5, LoginStartsPerTenant: 8, MaxPendingRequests: 100, Now: frozen}, directory.Bounds{})
 		b := e.browser()
 		want = func(rec *httptest.ResponseRecorder, status int) {
 			t.Helper()

@@ -50,8 +50,7 @@ type Config struct {
 	Now func() time.Time
 	// LoginStartsPerAddress and LoginStartsPerTenant bound the anonymous login starts
 	// (each signs an AuthnRequest and stores a row) per client address and per tenant per
-	// minute and process, refilled evenly with a tenth of them at once (defaults 60 and
-	// 1200; negative: no bound). MaxPendingRequests
+	// minute and process, refilled evenly (defaults 60 and 1200; negative: no bound). MaxPendingRequests
 	// bounds a tenant's unexpired stored AuthnRequests (default 10,000).
 	LoginStartsPerAddress, LoginStartsPerTenant, MaxPendingRequests int
 }

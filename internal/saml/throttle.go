@@ -16,9 +16,9 @@ const (
 	DefaultMaxPendingRequests    = 10000
 )
 
-// startLimiter is a token bucket per key, per process: limit starts a minute, refilled
-// evenly (limit/60 a second), at most a tenth of the minute's starts at once, so that a
-// flood is spread out instead of spent in its first seconds. Its map is swept when it
+// startLimiter is a token bucket per key, per process: at most limit starts at once, refilled
+// evenly at limit a minute, so that after a burst a flood gets a steady trickle instead of
+// a new minute's worth. Its map is swept when it
 // grows, so that a spray of keys cannot grow it without bound.
 type startLimiter struct {
 	limit int
@@ -35,7 +35,7 @@ func newStartLimiter(limit int) *startLimiter {
 	return &startLimiter{limit: limit, byKey: map[string]*bucket{}}
 }
 
-func (c *startLimiter) burst() float64 { return max(1, float64(c.limit)/10) }
+func (c *startLimiter) burst() float64 { return float64(c.limit) }
 
 // take takes one start for key and reports whether there was one, and if not, how long
 // until there will be.

@@ -3,7 +3,9 @@
 // are always parameters: no SQL is ever made from input text.
 //
 // Semantics, the same on both backends: strings compare case-insensitively unless the
-// attribute is caseExact (lower() on both sides; SQLite's lower() folds ASCII only); co, sw
+// attribute is caseExact (eq on userName and group displayName compares the folded key
+// column, scim.FoldKey, the same Unicode folding on both; elsewhere lower() on both sides,
+// and SQLite's lower() folds ASCII only); co, sw
 // and ew are substring matches; gt, ge, lt and le order strings by code point, date-times by
 // time and numbers numerically; pr means present, not null and, for strings, not empty;
 // `x ne v` is `not (x eq v)`, so it matches resources without x, and on a multi-valued
@@ -72,6 +74,9 @@ type Column struct {
 	Name    string // without the table alias
 	UUID    bool   // uuid in PostgreSQL, text in SQLite
 	NotNull bool   // always set, so that pr is always true
+	// FoldKey names the column holding scim.FoldKey of this one: eq and ne compare it, so
+	// that case-insensitive equality is the same Unicode folding on every backend.
+	FoldKey string
 }
 
 // Table describes the table being filtered: its alias in the query, the resource type its
@@ -93,7 +98,7 @@ type Table struct {
 func UsersTable(alias string) Table {
 	return Table{Alias: alias, Type: scim.Users, Columns: map[string]Column{
 		"id":                {Name: "id", UUID: true, NotNull: true},
-		"userName":          {Name: "user_name"},
+		"userName":          {Name: "user_name", FoldKey: "user_name_key"},
 		"externalId":        {Name: "external_id"},
 		"active":            {Name: "active", NotNull: true},
 		"userType":          {Name: "user_type"},
@@ -107,7 +112,7 @@ func UsersTable(alias string) Table {
 func GroupsTable(alias string) Table {
 	return Table{Alias: alias, Type: scim.Groups, Columns: map[string]Column{
 		"id":                {Name: "id", UUID: true, NotNull: true},
-		"displayName":       {Name: "display_name"},
+		"displayName":       {Name: "display_name", FoldKey: "display_name_key"},
 		"externalId":        {Name: "external_id"},
 		"meta.created":      {Name: "created_at", NotNull: true},
 		"meta.lastModified": {Name: "last_modified", NotNull: true},

@@ -25,19 +25,19 @@ type table struct {
 var (
 	usersTable = &table{
 		name:    "users",
-		columns: []string{"user_name", "external_id", "active", "user_type", "display_name"},
+		columns: []string{"user_name", "external_id", "active", "user_type", "display_name", "user_name_key"},
 		values: func(a map[string]any) []any {
 			active, _ := a["active"].(bool)
 			return []any{scim.String(a, "userName"), nullString(scim.String(a, "externalId")), active,
-				nullString(scim.String(a, "userType")), nullString(scim.String(a, "displayName"))}
+				nullString(scim.String(a, "userType")), nullString(scim.String(a, "displayName")), scim.FoldKey(scim.String(a, "userName"))}
 		},
 		filter: sqlfilter.UsersTable,
 	}
 	groupsTable = &table{
 		name:    "groups",
-		columns: []string{"display_name", "external_id"},
+		columns: []string{"display_name", "external_id", "display_name_key"},
 		values: func(a map[string]any) []any {
-			return []any{scim.String(a, "displayName"), nullString(scim.String(a, "externalId"))}
+			return []any{scim.String(a, "displayName"), nullString(scim.String(a, "externalId")), scim.FoldKey(scim.String(a, "displayName"))}
 		},
 		filter: sqlfilter.GroupsTable,
 	}

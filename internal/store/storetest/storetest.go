@@ -23,6 +23,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", testTokens},
 		{"UserCRUD", testUserCRUD},
 		{"UserNameUniqueCaseInsensitive", testUserNameUnique},
+		{"UniqueByUnicodeFolding", testUnicodeFolding},
 		{"UpdateWritesEventInSameTransaction", testUpdateAtomic},
 		{"UpdateSkipKeepsVersion", testUpdateSkip},
 		{"MalformedIDNotFound", testMalformedID},
