@@ -185,3 +185,28 @@ func TestJITUserTypeNotTrustedByDefault(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSafeReturnTo: whatever return_to or RelayState holds, an accepted value stays in the
+// tenant, has no dot segment, and is exactly what http.Redirect will send.
+func FuzzSafeReturnTo(f *testing.F) {
+	for _, s := range []string{"/t/acme/", "/t/acme/#/../../beta/saml/login", "/t/acme/%2e%2e/x", "/t/acme/a?b=/../c#d", "//evil", "/t/acme/\\x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, ok := SafeReturnTo("acme", raw)
+		if !ok {
+			return
+		}
+		if got != "/t/acme" && !strings.HasPrefix(got, "/t/acme/") && !strings.HasPrefix(got, "/t/acme?") && !strings.HasPrefix(got, "/t/acme#") {
+			t.Fatalf("SafeReturnTo(%q) = %q leaves the tenant", raw, got)
+		}
+		if redirectCleaned(got) != got {
+			t.Fatalf("SafeReturnTo(%q) = %q, which http.Redirect changes to %q", raw, got, redirectCleaned(got))
+		}
+		rec := httptest.NewRecorder()
+		http.Redirect(rec, httptest.NewRequest(http.MethodGet, "/t/acme/saml/acs", nil), got, http.StatusSeeOther)
+		if loc := rec.Header().Get("Location"); loc != got {
+			t.Fatalf("SafeReturnTo(%q) = %q, but the browser is sent to %q", raw, got, loc)
+		}
+	})
+}

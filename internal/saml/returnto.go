@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"fmt"
 	"net/url"
 	"path"
 	"strings"
@@ -42,12 +43,26 @@ func SafeReturnTo(slug, raw string) (string, bool) {
 	if hasDotSegment(p) || hasDotSegment(u.Fragment) || strings.Contains(strings.ToLower(raw), "%2e") {
 		return "", false
 	}
-	out := u.RequestURI() + fragment(u)
+	out := escapeNonASCII(u.RequestURI() + fragment(u))
 	// The location the browser gets is the one checked: http.Redirect must leave it as it is.
 	if redirectCleaned(out) != out {
 		return "", false
 	}
 	return out, true
+}
+
+// escapeNonASCII percent-encodes bytes above 0x7f, as http.Redirect does to a location, so
+// that the value returned is the one the browser receives.
+func escapeNonASCII(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 {
+			fmt.Fprintf(&b, "%%%02x", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 func hasDotSegment(s string) bool {
