@@ -54,7 +54,7 @@ func (d *Directory) WithBounds(b Bounds) *Directory {
 func (d *Directory) Bounds() Bounds { return d.bounds }
 
 func (d *Directory) patchLimits() patch.Limits {
-	return patch.Limits{MaxValues: d.bounds.MaxValuesPerAttribute}
+	return patch.Limits{MaxOperations: d.limits.MaxPatchOperations, Filter: d.limits.Filter, MaxValues: d.bounds.MaxValuesPerAttribute}
 }
 
 // indexedAttrs are the attributes kept in indexed columns, per resource type.
@@ -75,7 +75,16 @@ func (d *Directory) checkStored(rt *scim.ResourceType, attrs map[string]any) err
 	if err := checkValueCounts(attrs, "", b.MaxValuesPerAttribute); err != nil {
 		return err
 	}
-	raw, err := json.Marshal(attrs)
+	stored := attrs
+	if _, ok := attrs["members"]; ok {
+		stored = copyMap(attrs) // members are rows, bounded per request, not stored here
+		delete(stored, "members")
+	}
+	if _, ok := attrs["groups"]; ok {
+		stored = copyMap(stored)
+		delete(stored, "groups")
+	}
+	raw, err := json.Marshal(stored)
 	if err != nil {
 		return err
 	}

@@ -177,9 +177,7 @@ func (d *Directory) PatchUser(ctx context.Context, t store.Tenant, id string, op
 		if err := checkVersion(r, ifMatch); err != nil {
 			return store.Change{}, err
 		}
-		cur := copyMap(r.Attrs)
-		delete(cur, "groups")
-		next, changed, err := patch.ApplyContext(ctx, scim.Users, cur, ops, d.patchLimits())
+		next, changed, err := patch.ApplyContext(ctx, scim.Users, copyMap(r.Attrs), ops, d.patchLimits())
 		if err != nil {
 			return store.Change{}, err
 		}

@@ -88,11 +88,10 @@ func loginName(a *csaml.Assertion, p profile) string {
 	return strings.TrimSpace(id.Value)
 }
 
-// jitAttributes builds the attributes of a user created just in time, in schema form.
-// userType is taken from the assertion only when the tenant trusts it (trustUserType) and
-// it is one of the tenant's types (canonical case); otherwise the directory applies the
-// tenant's default: an IdP attribute must not make an admin unless the tenant chose so.
-func jitAttributes(name string, p profile, userTypes []string, trustUserType bool) map[string]any {
+// jitAttributes builds the attributes of a user created just in time, in schema form, from
+// the assertion. Its userType is passed as sent: the directory keeps it only when it is one
+// of the tenant's types, else applies the tenant's default.
+func jitAttributes(name string, p profile) map[string]any {
 	attrs := map[string]any{"userName": name, "active": true}
 	email := p.Email
 	if email == "" && strings.Contains(name, "@") {
@@ -121,10 +120,8 @@ func jitAttributes(name string, p profile, userTypes []string, trustUserType boo
 	case formatted != "":
 		attrs["displayName"] = formatted
 	}
-	for _, ut := range userTypes {
-		if trustUserType && p.UserType != "" && strings.EqualFold(ut, p.UserType) {
-			attrs["userType"] = ut
-		}
+	if p.UserType != "" {
+		attrs["userType"] = p.UserType
 	}
 	return attrs
 }

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimd/scimd/internal/directory"
@@ -45,18 +44,24 @@ func TestNoisyNeighbour(t *testing.T) {
 	}
 	teststores.Run(t, func(t *testing.T, s store.Store) {
 		e := newEnvOn(t, s, cfgOpts{})
+		// The real router as cmd/scimd wires it: SCIM, and the SAML pages behind the
+		// tenant's browser share.
 		log := slog.New(slog.DiscardHandler)
-		srv, err := server.New(ctx, server.Config{PublicURL: publicURL, Routes: []func(chi.Router){e.svc.Routes}}, s, log, prometheus.NewRegistry())
+		m := server.NewMetrics(prometheus.NewRegistry(), false)
+		srv, err := server.New(ctx, server.Config{PublicURL: publicURL}, s, e.dir, m, log)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.handler = srv.Handler()
+		router := server.NewRouter(m, log)
+		srv.Mount(router)
+		e.svc.Mount(router.With(srv.SlugShare))
+		e.handler = router
 		cli := directory.WithActor(ctx, directory.Actor{Name: "test"})
-		noisyToken, _, err := srv.Directory().IssueToken(cli, e.acme, "noisy")
+		noisyToken, _, err := e.dir.IssueToken(cli, e.acme, "noisy")
 		if err != nil {
 			t.Fatal(err)
 		}
-		quietToken, _, err := srv.Directory().IssueToken(cli, e.beta, "quiet")
+		quietToken, _, err := e.dir.IssueToken(cli, e.beta, "quiet")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -93,11 +93,11 @@ func (s *Server) tenantShare(next http.Handler) http.Handler {
 	})
 }
 
-// slugShare holds a browser request under /t/{slug}/ (SAML login, ACS, console) to the
+// SlugShare holds a browser request under /t/{slug}/ (SAML login, ACS, console) to the
 // tenant's share, counted apart from its SCIM requests: an IdP's provisioning burst does not
 // delay its users' sign-ins. The slug is not looked up first: an unknown slug gets a share
 // of its own, which costs nothing once its requests end.
-func (s *Server) slugShare(next http.Handler) http.Handler {
+func (s *Server) SlugShare(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		slug := chi.URLParam(r, "slug")
 		if slug == "" {

@@ -141,7 +141,7 @@ func TestReservedPool(t *testing.T) {
 			t.Errorf("refusing a token took %v with the pool busy", took)
 		}
 		start = time.Now()
-		res, err := http.Get(e.srv.URL + "/readyz")
+		res, err := http.Get(e.url + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}

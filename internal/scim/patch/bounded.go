@@ -8,14 +8,6 @@ import (
 	"github.com/scimd/scimd/internal/scim"
 )
 
-// Limits bounds the work of one Apply. The zero value sets no bound.
-type Limits struct {
-	// MaxValues is the most values a multi-valued attribute may hold after an operation
-	// (groups' members are rows and are bounded by the directory, not here); more is 400
-	// invalidValue, reported as soon as the list grows past it.
-	MaxValues int
-}
-
 // ApplyContext is Apply with a context and limits: it stops with ctx's error between
 // operations and every few thousand values, so that a request past its deadline does not go
 // on holding a row lock, and it refuses a multi-valued attribute that grows past

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/scim/filter"
 )
 
 func emailList(n int) []any {
@@ -60,7 +61,7 @@ func TestApplyContextLinear(t *testing.T) {
 
 func mustPath(t *testing.T, s string) *Path {
 	t.Helper()
-	p, err := parsePath(s, scim.Users)
+	p, err := parsePath(s, scim.Users, filter.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
