@@ -97,6 +97,7 @@ func New(ctx context.Context, cfg Config, s store.Store, dir *directory.Director
 
 // Mount registers the console's routes on the process's router, each with its full path.
 func (s *Service) Mount(r chi.Router) {
+	r = r.With(s.readableText)
 	r.Get("/console/{asset}", s.asset)
 	r.Get("/t/{slug}/admin", s.index)
 	r.Get("/t/{slug}/admin/signin", s.signinPage)

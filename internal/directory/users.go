@@ -66,12 +66,15 @@ func (d *Directory) createUser(ctx context.Context, t store.Tenant, attrs map[st
 	now := d.now()
 	r := &scim.Resource{ID: store.NewID(), Meta: scim.Meta{Created: now, LastModified: now, Version: 1}, Attrs: attrs}
 	ev := d.event(ctx, t, event, resourceTypeUser, r.ID, scim.String(attrs, "userName"))
-	if err := userRules(t, attrs); err != nil {
+	err := userRules(t, attrs)
+	if err == nil {
+		err = d.checkStored(scim.Users, attrs)
+	}
+	if err != nil {
 		ev.ResourceID = ""
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
-	err := d.store.CreateResource(ctx, scim.Users, t.ID, r, nil, ev)
-	if err != nil {
+	if err := d.store.CreateResource(ctx, scim.Users, t.ID, r, nil, ev); err != nil {
 		ev.ResourceID = ""
 		return nil, d.finish(ctx, t, ev, err, fmt.Sprintf("userName %q", scim.String(attrs, "userName")))
 	}
@@ -137,6 +140,9 @@ func (d *Directory) ReplaceUser(ctx context.Context, t store.Tenant, id string, 
 		if err := userRules(t, next); err != nil {
 			return store.Change{}, err
 		}
+		if err := d.checkStored(scim.Users, next); err != nil {
+			return store.Change{}, err
+		}
 		if ev.Changed = changedAttrs(scim.Users, r.Attrs, next); len(ev.Changed) == 0 {
 			return store.Change{Skip: true}, nil
 		}
@@ -185,7 +191,7 @@ func (d *Directory) PatchUser(ctx context.Context, t store.Tenant, id string, op
 		if err := checkVersion(r, ifMatch); err != nil {
 			return store.Change{}, err
 		}
-		next, changed, err := patch.Apply(scim.Users, copyMap(r.Attrs), ops)
+		next, changed, err := patch.ApplyContext(ctx, scim.Users, copyMap(r.Attrs), ops, d.patchLimits())
 		if err != nil {
 			return store.Change{}, err
 		}
@@ -197,6 +203,9 @@ func (d *Directory) PatchUser(ctx context.Context, t store.Tenant, id string, op
 			changed = slices.DeleteFunc(changed, func(c string) bool { return c == "userType" })
 		}
 		if err := userRules(t, next); err != nil {
+			return store.Change{}, err
+		}
+		if err := d.checkStored(scim.Users, next); err != nil {
 			return store.Change{}, err
 		}
 		ev.ResourceName = scim.String(next, "userName")

@@ -157,6 +157,10 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 			}
 			jit[directory.JITGroups] = assertionGroups(assertion, rules.GroupsAttr)
 		}
+		if !cfg.JITTrustUserType {
+			// The assertion's userType makes admins: only a tenant that chose so trusts it.
+			delete(jit, "userType")
+		}
 	}
 	user, err := s.dir.SignIn(directory.WithActor(ctx, directory.Actor{Name: directory.ActorSAML}), t, name, jit)
 	switch {

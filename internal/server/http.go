@@ -135,6 +135,9 @@ func decodeBody(r *http.Request) (map[string]any, error) {
 		}
 		return nil, scim.BadRequest(scim.InvalidSyntax, "the request body has data after the JSON object")
 	}
+	if err := scim.CheckKeyCase(body); err != nil {
+		return nil, err
+	}
 	return body, nil
 }
 

@@ -49,6 +49,15 @@ type Config struct {
 	// AuthFailuresPerMinute is how many refused tokens one client address may send in a
 	// minute before it gets 429 (default 30; negative turns it off).
 	AuthFailuresPerMinute int
+	// TenantConcurrency is how many requests of one tenant work at once (SCIM and browser
+	// requests counted apart, see SlugShare), well below the database pool (default 4);
+	// TenantQueueWait is how long a request waits for a slot before 429 (default 2 s).
+	TenantConcurrency int
+	TenantQueueWait   time.Duration
+	// MaxFilterTerms bounds the comparisons of one filter (default 20); a filter that
+	// scans JSON arrays or matches substrings runs at most ExpensiveQueryTimeout (default 5 s).
+	MaxFilterTerms        int
+	ExpensiveQueryTimeout time.Duration
 }
 
 // Server serves /scim/v2, /healthz and /readyz.
@@ -63,6 +72,9 @@ type Server struct {
 	// draining is set by Drain: /readyz answers 503 so that load balancers stop sending
 	// requests before the listener closes.
 	draining atomic.Bool
+	gate     *tenantGate
+	// shareRefused counts requests refused by the tenant gate.
+	shareRefused *prometheus.CounterVec
 }
 
 // Drain makes /readyz answer 503 ("draining") from now on while every other route keeps
@@ -98,6 +110,18 @@ func New(ctx context.Context, cfg Config, st store.Store, dir *directory.Directo
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 2 * time.Second
 	}
+	if cfg.TenantConcurrency <= 0 {
+		cfg.TenantConcurrency = DefaultTenantConcurrency
+	}
+	if cfg.TenantQueueWait <= 0 {
+		cfg.TenantQueueWait = DefaultTenantQueueWait
+	}
+	if cfg.MaxFilterTerms <= 0 {
+		cfg.MaxFilterTerms = DefaultMaxFilterTerms
+	}
+	if cfg.ExpensiveQueryTimeout <= 0 {
+		cfg.ExpensiveQueryTimeout = DefaultExpensiveQueryTimeout
+	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	key, err := st.Secret(ctx, "cursor_key", newCursorKey)
 	if err != nil {
@@ -111,7 +135,9 @@ func New(ctx context.Context, cfg Config, st store.Store, dir *directory.Directo
 		auth:    directory.NewAuthenticator(st),
 		cursors: &cursorCodec{key: key},
 		authLim: newAuthThrottle(cfg.AuthFailuresPerMinute),
+		gate:    newTenantGate(cfg.TenantConcurrency, cfg.TenantQueueWait),
 	}
+	srv.shareRefused = newShareRefused(m.reg)
 	if err := m.reg.Register(newDBCollector(st, srv.readiness, cfg.ReadyTimeout, cfg.ExpectedMigration)); err != nil {
 		return nil, err
 	}
@@ -153,7 +179,7 @@ func (s *Server) Mount(r chi.Router) {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Route("/scim/v2", func(r chi.Router) {
-		r.Use(s.limitBody, s.timeout, s.authenticate, s.rateLimit)
+		r.Use(s.limitBody, s.timeout, s.authenticate, s.tenantShare, s.rateLimit)
 		r.NotFound(s.wrap(func(w http.ResponseWriter, r *http.Request) error { return errNotFoundRoute }))
 		r.MethodNotAllowed(s.wrap(func(w http.ResponseWriter, r *http.Request) error { return errMethod }))
 		r.Get("/ServiceProviderConfig", s.wrap(s.serviceProviderConfig))

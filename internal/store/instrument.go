@@ -179,6 +179,11 @@ func (s *instrumented) CreateSAMLRequest(ctx context.Context, r SAMLRequest) (er
 	return s.Store.CreateSAMLRequest(ctx, r)
 }
 
+func (s *instrumented) PendingSAMLRequests(ctx context.Context, tenantID string, now time.Time, limit int) (n int, err error) {
+	defer func(start time.Time) { s.done("pending_saml_requests", start, err) }(time.Now())
+	return s.Store.PendingSAMLRequests(ctx, tenantID, now, limit)
+}
+
 func (s *instrumented) SAMLRequests(ctx context.Context, tenantID string, bindingHash []byte, now time.Time) (rs []SAMLRequest, err error) {
 	defer func(start time.Time) { s.done("saml_requests", start, err) }(time.Now())
 	return s.Store.SAMLRequests(ctx, tenantID, bindingHash, now)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,21 +47,44 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = "30s"
 	}
 	cfg.AfterRelease = keepWritable
+	// The pool is sized for many tenants at once unless the URL says otherwise
+	// (pool_max_conns); the server gives each tenant a share well below it.
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	// Token checks and readiness get a small pool of their own, so that no load of other
+	// queries can make them wait.
+	pcfg := cfg.Copy()
+	pcfg.MaxConns, pcfg.MinConns = PriorityConns, 0
+	prio, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
+		prio.Close()
 		return nil, fmt.Errorf("postgres: cannot reach the database: %w", err)
 	}
-	return &Store{Store: sqlstore.New(&db{conn: conn{pool}, pool: pool}, sqlfilter.Postgres), Pool: pool}, nil
+	d := &db{conn: conn{pool}, pool: pool, prio: &db{conn: conn{prio}, pool: prio}}
+	return &Store{Store: sqlstore.New(d, sqlfilter.Postgres), Pool: pool}, nil
 }
 
 // MigrationDir is the folder of migrations.FS this backend's migrations are in.
 const MigrationDir = "postgres"
+
+// DefaultMaxConns is the main pool's size when the database URL sets no pool_max_conns;
+// PriorityConns is the size of the pool reserved for token checks and readiness.
+const (
+	DefaultMaxConns = 16
+	PriorityConns   = 2
+)
 
 // Migrate applies pending migrations and returns those applied.
 func (s *Store) Migrate(ctx context.Context) ([]sqlstore.Migration, error) {
@@ -174,6 +198,17 @@ func (r pgRows) Err() error             { return translate(r.Rows.Err()) }
 type db struct {
 	conn
 	pool *pgxpool.Pool
+	prio *db // the reserved pool; nil on the reserved pool itself
+}
+
+var _ sqlstore.PriorityDB = (*db)(nil)
+
+// Priority implements sqlstore.PriorityDB.
+func (d *db) Priority() sqlstore.DB {
+	if d.prio == nil {
+		return d
+	}
+	return d.prio
 }
 
 // maxAttempts bounds the retries of a transaction that lost a serialization race or a
@@ -198,5 +233,8 @@ func (d *db) Ping(ctx context.Context) error { return translate(d.pool.Ping(ctx)
 
 func (d *db) Close() error {
 	d.pool.Close()
+	if d.prio != nil {
+		d.prio.pool.Close()
+	}
 	return nil
 }

@@ -241,7 +241,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, stor
 	var t store.Token
 	var tn store.Tenant
 	var types string
-	err := s.db.QueryRow(ctx, `SELECT k.tenant_id, k.id, k.label, k.created_at, k.last_used_at, k.revoked_at,
+	err := s.prio().QueryRow(ctx, `SELECT k.tenant_id, k.id, k.label, k.created_at, k.last_used_at, k.revoked_at,
 			n.id, n.slug, n.name, n.default_user_type, n.user_types, n.created_at, n.user_type_source
 		FROM scim_tokens k JOIN tenants n ON n.id = k.tenant_id WHERE k.hash = $1`, hash).Scan(
 		&t.TenantID, &t.ID, &t.Label, timeDest{&t.CreatedAt}, timeDest{&t.LastUsedAt}, timeDest{&t.RevokedAt},
@@ -285,7 +285,7 @@ func (s *Store) RevokeToken(ctx context.Context, tenantID, id string, at time.Ti
 
 // TouchToken implements store.Store.
 func (s *Store) TouchToken(ctx context.Context, tenantID, id string, at time.Time) error {
-	return s.db.Exec(ctx, `UPDATE scim_tokens SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2`,
+	return s.prio().Exec(ctx, `UPDATE scim_tokens SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2`,
 		tenantID, id, s.timeArg(at))
 }
 
@@ -305,8 +305,8 @@ func (s *Store) Secret(ctx context.Context, name string, newValue func() []byte)
 	return v, err
 }
 
-// Ping implements store.Store.
-func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+// Ping implements store.Store, on the reserved pool where there is one.
+func (s *Store) Ping(ctx context.Context) error { return s.prio().Ping(ctx) }
 
 // PoolStats implements store.Store: the backend's connection pool.
 func (s *Store) PoolStats() store.PoolStats { return s.db.PoolStats() }
