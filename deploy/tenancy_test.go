@@ -22,6 +22,7 @@ var globalTables = map[string]string{
 	"tenants":           "the tenants themselves; keyed by id, found by slug (a reference table)",
 	"settings":          "installation-wide secrets such as the cursor key (a reference table)",
 	"schema_migrations": "the applied migrations (a reference table)",
+	"signing_keys":      "the deployment's one signing key set (OIDC tokens, SETs), published at one JWKS URL (a reference table)",
 }
 
 // crossTenantStatements are the store functions whose statements may touch a tenant table
