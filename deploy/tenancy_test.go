@@ -23,6 +23,7 @@ var globalTables = map[string]string{
 	"settings":          "installation-wide secrets such as the cursor key (a reference table)",
 	"schema_migrations": "the applied migrations (a reference table)",
 	"signing_keys":      "the deployment's one signing key set (OIDC tokens, SETs), published at one JWKS URL (a reference table)",
+	"oidc_clients":      "applications signing users in through scimd are deployment-wide: one application serves every tenant (a reference table)",
 }
 
 // crossTenantStatements are the store functions whose statements may touch a tenant table
@@ -32,6 +33,7 @@ var crossTenantStatements = map[string]string{
 	"RevokeToken": "`scimd token revoke ID` names a token only; token ids are random and unique across tenants, so the id finds the tenant, then the update filters on it",
 	"PruneEvents": "retention housekeeping deletes old audit events of every tenant at once",
 	"PruneSAML":   "housekeeping deletes expired SAML requests, consumed assertion ids and sessions of every tenant at once",
+	"PruneOIDC":   "housekeeping deletes expired OIDC authorization requests and tokens of every tenant at once",
 }
 
 var (

@@ -141,6 +141,7 @@ type Page struct {
 // the tenant id and touches only that tenant's rows.
 type Store interface {
 	SigningKeyStore
+	OIDCStore
 
 	// CreateTenant stores t; ErrConflict if the slug is taken.
 	CreateTenant(ctx context.Context, t Tenant) error

@@ -40,6 +40,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SigningFirstKey", testSigningFirstKey},
 		{"SigningFirstKeyConcurrent", testSigningFirstKeyConcurrent},
 		{"SigningRotation", testSigningRotation},
+		{"OIDCClients", testOIDCClients},
+		{"OIDCAuthRequests", testOIDCAuthRequests},
+		{"OIDCTokens", testOIDCTokens},
 	})
 }
 
