@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
@@ -202,6 +203,9 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	doc := op.CreateDiscoveryConfig(ctx, p.op, p.storage)
 	doc.EndSessionEndpoint = ""
 	doc.ClaimsSupported = supportedClaims
+	doc.ResponseTypesSupported = []string{string(zoidc.ResponseTypeCode)} // clients may use only the code flow
+	doc.ResponseModesSupported = []string{"query"}
+	doc.GrantTypesSupported = []zoidc.GrantType{zoidc.GrantTypeCode, zoidc.GrantTypeRefreshToken}
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	op.Discover(w, doc)
 }

@@ -378,7 +378,7 @@ func (s *storage) TerminateSession(context.Context, string, string) error { retu
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *zoidc.Error {
 	var tok store.OIDCToken
 	var err error
-	if userID != "" { // an access token's id
+	if userID != "" && strings.Count(tokenOrID, ".") == 1 { // an access token's id (TENANT.UUID)
 		tenantID, _, ok := splitHandle(tokenOrID)
 		if !ok {
 			return nil
