@@ -36,6 +36,7 @@ type serveConfig struct {
 	AuthFailures    int
 	opsConfig
 	limitsConfig
+	oidcConfig
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -61,6 +62,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 		"how long in-flight requests may take to finish on SIGTERM (env SCIMD_SHUTDOWN_TIMEOUT)")
 	opsFlags(fs, &c.opsConfig)
 	limitsFlags(fs, &c.limitsConfig)
+	oidcFlags(fs, &c.oidcConfig)
 	return c
 }
 
@@ -138,7 +140,8 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	reg := prometheus.NewRegistry()
 	sso := &samlHook{}
 	admin := &consoleHook{sso: sso}
-	srv, err := server.New(ctx, server.Config{Routes: append(sso.routes(), admin.routes()...), PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize, MetricsOnMain: c.MetricsAddr == "",
+	apps := &oidcHook{sso: sso, cfg: c.oidcConfig}
+	srv, err := server.New(ctx, server.Config{Routes: append(append(sso.routes(), admin.routes()...), apps.routes()...), PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize, MetricsOnMain: c.MetricsAddr == "",
 		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures,
 		MetricsTenantLabel: c.MetricsTenantLabel, ExpectedMigration: expected},
 		db, log, reg)
@@ -149,6 +152,9 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 		return err
 	}
 	if err := admin.start(ctx, publicURL, db, srv.Directory(), log); err != nil {
+		return err
+	}
+	if err := apps.start(ctx, publicURL, db, srv.Directory(), log, reg); err != nil {
 		return err
 	}
 	hs := &http.Server{
