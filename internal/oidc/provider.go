@@ -181,7 +181,6 @@ func (p *Provider) now() time.Time { return p.cfg.Now().UTC() }
 func (p *Provider) Routes(r chi.Router) {
 	r.Get(DiscoveryPath, p.count("discovery", p.discovery))
 	r.Method(http.MethodGet, JWKSPath, p.count("jwks", p.keys.ServeHTTP))
-	r.Method(http.MethodHead, JWKSPath, p.count("jwks", p.keys.ServeHTTP))
 	authorize := p.count("authorize", p.bindBrowser(p.op.ServeHTTP))
 	r.Get(AuthorizePath, authorize)
 	r.Post(AuthorizePath, authorize)

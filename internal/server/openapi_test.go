@@ -212,7 +212,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	sv, err := server.New(context.Background(), server.Config{PublicURL: "http://scimd.test", MetricsOnMain: true,
-		Routes: []func(chi.Router){svc.Routes, admin.Routes}},
+		Routes: []func(chi.Router){svc.Routes, admin.Routes, newOIDC(t, s, svc, "http://scimd.test").Routes}},
 		s, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
@@ -363,7 +363,8 @@ func TestOpenAPIContract(t *testing.T) {
 	}
 	for path, item := range c.doc.Paths.Map() {
 		for _, op := range item.Operations() {
-			if !slices.Contains(op.Tags, "SAML") && !slices.Contains(op.Tags, "Console") && !c.seen[op.OperationID] { // TestOpenAPISAML, TestOpenAPIConsole
+			if !slices.Contains(op.Tags, "SAML") && !slices.Contains(op.Tags, "Console") && !slices.Contains(op.Tags, "OIDC") &&
+				!c.seen[op.OperationID] { // TestOpenAPISAML, TestOpenAPIConsole, TestOpenAPIOIDC
 				t.Errorf("operation %s (%s) was never exercised", op.OperationID, path)
 			}
 		}
