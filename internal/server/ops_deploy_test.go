@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -12,7 +14,10 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/oidc"
 	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/signing"
 	"github.com/scimd/scimd/internal/store/teststores"
 )
 
@@ -51,6 +56,11 @@ func knownMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	rec := &descRecorder{names: map[string]bool{}}
 	server.NewMetrics(rec, false)
+	s := teststores.SQLite(t)
+	if _, err := oidc.New(context.Background(), oidc.Config{Issuer: "http://scimd.test"}, s, directory.New(s, slog.New(slog.DiscardHandler), nil),
+		signing.New(s, signing.Options{}), samlSignIn{newSAML(t, s)}, slog.New(slog.DiscardHandler), rec); err != nil {
+		t.Fatal(err)
+	}
 	e := newEnvConfig(t, teststores.SQLite(t), func(c *server.Config) { c.ExpectedMigration = embeddedVersion(t) })
 	e.traffic()
 	for name := range e.scrape() {
@@ -118,7 +128,8 @@ func TestDeployAlerts(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"ScimdHigh5xxRatio", "ScimdHighLatencyP99", "ScimdTokenFailuresSpike", "ScimdSAMLFailuresSpike", "ScimdDatabaseNotReady"} {
+	for _, name := range []string{"ScimdHigh5xxRatio", "ScimdHighLatencyP99", "ScimdTokenFailuresSpike", "ScimdSAMLFailuresSpike", "ScimdDatabaseNotReady",
+		"ScimdOIDCServerErrors", "ScimdOIDCTokenReplay"} {
 		if !alerts[name] {
 			t.Errorf("alerts.yml has no alert %s", name)
 		}
