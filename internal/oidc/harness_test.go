@@ -62,7 +62,7 @@ type node struct {
 // env is a deployment on one database, with tenants acme and beta (single sign-on
 // configured), gamma (none), and three applications.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	st     store.Store
 	clock  *clock
 	node   *node
@@ -81,7 +81,7 @@ var (
 	spCert      string
 )
 
-func newEnv(t *testing.T, st store.Store) *env {
+func newEnv(t testing.TB, st store.Store) *env {
 	t.Helper()
 	e := &env{t: t, st: st, clock: &clock{}}
 	e.node = e.newNode(st, "")

@@ -185,10 +185,10 @@ func (p *Provider) errorPage(w http.ResponseWriter, status int, msg string) {
 	errorTemplate.Execute(w, msg)
 }
 
-// Audit event names.
+// Audit event names (the directory's, so that the console's audit log offers them).
 const (
-	EventSignIn        = "app_sign_in"
-	EventFamilyRevoked = "app_token_family_revoked"
+	EventSignIn        = directory.EventAppSignIn
+	EventFamilyRevoked = directory.EventAppFamilyRevoked
 )
 
 // event writes an audit event of the tenant.
