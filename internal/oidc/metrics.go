@@ -1,8 +1,10 @@
 package oidc
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -73,11 +75,25 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
-// count counts the requests of an endpoint by outcome.
+// Bounds of one request to the provider: its parameters are a few short values.
+const (
+	maxBodyBytes   = 64 << 10
+	requestTimeout = 15 * time.Second
+)
+
+// count counts the requests of an endpoint by outcome, and bounds each request's body and
+// time.
 func (p *Provider) count(endpoint string, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w}
-		next(rec, r)
+		if r.ContentLength > maxBodyBytes {
+			http.Error(rec, "request body too large", http.StatusRequestEntityTooLarge)
+		} else {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+			ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+			next(rec, r.WithContext(ctx))
+			cancel()
+		}
 		p.metrics.requests.WithLabelValues(endpoint, outcome(rec.status, w.Header().Get("Location"))).Inc()
 	}
 }

@@ -278,6 +278,17 @@ func TestRefusals(t *testing.T) {
 				t.Fatalf("redirect %v; want the registered URI with state st-acme", r.location)
 			}
 		})
+		run(t, e, "oversized request", func(t *testing.T, e *env) {
+			body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {strings.Repeat("x", 70<<10)}}.Encode()
+			res, err := http.Post(e.issuer+oidc.TokenPath, "application/x-www-form-urlencoded", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Fatalf("a 70 KiB token request = %d, want 413", res.StatusCode)
+			}
+		})
 		run(t, e, "wrong secret", func(t *testing.T, e *env) {
 			code := e.code(e.conf, ann, "")
 			if _, err := e.exchange(e.conf, "scimd_cs_wrong", code, ""); oauthError(err) != "invalid_client" {
