@@ -132,8 +132,11 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, p.signIn.LoginURL(t.Slug, resumeURL(t.Slug, a.GetID()), force), http.StatusFound)
 		return
 	}
-	if _, _, err := p.activeUser(ctx, t.ID, user.ID, a.ClientID); err != nil {
+	if _, _, err := p.activeUser(ctx, t.ID, user.ID, a.ClientID); errors.Is(err, errNoAccess) {
 		p.authError(w, r, a, zoidc.ErrAccessDenied().WithDescription("the user no longer has access"))
+		return
+	} else if err != nil {
+		p.authError(w, r, a, zoidc.ErrServerError().WithParent(err))
 		return
 	}
 	if err := p.st.CompleteOIDCAuthRequest(ctx, t.ID, a.GetID(), user.ID, authTime); err != nil {

@@ -186,9 +186,11 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *zoidc.AuthRequest,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.p.checkSSO(ctx, t); err != nil {
-		s.p.refusedEvent(ctx, t, client.ID, "", "no_sso")
+	if ok, err := s.p.hasSSO(ctx, t); err != nil {
 		return nil, err
+	} else if !ok {
+		s.p.refusedEvent(ctx, t, client.ID, "", "no_sso")
+		return nil, zoidc.ErrInvalidRequest().WithDescription("the organization %s has no single sign-on", quote(t.Slug))
 	}
 	now := s.p.now()
 	a := &authRequest{params: params{ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: req.Scopes, State: req.State,
@@ -658,7 +660,9 @@ func (p *Provider) activeUser(ctx context.Context, tenantID, userID, clientID st
 	if err != nil {
 		return store.Tenant{}, nil, err
 	}
-	if err := p.checkSSO(ctx, t); err != nil {
+	if ok, err := p.hasSSO(ctx, t); err != nil {
+		return store.Tenant{}, nil, err
+	} else if !ok {
 		p.refusedEvent(ctx, t, clientID, userID, "no_sso")
 		return store.Tenant{}, nil, errNoAccess
 	}
@@ -677,14 +681,13 @@ func (p *Provider) activeUser(ctx context.Context, tenantID, userID, clientID st
 	return t, user, nil
 }
 
-// checkSSO refuses a tenant without SAML single sign-on.
-func (p *Provider) checkSSO(ctx context.Context, t store.Tenant) error {
+// hasSSO reports whether the tenant has SAML single sign-on configured.
+func (p *Provider) hasSSO(ctx context.Context, t store.Tenant) (bool, error) {
 	_, err := p.sso.SAMLConfig(ctx, t.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		p.metrics.refused("no_sso")
-		return zoidc.ErrInvalidRequest().WithDescription("the organization %s has no single sign-on", quote(t.Slug))
+		return false, nil
 	}
-	return err
+	return err == nil, err
 }
 
 var supportedClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash",
