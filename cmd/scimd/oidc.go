@@ -16,7 +16,6 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/oidc"
-	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/signing"
 	"github.com/scimd/scimd/internal/store"
 )
@@ -56,19 +55,12 @@ func (h *oidcHook) start(ctx context.Context, publicURL string, s store.Store, d
 	slog.SetDefault(log)
 	var err error
 	h.prov, err = oidc.New(ctx, oidc.Config{Issuer: publicURL, AccessTokenTTL: h.cfg.AccessTokenTTL, RefreshTokenTTL: h.cfg.RefreshTokenTTL},
-		s, d, signing.New(s, signing.Options{}), samlSignIn{h.sso.svc}, log, reg)
+		s, d, signing.New(s, signing.Options{}), h.sso.svc, log, reg)
 	if err != nil {
 		return err
 	}
 	go h.prov.PruneEvery(ctx, 10*time.Minute)
 	return nil
-}
-
-// samlSignIn is the SAML service as the provider's way to sign users in.
-type samlSignIn struct{ *saml.Service }
-
-func (s samlSignIn) LoginURL(slug, returnTo string, force bool) string {
-	return saml.LoginURL(slug, returnTo, force)
 }
 
 // appCmd manages the applications that sign users in through scimd (OIDC clients).

@@ -252,20 +252,14 @@ func TestBrowserOIDC(t *testing.T) {
 		t.Fatalf("a new sign-in of the deactivated user ended at %s:\n%s", loc, body)
 	}
 
-	res, err := http.Get(tb.base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var metrics bytes.Buffer
-	metrics.ReadFrom(res.Body)
+	metrics := scrapeMetrics(t, tb.base)
 	for _, line := range []string{
 		`scimd_oidc_requests_total{endpoint="token",outcome="success"} 2`,
 		`scimd_oidc_requests_total{endpoint="token",outcome="client_error"} 1`,
 		`scimd_oidc_refusals_total{reason="user_deactivated"}`,
 		`scimd_oidc_sign_in_duration_seconds_count 1`,
 	} {
-		if !strings.Contains(metrics.String(), line) {
+		if !strings.Contains(metrics, line) {
 			t.Errorf("/metrics lacks %s", line)
 		}
 	}

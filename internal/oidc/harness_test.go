@@ -43,13 +43,6 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// samlSignIn adapts the SAML service to the provider (as cmd/scimd does).
-type samlSignIn struct{ *saml.Service }
-
-func (s samlSignIn) LoginURL(slug, returnTo string, force bool) string {
-	return saml.LoginURL(slug, returnTo, force)
-}
-
 // node is one scimd: the real router with the SAML service and the OIDC provider.
 type node struct {
 	srv  *httptest.Server
@@ -143,7 +136,7 @@ func (e *env) newNode(st store.Store, issuer string) *node {
 		t.Fatal(err)
 	}
 	n.keys = signing.New(st, signing.Options{PublishLead: time.Minute, MaxTokenLifetime: time.Hour, Now: e.clock.Now})
-	if prov, err = oidc.New(ctx, oidc.Config{Issuer: issuer, Now: e.clock.Now}, st, n.dir, n.keys, samlSignIn{sso}, log, n.reg); err != nil {
+	if prov, err = oidc.New(ctx, oidc.Config{Issuer: issuer, Now: e.clock.Now}, st, n.dir, n.keys, sso, log, n.reg); err != nil {
 		t.Fatal(err)
 	}
 	n.prov = prov

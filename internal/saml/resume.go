@@ -30,6 +30,12 @@ func LoginURL(slug, returnTo string, forceAuthn bool) string {
 	return "/t/" + url.PathEscape(slug) + "/saml/login?" + q.Encode()
 }
 
+// LoginURL is the package's LoginURL, as a method, so that the service is all a resumed
+// flow needs.
+func (s *Service) LoginURL(slug, returnTo string, forceAuthn bool) string {
+	return LoginURL(slug, returnTo, forceAuthn)
+}
+
 // SignedIn returns the browser's signed-in, active user of tenant t, with the time its
 // session started (when the IdP last authenticated the user), checking the session and the
 // user in the database as every page does. user is nil when nobody is signed in;

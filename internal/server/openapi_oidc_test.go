@@ -25,19 +25,11 @@ import (
 	"github.com/scimd/scimd/internal/store/teststores"
 )
 
-// samlSignIn is the SAML service as the provider's way to sign users in (as cmd/scimd
-// wires it).
-type samlSignIn struct{ *saml.Service }
-
-func (s samlSignIn) LoginURL(slug, returnTo string, force bool) string {
-	return saml.LoginURL(slug, returnTo, force)
-}
-
 // newOIDC returns the OpenID Connect provider on s for publicURL, as cmd/scimd wires it.
 func newOIDC(t *testing.T, s store.Store, svc *saml.Service, publicURL string) *oidc.Provider {
 	t.Helper()
 	p, err := oidc.New(context.Background(), oidc.Config{Issuer: publicURL}, s, directory.New(s, slog.New(slog.DiscardHandler), nil),
-		signing.New(s, signing.Options{}), samlSignIn{svc}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+		signing.New(s, signing.Options{}), svc, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func knownMetrics(t *testing.T) map[string]bool {
 	server.NewMetrics(rec, false)
 	s := teststores.SQLite(t)
 	if _, err := oidc.New(context.Background(), oidc.Config{Issuer: "http://scimd.test"}, s, directory.New(s, slog.New(slog.DiscardHandler), nil),
-		signing.New(s, signing.Options{}), samlSignIn{newSAML(t, s)}, slog.New(slog.DiscardHandler), rec); err != nil {
+		signing.New(s, signing.Options{}), newSAML(t, s), slog.New(slog.DiscardHandler), rec); err != nil {
 		t.Fatal(err)
 	}
 	e := newEnvConfig(t, teststores.SQLite(t), func(c *server.Config) { c.ExpectedMigration = embeddedVersion(t) })
