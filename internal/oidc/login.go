@@ -45,8 +45,42 @@ func (p *Provider) bindBrowser(next http.HandlerFunc) http.HandlerFunc {
 				SameSite: http.SameSiteLaxMode})
 		}
 		br := &browserRequest{organization: org, bindingHash: hash(binding)}
-		next(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, br)))
+		pw := &pageWriter{ResponseWriter: w}
+		next(pw, r.WithContext(context.WithValue(r.Context(), requestKey{}, br)))
+		if pw.refused {
+			p.errorPage(w, pw.status, "The application's sign-in request was refused: "+strings.TrimSpace(pw.body.String()))
+		}
 	}
+}
+
+// pageWriter turns the library's plain-text refusals of an authorization request (an
+// unknown client, a redirect URI that is not registered: the application cannot be told)
+// into scimd's page.
+type pageWriter struct {
+	http.ResponseWriter
+	status  int
+	refused bool
+	body    strings.Builder
+}
+
+func (pw *pageWriter) WriteHeader(code int) {
+	if code >= 400 && strings.HasPrefix(pw.Header().Get("Content-Type"), "text/plain") {
+		pw.status, pw.refused = code, true
+		pw.Header().Del("Content-Type")
+		pw.Header().Del("X-Content-Type-Options")
+		return
+	}
+	pw.ResponseWriter.WriteHeader(code)
+}
+
+func (pw *pageWriter) Write(b []byte) (int, error) {
+	if pw.refused {
+		if pw.body.Len() < 1024 {
+			pw.body.Write(b)
+		}
+		return len(b), nil
+	}
+	return pw.ResponseWriter.Write(b)
 }
 
 // validSlug reports whether s can be a tenant slug in a path (no separators, no escapes).

@@ -150,7 +150,8 @@ func TestRefusals(t *testing.T) {
 			b := e.browser()
 			b.signIn(e.acme, ann, e.clock.Now())
 			r := b.authorize(q)
-			if r.location != nil || r.status != http.StatusBadRequest || !strings.Contains(r.body, want) {
+			if r.location != nil || r.status != http.StatusBadRequest || !strings.Contains(r.body, want) ||
+				!strings.Contains(r.body, "<h1>Sign-in failed</h1>") {
 				t.Fatalf("got %d %v %q; want a 400 page saying %q", r.status, r.location, r.body, want)
 			}
 		}
