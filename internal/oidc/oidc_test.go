@@ -263,6 +263,59 @@ func TestRefusals(t *testing.T) {
 				t.Fatalf("another browser resumed the request: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 			}
 		})
+		run(t, e, "a completed authorization is not resumed twice", func(t *testing.T, e *env) {
+			b := signedIn(e)
+			r := b.authorize(authParams(e.conf, "acme"))
+			if r.param("code") == "" {
+				t.Fatalf("no code: %v", r.location)
+			}
+			// Resume the same request again, as a reload or the library's callback would.
+			res, err := b.c.Get(e.issuer + oidc.AuthorizePath + "?" + authParams(e.conf, "acme").Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			login, _ := res.Request.URL.Parse(res.Header.Get("Location"))
+			res, _ = b.c.Get(login.String())
+			res.Body.Close()
+			resume, _ := res.Request.URL.Parse(res.Header.Get("Location"))
+			if res, _ = b.c.Get(resume.String()); res.StatusCode != http.StatusFound {
+				t.Fatalf("first resume = %d", res.StatusCode)
+			}
+			res.Body.Close()
+			res, _ = b.c.Get(resume.String())
+			res.Body.Close()
+			if res.StatusCode < 400 || res.Header.Get("Location") != "" {
+				t.Fatalf("second resume of one request = %d %s; want a page, no second code", res.StatusCode, res.Header.Get("Location"))
+			}
+		})
+		run(t, e, "introspection by another client", func(t *testing.T, e *env) {
+			tok, err := e.exchange(e.conf, e.confSecret, e.code(e.conf, ann, ""), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				id, secret string
+				active     bool
+			}{{e.conf.ID, e.confSecret, true}, {e.other.ID, e.otherSecret, false}} {
+				req, _ := http.NewRequest(http.MethodPost, e.issuer+oidc.IntrospectPath, strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(url.QueryEscape(tc.id), url.QueryEscape(tc.secret))
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var body struct {
+					Active bool   `json:"active"`
+					Sub    string `json:"sub"`
+				}
+				json.NewDecoder(res.Body).Decode(&body)
+				res.Body.Close()
+				if body.Active != tc.active || (tc.active && body.Sub != ann.ID) {
+					t.Fatalf("introspection by %s = %+v, want active %v", tc.id, body, tc.active)
+				}
+			}
+		})
 		run(t, e, "nonce and state echoed", func(t *testing.T, e *env) {
 			code := e.code(e.conf, ann, "")
 			tok, err := e.exchange(e.conf, e.confSecret, code, "")

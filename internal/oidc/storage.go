@@ -556,16 +556,24 @@ func (s *storage) liveAccessToken(ctx context.Context, tokenID, subject string) 
 	return tok, nil
 }
 
+// errInactive is the answer for a token introspection that must say active: false (the
+// library reports any error so).
+var errInactive = errors.New("oidc: inactive token")
+
 // SetIntrospectionFromToken implements op.OPStorage (RFC 7662): active only for a live
-// token of the asking client whose user is still active.
+// token of the asking client whose user is still active; any error makes the library
+// answer active: false.
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *zoidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	tok, err := s.liveAccessToken(ctx, tokenID, subject)
-	if err != nil || tok.ClientID != clientID {
-		return nil // inactive
+	if err != nil {
+		return err
+	}
+	if tok.ClientID != clientID {
+		return errInactive
 	}
 	t, user, err := s.p.activeUser(ctx, tok.TenantID, tok.UserID, tok.ClientID)
 	if err != nil {
-		return nil
+		return err
 	}
 	info := new(zoidc.UserInfo)
 	setClaims(info, t, user, tok.Scopes)
