@@ -6,13 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/go-chi/chi/v5"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/oidc"
@@ -34,33 +30,9 @@ func oidcFlags(fs *flag.FlagSet, c *oidcConfig) {
 		"lifetime of a refresh token (each use rotates it) (env SCIMD_OIDC_REFRESH_TOKEN_TTL)")
 }
 
-// oidcHook wires the OpenID Connect provider into serve, as samlHook does SAML: its routes
-// go into server.Config before the server exists, and it starts once the server's directory
-// and the SAML service (through which users sign in) exist.
-type oidcHook struct {
-	sso  *samlHook
-	cfg  oidcConfig
-	prov *oidc.Provider
-}
-
-// routes is the server.Config.Routes entry; the router is built after start.
-func (h *oidcHook) routes() []func(chi.Router) {
-	return []func(chi.Router){func(r chi.Router) { h.prov.Routes(r) }}
-}
-
-// start creates the provider on s with the deployment's signing keys, and prunes expired
-// requests, tokens and retired keys every ten minutes until ctx ends.
-func (h *oidcHook) start(ctx context.Context, publicURL string, s store.Store, d *directory.Directory, log *slog.Logger, reg prometheus.Registerer) error {
-	// zitadel/oidc logs through slog's default logger: make it scimd's.
-	slog.SetDefault(log)
-	var err error
-	h.prov, err = oidc.New(ctx, oidc.Config{Issuer: publicURL, AccessTokenTTL: h.cfg.AccessTokenTTL, RefreshTokenTTL: h.cfg.RefreshTokenTTL},
-		s, d, signing.New(s, signing.Options{}), h.sso.svc, log, reg)
-	if err != nil {
-		return err
-	}
-	go h.prov.PruneEvery(ctx, 10*time.Minute)
-	return nil
+// provider is the provider's configuration for the deployment at publicURL.
+func (c oidcConfig) provider(publicURL string) oidc.Config {
+	return oidc.Config{Issuer: publicURL, AccessTokenTTL: c.AccessTokenTTL, RefreshTokenTTL: c.RefreshTokenTTL}
 }
 
 // appCmd manages the applications that sign users in through scimd (OIDC clients).
@@ -83,7 +55,7 @@ func appCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if *name == "" || len(uris) == 0 || len(pos) > 0 {
 			return usageErr("usage: scimd app create --name NAME --redirect-uri URL [--redirect-uri URL…] [--public]")
 		}
-		return withDirectory(ctx, *dsn, func(_ *directory.Directory, s store.Store) error {
+		return withDirectory(ctx, *dsn, func(ctx context.Context, _ *directory.Directory, s store.Store) error {
 			c, secret, err := oidc.NewClient(ctx, s, *name, uris, *public, time.Now())
 			if err != nil {
 				return err
@@ -99,7 +71,7 @@ func appCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if _, err := parseArgs(fs, args[1:]); err != nil {
 			return err
 		}
-		return withDirectory(ctx, *dsn, func(_ *directory.Directory, s store.Store) error {
+		return withDirectory(ctx, *dsn, func(ctx context.Context, _ *directory.Directory, s store.Store) error {
 			clients, err := s.OIDCClients(ctx)
 			if err != nil {
 				return err
@@ -124,7 +96,7 @@ func appCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if len(pos) != 1 {
 			return usageErr("usage: scimd app %s CLIENT_ID", args[0])
 		}
-		return withDirectory(ctx, *dsn, func(_ *directory.Directory, s store.Store) error {
+		return withDirectory(ctx, *dsn, func(ctx context.Context, _ *directory.Directory, s store.Store) error {
 			if args[0] == "delete" {
 				err := s.DeleteOIDCClient(ctx, pos[0])
 				if errors.Is(err, store.ErrNotFound) {
@@ -162,7 +134,7 @@ func oidcCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	} else if len(pos) > 0 {
 		return usageErr("usage: scimd oidc rotate-key [--publish-lead 10m]")
 	}
-	return withDirectory(ctx, *dsn, func(_ *directory.Directory, s store.Store) error {
+	return withDirectory(ctx, *dsn, func(ctx context.Context, _ *directory.Directory, s store.Store) error {
 		k, err := signing.New(s, signing.Options{PublishLead: *lead}).Rotate(ctx)
 		if err != nil {
 			return err

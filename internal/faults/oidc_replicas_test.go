@@ -66,7 +66,7 @@ func TestOIDCAcrossProcesses(t *testing.T) {
 	}
 	now := time.Now().UTC()
 	if _, err := st.PutSAMLConfig(ctx, store.SAMLConfig{TenantID: tn.ID, IdPEntityID: "https://idp.example", IdPSSOURL: "https://idp.example/sso",
-		IdPCertPEM: cert, DefaultRedirect: "/t/default/", SPKeyPEM: key, SPCertPEM: cert, CreatedAt: now, UpdatedAt: now}); err != nil {
+		IdPCertPEM: cert, DefaultRedirect: "/t/default/", SPKeyPEM: key, SPCertPEM: cert, CreatedAt: now, UpdatedAt: now}, nil); err != nil {
 		t.Fatal(err)
 	}
 	user := newClient(baseA, token).createUser("ann@example.com")

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
-	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/oauth2"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/signing"
 	"github.com/scimd/scimd/internal/store"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 var ctx = context.Background()
@@ -114,33 +114,24 @@ func (e *env) newNode(st store.Store, issuer string) *node {
 	t := e.t
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	n := &node{reg: prometheus.NewRegistry()}
+	n := &node{}
 	n.srv = httptest.NewUnstartedServer(nil)
 	n.srv.Start()
 	t.Cleanup(n.srv.Close)
 	if issuer == "" {
 		issuer = n.srv.URL
 	}
-	var prov *oidc.Provider
-	var sso *saml.Service
-	routes := func(r chi.Router) {
-		sso.Routes(r)
-		prov.Routes(r)
-	}
-	sv, err := server.New(ctx, server.Config{PublicURL: issuer, Routes: []func(chi.Router){routes}}, st, log, n.reg)
+	stack, err := testkit.New(ctx, st, testkit.Options{Server: server.Config{PublicURL: issuer}, SAML: &saml.Config{Now: e.clock.Now}, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.dir = sv.Directory()
-	if sso, err = saml.New(saml.Config{PublicURL: issuer, Now: e.clock.Now}, st, st.(store.SAMLStore), n.dir, log, n.reg); err != nil {
+	n.dir, n.reg = stack.Dir, stack.Registry
+	n.keys = signing.New(stack.Store, signing.Options{PublishLead: time.Minute, MaxTokenLifetime: time.Hour, Now: e.clock.Now})
+	if n.prov, err = oidc.New(ctx, oidc.Config{Issuer: issuer, Now: e.clock.Now}, stack.Store, n.dir, n.keys, stack.SAML, log, n.reg); err != nil {
 		t.Fatal(err)
 	}
-	n.keys = signing.New(st, signing.Options{PublishLead: time.Minute, MaxTokenLifetime: time.Hour, Now: e.clock.Now})
-	if prov, err = oidc.New(ctx, oidc.Config{Issuer: issuer, Now: e.clock.Now}, st, n.dir, n.keys, sso, log, n.reg); err != nil {
-		t.Fatal(err)
-	}
-	n.prov = prov
-	n.srv.Config.Handler = sv.Handler()
+	n.prov.Mount(stack.Router)
+	n.srv.Config.Handler = stack.Router
 	return n
 }
 
@@ -156,7 +147,7 @@ func (e *env) configureSSO(tn store.Tenant) {
 	now := time.Now().UTC()
 	if _, err := e.st.(store.SAMLStore).PutSAMLConfig(ctx, store.SAMLConfig{TenantID: tn.ID, IdPEntityID: "https://idp.example/" + tn.Slug,
 		IdPSSOURL: "https://idp.example/sso", IdPCertPEM: spCert, DefaultRedirect: "/t/" + tn.Slug + "/",
-		SPKeyPEM: spKey, SPCertPEM: spCert, CreatedAt: now, UpdatedAt: now}); err != nil {
+		SPKeyPEM: spKey, SPCertPEM: spCert, CreatedAt: now, UpdatedAt: now}, nil); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -79,17 +79,10 @@ type SignIn interface {
 	LoginURL(slug, returnTo string, forceAuthn bool) string
 }
 
-// ssoConfigs is the part of store.SAMLStore the provider reads: whether a tenant has
-// single sign-on.
-type ssoConfigs interface {
-	SAMLConfig(ctx context.Context, tenantID string) (store.SAMLConfig, error)
-}
-
 // Provider is scimd's OpenID Provider.
 type Provider struct {
 	cfg     Config
 	st      store.Store
-	sso     ssoConfigs
 	dir     *directory.Directory
 	keys    *signing.KeySet
 	signIn  SignIn
@@ -140,15 +133,11 @@ func New(ctx context.Context, cfg Config, st store.Store, dir *directory.Directo
 	if len(secret) != 32 {
 		return nil, errors.New("oidc: the stored crypto key is not 32 bytes")
 	}
-	sso, ok := st.(ssoConfigs)
-	if !ok {
-		return nil, errors.New("oidc: the store keeps no SAML settings")
-	}
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
-	p := &Provider{cfg: cfg, st: st, sso: sso, dir: dir, keys: keys, signIn: signIn, log: log, metrics: m}
+	p := &Provider{cfg: cfg, st: st, dir: dir, keys: keys, signIn: signIn, log: log, metrics: m}
 	p.storage = &storage{p: p}
 	config := &op.Config{
 		CodeMethodS256:        true,
@@ -177,8 +166,8 @@ func New(ctx context.Context, cfg Config, st store.Store, dir *directory.Directo
 
 func (p *Provider) now() time.Time { return p.cfg.Now().UTC() }
 
-// Routes registers the provider's routes, each with its full path.
-func (p *Provider) Routes(r chi.Router) {
+// Mount registers the provider's routes, each with its full path.
+func (p *Provider) Mount(r chi.Router) {
 	r.Get(DiscoveryPath, p.count("discovery", p.discovery))
 	r.Method(http.MethodGet, JWKSPath, p.count("jwks", p.keys.ServeHTTP))
 	authorize := p.count("authorize", p.bindBrowser(p.op.ServeHTTP))

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/signing"
 	"github.com/scimd/scimd/internal/store"
@@ -675,14 +675,14 @@ func (p *Provider) activeUser(ctx context.Context, tenantID, userID, clientID st
 		return store.Tenant{}, nil, errNoAccess
 	}
 	user, err := p.dir.Get(ctx, scim.Users, t, userID, true)
-	if se := scim.AsError(err); se != nil && se.Status == http.StatusNotFound {
+	if errors.Is(err, store.ErrNotFound) {
 		p.refusedEvent(ctx, t, clientID, userID, "user_deleted")
 		return store.Tenant{}, nil, errNoAccess
 	}
 	if err != nil {
 		return store.Tenant{}, nil, err
 	}
-	if user.Attrs["active"] == false {
+	if !directory.CanSignIn(user) {
 		p.refusedEvent(ctx, t, clientID, userID, "user_deactivated")
 		return store.Tenant{}, nil, errNoAccess
 	}
@@ -691,7 +691,7 @@ func (p *Provider) activeUser(ctx context.Context, tenantID, userID, clientID st
 
 // hasSSO reports whether the tenant has SAML single sign-on configured.
 func (p *Provider) hasSSO(ctx context.Context, t store.Tenant) (bool, error) {
-	_, err := p.sso.SAMLConfig(ctx, t.ID)
+	_, err := p.st.SAMLConfig(ctx, t.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}

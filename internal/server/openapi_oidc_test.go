@@ -11,28 +11,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/oauth2"
 
-	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/oidc"
 	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/scim"
-	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/signing"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
-// newOIDC returns the OpenID Connect provider on s for publicURL, as cmd/scimd wires it.
-func newOIDC(t *testing.T, s store.Store, svc *saml.Service, publicURL string) *oidc.Provider {
+// mountOIDC mounts the OpenID Connect provider for publicURL on the stack's router, as
+// cmd/scimd wires it.
+func mountOIDC(t *testing.T, st *testkit.Stack, publicURL string) *oidc.Provider {
 	t.Helper()
-	p, err := oidc.New(context.Background(), oidc.Config{Issuer: publicURL}, s, directory.New(s, slog.New(slog.DiscardHandler), nil),
-		signing.New(s, signing.Options{}), svc, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	p, err := oidc.New(context.Background(), oidc.Config{Issuer: publicURL}, st.Store, st.Dir, signing.New(st.Store, signing.Options{}),
+		st.SAML, slog.New(slog.DiscardHandler), st.Registry)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.Mount(st.Router)
 	return p
 }
 
@@ -46,10 +45,8 @@ func TestOpenAPIOIDC(t *testing.T) {
 	}
 	strict, lenient := contractClients(c)
 	s := teststores.SQLite(t)
-	svc := newSAML(t, s)
-	e := newEnvConfig(t, s, func(cfg *server.Config) {
-		cfg.Routes = []func(chi.Router){svc.Routes, newOIDC(t, s, svc, cfg.PublicURL).Routes}
-	})
+	e := newEnvOptions(t, s, func(o *testkit.Options) { o.SAML = &saml.Config{} })
+	mountOIDC(t, e.stack, e.url)
 	call := contractCall(t, e)
 	ok := func(method, path, body string, status int, header ...string) resp {
 		t.Helper()
@@ -64,9 +61,9 @@ func TestOpenAPIOIDC(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	if _, err := s.(store.SAMLStore).PutSAMLConfig(ctx, store.SAMLConfig{TenantID: e.tenant.ID, IdPEntityID: "https://idp.example",
+	if _, err := s.PutSAMLConfig(ctx, store.SAMLConfig{TenantID: e.tenant.ID, IdPEntityID: "https://idp.example",
 		IdPSSOURL: "https://idp.example/sso", IdPCertPEM: cert, DefaultRedirect: "/t/acme/", SPKeyPEM: key, SPCertPEM: cert,
-		CreatedAt: now, UpdatedAt: now}); err != nil {
+		CreatedAt: now, UpdatedAt: now}, nil); err != nil {
 		t.Fatal(err)
 	}
 	user, err := e.dir.CreateUser(ctx, e.tenant, map[string]any{"schemas": []any{scim.UserSchema}, "userName": "ann@acme.test"})
@@ -80,7 +77,7 @@ func TestOpenAPIOIDC(t *testing.T) {
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(app.ID)+":"+url.QueryEscape(secret)))
 	session := store.NewID()
 	h := sha256.Sum256([]byte(session))
-	if err := s.(store.SAMLStore).CreateSession(ctx, store.Session{TenantID: e.tenant.ID, Hash: h[:], Kind: store.SessionSSO,
+	if err := s.CreateSession(ctx, store.Session{TenantID: e.tenant.ID, Hash: h[:], Kind: store.SessionSSO,
 		UserID: user.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}

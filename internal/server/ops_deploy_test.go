@@ -16,6 +16,7 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/oidc"
+	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/signing"
 	"github.com/scimd/scimd/internal/store/teststores"
@@ -56,9 +57,13 @@ func knownMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	rec := &descRecorder{names: map[string]bool{}}
 	server.NewMetrics(rec, false)
-	s := teststores.SQLite(t)
-	if _, err := oidc.New(context.Background(), oidc.Config{Issuer: "http://scimd.test"}, s, directory.New(s, slog.New(slog.DiscardHandler), nil),
-		signing.New(s, signing.Options{}), newSAML(t, s), slog.New(slog.DiscardHandler), rec); err != nil {
+	s, log := teststores.SQLite(t), slog.New(slog.DiscardHandler)
+	dir := directory.New(s, log, nil)
+	sso, err := saml.New(saml.Config{PublicURL: "http://scimd.test"}, s, dir, log, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oidc.New(context.Background(), oidc.Config{Issuer: "http://scimd.test"}, s, dir, signing.New(s, signing.Options{}), sso, log, rec); err != nil {
 		t.Fatal(err)
 	}
 	e := newEnvConfig(t, teststores.SQLite(t), func(c *server.Config) { c.ExpectedMigration = embeddedVersion(t) })
