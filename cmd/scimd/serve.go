@@ -35,6 +35,7 @@ type serveConfig struct {
 	opsConfig
 	limitsConfig
 	fairshareConfig
+	oidcConfig
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -63,6 +64,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 	opsFlags(fs, &c.opsConfig)
 	limitsFlags(fs, &c.limitsConfig)
 	fairshareFlags(fs, &c.fairshareConfig)
+	oidcFlags(fs, &c.oidcConfig)
 	return c
 }
 
