@@ -177,6 +177,9 @@ func (d *Directory) PatchUser(ctx context.Context, t store.Tenant, id string, op
 		if err != nil {
 			return store.Change{}, err
 		}
+		if err := keepsAccessAttrs(r.Attrs, next); err != nil {
+			return store.Change{}, err
+		}
 		if err := userRules(t, next); err != nil {
 			return store.Change{}, err
 		}
@@ -194,6 +197,22 @@ func (d *Directory) PatchUser(ctx context.Context, t store.Tenant, id string, op
 		return nil, d.finish(ctx, t, ev, notFound(scim.Users, id, err), fmt.Sprintf("userName %q", ev.ResourceName))
 	}
 	return r, d.finish(ctx, t, ev, nil, "")
+}
+
+// keepsAccessAttrs refuses a PATCH that takes active or userType away, whatever its form (a
+// remove by path, URN-qualified path or value path, a replace with null): without a value
+// the rules would restore the defaults, so a remove of active would silently re-activate a
+// deprovisioned user. Errors: 400 mutability, naming the attribute and the replace to send.
+func keepsAccessAttrs(before, after map[string]any) error {
+	for _, name := range []string{"active", "userType"} {
+		if _, had := before[name]; !had {
+			continue
+		}
+		if _, has := after[name]; !has {
+			return scim.BadRequest(scim.Mutability, "%s cannot be removed; use a replace operation with the new value", name)
+		}
+	}
+	return nil
 }
 
 // DeleteUser deletes a user and their memberships.

@@ -124,7 +124,7 @@ func (s *Server) MetricsHandler() http.Handler {
 // Handler returns the router.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.CleanPath, s.requestID, s.accessLog, s.recoverer, s.instrument)
+	r.Use(middleware.CleanPath, canonicalRoute, s.requestID, s.accessLog, s.recoverer, s.instrument)
 	r.NotFound(s.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return errNotFoundRoute
 	}))
@@ -148,6 +148,7 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/ResourceTypes/{id}", s.wrap(s.resourceType))
 		r.Get("/Schemas", s.wrap(s.schemas))
 		r.Get("/Schemas/{id}", s.wrap(s.schema))
+		r.Post("/.search", s.wrap(s.rootSearch))
 		for _, h := range []*resourceHandlers{s.users(), s.groups()} {
 			r.Route(h.rt.Endpoint, func(r chi.Router) {
 				r.Get("/", s.wrap(h.list))
