@@ -30,7 +30,10 @@ func samlStore(s store.Store) (store.SAMLStore, error) {
 // samlHook wires the SAML service provider into serve: its routes go into server.Config
 // before the server exists, and the service is started with the server's directory (so
 // that JIT users are counted like every provisioning event) once it does.
-type samlHook struct{ svc *saml.Service }
+type samlHook struct {
+	svc       *saml.Service
+	clockSkew time.Duration // --saml-clock-skew
+}
 
 // routes is the server.Config.Routes entry; the router is built after start.
 func (h *samlHook) routes() []func(chi.Router) {
@@ -44,7 +47,7 @@ func (h *samlHook) start(ctx context.Context, publicURL string, s store.Store, d
 	if err != nil {
 		return err
 	}
-	if h.svc, err = saml.New(saml.Config{PublicURL: publicURL}, s, ss, d, log, reg); err != nil {
+	if h.svc, err = saml.New(saml.Config{PublicURL: publicURL, ClockSkew: h.clockSkew}, s, ss, d, log, reg); err != nil {
 		return err
 	}
 	go h.svc.PruneEvery(ctx, 10*time.Minute)

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store"
 )
@@ -34,6 +35,7 @@ type serveConfig struct {
 	RateLimit       float64
 	RateBurst       float64
 	AuthFailures    int
+	SAMLClockSkew   time.Duration
 	opsConfig
 	limitsConfig
 }
@@ -59,6 +61,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 		"refused tokens one client address may send per minute before 429; negative is no limit (env SCIMD_AUTH_FAILURES_PER_MINUTE)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("SCIMD_SHUTDOWN_TIMEOUT", 15*time.Second),
 		"how long in-flight requests may take to finish on SIGTERM (env SCIMD_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.SAMLClockSkew, "saml-clock-skew", envDuration("SCIMD_SAML_CLOCK_SKEW", saml.DefaultClockSkew),
+		"how far an IdP's clock may be ahead of or behind this server's when SAML responses are checked (env SCIMD_SAML_CLOCK_SKEW)")
 	opsFlags(fs, &c.opsConfig)
 	limitsFlags(fs, &c.limitsConfig)
 	return c
@@ -136,7 +140,10 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	}
 	defer stopOps()
 	reg := prometheus.NewRegistry()
-	sso := &samlHook{}
+	if c.SAMLClockSkew <= 0 || c.SAMLClockSkew > time.Hour {
+		return usageErr("--saml-clock-skew %s: use a duration above 0 and at most 1h", c.SAMLClockSkew)
+	}
+	sso := &samlHook{clockSkew: c.SAMLClockSkew}
 	admin := &consoleHook{sso: sso}
 	srv, err := server.New(ctx, server.Config{Routes: append(sso.routes(), admin.routes()...), PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize, MetricsOnMain: c.MetricsAddr == "",
 		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures,

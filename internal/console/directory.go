@@ -349,6 +349,7 @@ var eventNames = []string{
 	directory.EventUserCreate, directory.EventUserUpdate, directory.EventUserDeprov, directory.EventUserDelete,
 	directory.EventUserJIT, directory.EventGroupCreate, directory.EventGroupUpdate, directory.EventGroupDelete,
 	directory.EventAuthFailure, directory.EventTokenCreate, directory.EventTokenRevoke, directory.EventSAMLConfigure,
+	directory.EventSAMLLoginRefused,
 }
 
 var outcomes = []string{directory.OutcomeSuccess, directory.OutcomeClientErr, directory.OutcomeServerErr}

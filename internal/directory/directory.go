@@ -33,11 +33,15 @@ const (
 	EventTokenCreate   = "scim_token_create"
 	EventTokenRevoke   = "scim_token_revoke"
 	EventSAMLConfigure = "saml_configure"
-	OutcomeSuccess     = "success"
-	OutcomeClientErr   = "client_error"
-	OutcomeServerErr   = "server_error"
-	resourceTypeUser   = "User"
-	resourceTypeGroup  = "Group"
+	// EventSAMLLoginRefused is a refused or failed SAML login; its detail is the reason in
+	// words for the tenant's administrator (what the SAML library found, which certificate
+	// signed, by how much a clock is off).
+	EventSAMLLoginRefused = "saml_login_refused"
+	OutcomeSuccess        = "success"
+	OutcomeClientErr      = "client_error"
+	OutcomeServerErr      = "server_error"
+	resourceTypeUser      = "User"
+	resourceTypeGroup     = "Group"
 )
 
 // ActorSAML is the actor of just-in-time provisioning at a SAML login.

@@ -109,6 +109,7 @@ type loginError struct {
 	status int
 	msg    string
 	cause  error
+	admin  string // the reason for the tenant's administrator (audit log), when more than msg
 }
 
 func (e *loginError) Error() string { return e.reason + ": " + e.msg }
@@ -132,11 +133,7 @@ func (s *Service) acs(w http.ResponseWriter, r *http.Request) {
 	user, returnTo, lerr := s.finishLogin(ctx, w, r, t, cfg)
 	if lerr != nil {
 		s.metrics.login(lerr.reason)
-		level := "refused"
-		if reasonOutcome[lerr.reason] == OutcomeError {
-			level = "failed"
-		}
-		s.log.WarnContext(ctx, "saml login "+level, "tenant", slug, "reason", lerr.reason, "err", lerr.cause)
+		s.refused(ctx, w, t, lerr)
 		render(w, lerr.status, page{Title: "Sign-in failed", Message: lerr.msg, Tenant: t.Name, LoginURL: loginURL(slug, lerr)})
 		return
 	}
@@ -194,7 +191,9 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 		return nil, "", refuse(ReasonUnsigned, http.StatusForbidden, "The SAML response is not signed; the identity provider must sign the assertion or the response.", nil)
 	}
 	var pending []store.SAMLRequest
-	if c, err := r.Cookie(requestCookie); err == nil && c.Value != "" {
+	c, err := r.Cookie(requestCookie)
+	hadCookie := err == nil && c.Value != ""
+	if hadCookie {
 		if pending, err = s.saml.SAMLRequests(ctx, t.ID, hashToken(c.Value), s.now()); err != nil {
 			return nil, "", refuse(ReasonUnavailable, http.StatusServiceUnavailable, "Sign-in is unavailable; try again shortly.", err)
 		}
@@ -211,7 +210,7 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 	sp.ReplayCache = replayCache{ctx: ctx, store: s.saml, tenant: t.ID, now: s.now}
 	assertion, err := sp.ParseResponse(r, ids)
 	if err != nil {
-		return nil, "", classify(err, inResponseTo, cfg)
+		return nil, "", s.hintHTTP(s.explain(classify(err, inResponseTo, cfg), raw, cfg), hadCookie)
 	}
 	returnTo := s.defaultRedirect(t.Slug, cfg)
 	if answered := answeredRequest(assertion, inResponseTo, ids); answered != "" {
