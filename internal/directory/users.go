@@ -2,7 +2,9 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/scimd/scimd/internal/scim"
@@ -47,7 +49,26 @@ func (d *Directory) CreateUser(ctx context.Context, t store.Tenant, body map[str
 }
 
 // CreateJITUser creates a user from a SAML assertion's attributes (already in schema form).
+// A user whose email is another user's userName or primary email is never created: the
+// IdP names a person scimd already has (under an opaque NameID, say), and a second account
+// would carry their address. Errors: 409 uniqueness for that, and as CreateUser.
 func (d *Directory) CreateJITUser(ctx context.Context, t store.Tenant, attrs map[string]any) (*scim.Resource, error) {
+	emails, _ := attrs["emails"].([]any)
+	for _, e := range emails {
+		m, _ := e.(map[string]any)
+		email := scim.String(m, "value")
+		if email == "" {
+			continue
+		}
+		other, err := d.FindLoginUser(ctx, t, email)
+		if err != nil && !errors.Is(err, ErrAmbiguousLogin) {
+			return nil, err
+		}
+		if other != nil || err != nil {
+			err := scim.Errorf(http.StatusConflict, scim.Uniqueness, "the email %q is already the userName or primary email of another user", email)
+			return nil, d.finish(ctx, t, d.event(ctx, t, EventUserJIT, resourceTypeUser, "", scim.String(attrs, "userName")), err, "")
+		}
+	}
 	return d.createUser(ctx, t, attrs, EventUserJIT)
 }
 

@@ -222,16 +222,10 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 		returnTo = rt
 	}
 	p := profileOf(assertion)
-	name := loginName(assertion, p)
-	if name == "" {
-		return nil, "", refuse(ReasonNoNameID, http.StatusForbidden, "The identity provider sent no NameID (or email) to sign in with.", nil)
-	}
-	user, err := s.dir.FindLoginUser(ctx, t, name)
+	user, name, lerr := s.resolveUser(ctx, t, cfg, assertion, p)
 	switch {
-	case errors.Is(err, directory.ErrAmbiguousLogin):
-		return nil, "", refuse(ReasonAmbiguousUser, http.StatusForbidden, "Your sign-in name matches more than one account; ask your administrator.", err)
-	case err != nil:
-		return nil, "", refuse(ReasonUnavailable, http.StatusServiceUnavailable, "Sign-in is unavailable; try again shortly.", err)
+	case lerr != nil:
+		return nil, "", lerr
 	case user != nil && user.Attrs["active"] == false:
 		return nil, "", refuse(ReasonInactiveUser, http.StatusForbidden, "Your account has been deactivated. Ask your administrator to restore access.", nil)
 	case user != nil:
@@ -243,6 +237,7 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return nil, "", refuse(ReasonJITFailed, http.StatusForbidden, "Your account could not be created: "+errorDetail(err), err)
 	}
+	s.remember(ctx, t, cfg, persistentNameID(assertion), user)
 	return user, returnTo, nil
 }
 

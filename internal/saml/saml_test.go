@@ -59,10 +59,15 @@ func newEnv(t *testing.T, o cfgOpts) *env {
 // newEnvOn is newEnv on a given fresh store.
 func newEnvOn(t *testing.T, s store.Store, o cfgOpts) *env {
 	t.Helper()
+	return newEnvWith(t, s, o, Config{PublicURL: publicURL}, slog.New(slog.DiscardHandler))
+}
+
+// newEnvWith is newEnvOn with the service's configuration and logger given.
+func newEnvWith(t *testing.T, s store.Store, o cfgOpts, cfg Config, log *slog.Logger) *env {
+	t.Helper()
 	ss := s.(store.SAMLStore)
-	log := slog.New(slog.DiscardHandler)
 	d := directory.New(s, log, nil)
-	svc, err := New(Config{PublicURL: publicURL}, s, ss, d, log, prometheus.NewRegistry())
+	svc, err := New(cfg, s, ss, d, log, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -367,3 +367,25 @@ func TestRootSearch(t *testing.T) {
 		e.want(e.do("GET", "/scim/v2/.search", nil), 405, "")
 	})
 }
+
+// TestDeviationsAnswerAsDocumented checks the rows of docs/deviations.md that no other
+// test covers.
+func TestDeviationsAnswerAsDocumented(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		e.want(e.do("POST", "/scim/v2/Bulk", map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"}}), 404, "")
+		e.want(e.do("GET", "/scim/v2?filter="+url.QueryEscape(`userName eq "x"`), nil), 404, "")
+		e.want(e.do("GET", "/scim/v2/Users?cursor=&sortBy=userName", nil), 400, "invalidValue")
+		e.want(e.do("GET", "/scim/v2/Users/not-a-uuid", nil), 404, "")
+		e.want(e.do("POST", "/scim/v2/Users", map[string]any{"schemas": []string{userSchema}, "userName": "x@example.com", "userType": "overlord"}), 400, "invalidValue")
+		u := e.createUser("ann@example.com", map[string]any{"password": "hunter2", "favouriteColour": "green"})
+		r := e.do("GET", "/scim/v2/Users/"+u["id"].(string)+"?attributes=password,favouriteColour,userName", nil)
+		if _, ok := r.Body["password"]; ok || strings.Contains(string(r.Raw), "hunter2") || strings.Contains(string(r.Raw), "green") {
+			t.Fatalf("password or an unknown attribute kept: %s", r.Raw)
+		}
+		gid := e.createGroup("Sales", u["id"].(string))["id"].(string)
+		r = e.do("PATCH", "/scim/v2/Groups/"+gid, patchBody(op("replace", "displayName", "Sales EU")))
+		if r.Status != 204 || r.Header.Get("ETag") == "" {
+			t.Fatalf("group PATCH = %d, ETag %q", r.Status, r.Header.Get("ETag"))
+		}
+	})
+}
