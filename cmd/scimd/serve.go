@@ -104,6 +104,9 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	if err := c.limitsConfig.apply(); err != nil {
 		return err
 	}
+	if c.SAMLClockSkew <= 0 || c.SAMLClockSkew > time.Hour {
+		return usageErr("--saml-clock-skew %s: use a duration above 0 and at most 1h", c.SAMLClockSkew)
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", c.Addr, err)
@@ -140,9 +143,6 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	}
 	defer stopOps()
 	reg := prometheus.NewRegistry()
-	if c.SAMLClockSkew <= 0 || c.SAMLClockSkew > time.Hour {
-		return usageErr("--saml-clock-skew %s: use a duration above 0 and at most 1h", c.SAMLClockSkew)
-	}
 	sso := &samlHook{clockSkew: c.SAMLClockSkew}
 	admin := &consoleHook{sso: sso}
 	srv, err := server.New(ctx, server.Config{Routes: append(sso.routes(), admin.routes()...), PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize, MetricsOnMain: c.MetricsAddr == "",

@@ -364,3 +364,20 @@ func mustOps(t *testing.T, ops string) []patch.Operation {
 	}
 	return parsed
 }
+
+// FuzzFactsOf reads arbitrary (well-formed or not) XML as a refused response: it never
+// panics, and what it reports comes from the input.
+func FuzzFactsOf(f *testing.F) {
+	f.Add(`<Response IssueInstant="2026-01-01T00:00:00Z"><Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><SignatureMethod Algorithm="http://www.w3.org/2000/09/xmldsig#rsa-sha1"/><X509Certificate>AB CD</X509Certificate></Signature></Response>`)
+	f.Add(`<a><b>`)
+	f.Add(``)
+	f.Fuzz(func(t *testing.T, s string) {
+		facts := factsOf([]byte(s))
+		if facts.sha1 != "" && !sha1Algorithms[facts.sha1] {
+			t.Fatalf("sha1 = %q, not a SHA-1 algorithm", facts.sha1)
+		}
+		if facts.signingCert != "" && !strings.Contains(strings.Join(strings.Fields(s), ""), facts.signingCert[:min(len(facts.signingCert), 4)]) {
+			t.Fatalf("certificate %q is not from the input", facts.signingCert)
+		}
+	})
+}
