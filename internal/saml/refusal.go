@@ -152,7 +152,7 @@ const crossSiteHint = " This server's address is plain http, so your browser did
 // hintHTTP names the likely cause of an SP-initiated login that arrived without its
 // request-binding cookie when the public URL is http.
 func (s *Service) hintHTTP(lerr *loginError, hadCookie bool) *loginError {
-	if s.secure || hadCookie || (lerr.reason != ReasonInResponseTo && lerr.reason != ReasonIdPInitiated) {
+	if s.secure || hadCookie || lerr.reason != ReasonInResponseTo {
 		return lerr
 	}
 	lerr.msg += crossSiteHint
