@@ -20,7 +20,7 @@ func TestConsoleAuditShowsSAMLRefusalReason(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := saml.Configure(ctx, e.store, e.acme, saml.Settings{SSOURL: "https://idp.example.com/sso", Issuer: "https://idp.example.com/metadata",
+	if _, err := saml.Configure(ctx, e.dir, e.acme, saml.Settings{SSOURL: "https://idp.example.com/sso", Issuer: "https://idp.example.com/metadata",
 		CertPEM: []byte(idpCert), JIT: true, AllowIdPInitiated: true}, time.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -260,7 +260,7 @@ func (e *env) persistentLogin(nameID, email string) (int, string) {
 		return rec.Code, ""
 	}
 	c := b.cookies[sessionCookie]
-	sess, err := e.saml.SessionByHash(ctx, e.acme.ID, store.SessionSSO, hashToken(c.Value), time.Now())
+	sess, err := e.store.SessionByHash(ctx, e.acme.ID, store.SessionSSO, hashToken(c.Value), time.Now())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestPersistentNameIDJITUsesEmailAndIsRemembered(t *testing.T) {
 		if err != nil || scim.String(u.Attrs, "userName") != "cid@example.com" {
 			t.Fatalf("JIT user = %v, %v; want userName cid@example.com, not the opaque id", u, err)
 		}
-		if got, err := e.saml.SAMLIdentity(ctx, e.acme.ID, e.idp.entityID, "AAdzZWNyZXQx"); err != nil || got != id {
+		if got, err := e.store.SAMLIdentity(ctx, e.acme.ID, e.idp.entityID, "AAdzZWNyZXQx"); err != nil || got != id {
 			t.Fatalf("remembered NameID = %q, %v", got, err)
 		}
 		if code, again := e.persistentLogin("AAdzZWNyZXQx", "cid.new@example.com"); code != http.StatusSeeOther || again != id {

@@ -30,9 +30,10 @@ func persistentNameID(a *csaml.Assertion) string {
 // IdP's persistent NameID remembered from an earlier login, then by the NameID as a
 // userName or primary email (when it is not transient), then by the email attribute. The
 // persistent NameID of a user found is remembered, so that a later login with a changed
-// email still finds them. It returns the user (nil when none matches), the userName a JIT
-// user would get (the email for a persistent NameID, never the opaque id when an email
-// came), and a login error.
+// email still finds them. It returns the user (nil when none matches, active or not: the
+// caller refuses inactive users), the name directory.SignIn looks up and JIT names the
+// user by (the email for a persistent NameID, never the opaque id when an email came),
+// and a login error.
 func (s *Service) resolveUser(ctx context.Context, t store.Tenant, cfg store.SAMLConfig, a *csaml.Assertion, p profile) (*scim.Resource, string, *loginError) {
 	unavailable := func(err error) *loginError {
 		return refuse(ReasonUnavailable, http.StatusServiceUnavailable, "Sign-in is unavailable; try again shortly.", err)
@@ -46,7 +47,7 @@ func (s *Service) resolveUser(ctx context.Context, t store.Tenant, cfg store.SAM
 		return nil, "", refuse(ReasonNoNameID, http.StatusForbidden, "The identity provider sent no NameID (or email) to sign in with.", nil)
 	}
 	if persistent != "" && len(persistent) <= maxNameIDLen {
-		id, err := s.saml.SAMLIdentity(ctx, t.ID, cfg.IdPEntityID, persistent)
+		id, err := s.store.SAMLIdentity(ctx, t.ID, cfg.IdPEntityID, persistent)
 		switch {
 		case err == nil:
 			user, err := s.dir.Get(ctx, scim.Users, t, id, true)
@@ -89,7 +90,7 @@ func (s *Service) remember(ctx context.Context, t store.Tenant, cfg store.SAMLCo
 	if persistent == "" || len(persistent) > maxNameIDLen || user == nil {
 		return
 	}
-	if err := s.saml.PutSAMLIdentity(ctx, t.ID, cfg.IdPEntityID, persistent, user.ID, s.now()); err != nil {
+	if err := s.store.PutSAMLIdentity(ctx, t.ID, cfg.IdPEntityID, persistent, user.ID, s.now()); err != nil {
 		s.log.WarnContext(ctx, "saml: persistent NameID not remembered", "tenant", t.Slug, "user_id", user.ID, "err", err)
 	}
 }

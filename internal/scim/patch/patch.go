@@ -16,8 +16,16 @@ const (
 	OpReplace = "replace"
 )
 
-// MaxOperations is the most operations one PatchOp body may carry; more is 400 tooMany.
-var MaxOperations = 1000
+// MaxOperations is the most operations one PatchOp body may carry by default; more is 400
+// tooMany.
+const MaxOperations = 1000
+
+// Limits bounds the PatchOp bodies Limits.Parse accepts (scimd serve's
+// --max-patch-operations) and the filters of their paths. A zero field is its default.
+type Limits struct {
+	MaxOperations int
+	Filter        filter.Limits
+}
 
 // Operation is one checked PATCH operation.
 type Operation struct {
@@ -63,6 +71,15 @@ func (p *Path) isExtension() bool { return p.Attr.Attr == nil }
 // for a missing value, and noTarget for a remove without a path. An empty Operations list
 // (Microsoft's validator sends one) is no operation: the resource is left as it is.
 func Parse(body map[string]any, rt *scim.ResourceType) ([]Operation, error) {
+	return Limits{}.Parse(body, rt)
+}
+
+// Parse is patch.Parse within the bounds of l.
+func (l Limits) Parse(body map[string]any, rt *scim.ResourceType) ([]Operation, error) {
+	maxOps := l.MaxOperations
+	if maxOps <= 0 {
+		maxOps = MaxOperations
+	}
 	if body == nil {
 		return nil, scim.BadRequest(scim.InvalidSyntax, "the request body must be a PatchOp object")
 	}
@@ -77,12 +94,12 @@ func Parse(body map[string]any, rt *scim.ResourceType) ([]Operation, error) {
 	if !ok {
 		return nil, scim.BadRequest(scim.InvalidSyntax, "\"Operations\" must be a list of operations")
 	}
-	if len(list) > MaxOperations {
-		return nil, scim.BadRequest(scim.TooMany, "a PatchOp body may hold at most %d operations; got %d", MaxOperations, len(list))
+	if len(list) > maxOps {
+		return nil, scim.BadRequest(scim.TooMany, "a PatchOp body may hold at most %d operations; got %d", maxOps, len(list))
 	}
 	ops := make([]Operation, 0, len(list))
 	for i, item := range list {
-		op, err := parseOp(item, rt)
+		op, err := parseOp(item, rt, l.Filter)
 		if err != nil {
 			return nil, inOp(i, err)
 		}
@@ -100,7 +117,7 @@ func inOp(i int, err error) error {
 	return &scim.Error{Status: e.Status, ScimType: e.ScimType, Detail: "operation " + strconv.Itoa(i+1) + ": " + e.Detail}
 }
 
-func parseOp(item any, rt *scim.ResourceType) (Operation, error) {
+func parseOp(item any, rt *scim.ResourceType, fl filter.Limits) (Operation, error) {
 	var op Operation
 	m, ok := item.(map[string]any)
 	if !ok {
@@ -120,7 +137,7 @@ func parseOp(item any, rt *scim.ResourceType) (Operation, error) {
 		if !ok {
 			return op, scim.BadRequest(scim.InvalidPath, "\"path\" must be a string")
 		}
-		p, err := parsePath(s, rt)
+		p, err := parsePath(s, rt, fl)
 		if err != nil {
 			return op, err
 		}
@@ -153,7 +170,7 @@ func parseOp(item any, rt *scim.ResourceType) (Operation, error) {
 // parsePath reads a PATCH path (RFC 7644 §3.5.2 PATH): the attribute part is resolved with
 // rt.ResolveString, the bracket part is handed to filter.Parse as a value path. An empty path
 // is no path (nil).
-func parsePath(s string, rt *scim.ResourceType) (*Path, error) {
+func parsePath(s string, rt *scim.ResourceType, fl filter.Limits) (*Path, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
@@ -203,7 +220,7 @@ func parsePath(s string, rt *scim.ResourceType) (*Path, error) {
 	if ap.Extension != "" {
 		text = ap.Extension + ":" + text
 	}
-	e, err := filter.Parse(text+"["+p.filterText+"]", rt)
+	e, err := fl.Parse(text+"["+p.filterText+"]", rt)
 	if err != nil {
 		if se := scim.AsError(err); se != nil {
 			return nil, se
