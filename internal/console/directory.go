@@ -337,6 +337,7 @@ var eventNames = []string{
 	directory.EventAuthFailure, directory.EventTokenCreate, directory.EventTokenRevoke, directory.EventSAMLConfigure,
 	directory.EventUserTypeRules,
 	directory.EventAppSignIn, directory.EventAppFamilyRevoked,
+	directory.EventSAMLLoginRefused,
 }
 
 var outcomes = []string{directory.OutcomeSuccess, directory.OutcomeClientErr, directory.OutcomeServerErr}

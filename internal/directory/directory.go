@@ -41,6 +41,10 @@ const (
 	// refresh token was replayed.
 	EventAppSignIn        = "app_sign_in"
 	EventAppFamilyRevoked = "app_token_family_revoked"
+	// EventSAMLLoginRefused is a refused or failed SAML login; its detail is the reason in
+	// words for the tenant's administrator (what the SAML library found, which certificate
+	// signed, by how much a clock is off).
+	EventSAMLLoginRefused = "saml_login_refused"
 	OutcomeSuccess        = "success"
 	OutcomeClientErr      = "client_error"
 	OutcomeServerErr      = "server_error"

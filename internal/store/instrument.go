@@ -214,6 +214,16 @@ func (s *instrumented) DeleteSession(ctx context.Context, tenantID string, hash 
 	return s.Store.DeleteSession(ctx, tenantID, hash)
 }
 
+func (s *instrumented) SAMLIdentity(ctx context.Context, tenantID, issuer, nameID string) (id string, err error) {
+	defer func(start time.Time) { s.done("saml_identity", start, err) }(time.Now())
+	return s.Store.SAMLIdentity(ctx, tenantID, issuer, nameID)
+}
+
+func (s *instrumented) PutSAMLIdentity(ctx context.Context, tenantID, issuer, nameID, userID string, now time.Time) (err error) {
+	defer func(start time.Time) { s.done("put_saml_identity", start, err) }(time.Now())
+	return s.Store.PutSAMLIdentity(ctx, tenantID, issuer, nameID, userID, now)
+}
+
 func (s *instrumented) PruneSAML(ctx context.Context, now time.Time) (n int64, err error) {
 	defer func(start time.Time) { s.done("prune_saml", start, err) }(time.Now())
 	return s.Store.PruneSAML(ctx, now)

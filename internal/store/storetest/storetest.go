@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SAML/AssertionReplayConcurrent", testAssertionReplayConcurrent},
 		{"SAML/Sessions", testSessions},
 		{"SAML/Prune", testSAMLPrune},
+		{"SAML/PersistentNameIDs", testSAMLIdentities},
 		{"Console/LinkTakenOnce", testAdminLinkOnce},
 		{"Console/LinkRefused", testAdminLinkRefused},
 		{"Console/LinkTakenOnceConcurrent", testAdminLinkConcurrent},
