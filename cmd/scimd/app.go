@@ -11,8 +11,10 @@ import (
 
 	"github.com/scimd/scimd/internal/console"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/oidc"
 	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/signing"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -47,6 +49,7 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	}
 	ssoCfg := c.fairshareConfig.saml()
 	ssoCfg.PublicURL = publicURL
+	ssoCfg.ClockSkew = c.SAMLClockSkew
 	sso, err := saml.New(ssoCfg, st, dir, log, reg)
 	if err != nil {
 		return nil, err
@@ -56,8 +59,18 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 		return nil, err
 	}
 
+	// The application's OpenID Connect provider signs with the deployment's key set and
+	// signs users in through the SAML service. zitadel/oidc logs through slog's default
+	// logger: make it scimd's.
+	slog.SetDefault(log)
+	apps, err := oidc.New(ctx, c.oidcConfig.provider(publicURL), st, dir, signing.New(st, signing.Options{}), sso, log, reg)
+	if err != nil {
+		return nil, err
+	}
+
 	r := server.NewRouter(m, log)
 	scim.Mount(r)
+	apps.Mount(r)
 	// Browser pages under /t/{slug}/ get their tenant's share of concurrent work, apart
 	// from its SCIM requests.
 	browser := r.With(scim.SlugShare)
@@ -69,5 +82,6 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 		r.Method(http.MethodGet, "/metrics", metrics)
 	}
 	go sso.PruneEvery(ctx, 10*time.Minute)
+	go apps.PruneEvery(ctx, 10*time.Minute)
 	return &app{dir: dir, router: r, metrics: metrics, drain: scim.Drain}, nil
 }

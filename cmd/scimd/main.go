@@ -42,6 +42,11 @@ Usage:
   scimd saml show --tenant SLUG [--public-url URL]
   scimd events --tenant SLUG [--since 24h] [--user ID|--group ID] [--event NAME] [--json]
   scimd admin link --tenant SLUG [--public-url URL]   # one-time sign-in URL to the admin console
+  scimd app create --name NAME --redirect-uri URL [--redirect-uri URL…] [--public]
+  scimd app list
+  scimd app delete CLIENT_ID
+  scimd app rotate-secret CLIENT_ID [--grace 24h]
+  scimd oidc rotate-key [--publish-lead 10m]
   scimd healthcheck                 # GET /healthz on SCIMD_ADDR (container health checks)
 
 Every command that touches data takes --database DSN (env SCIMD_DATABASE):
@@ -105,6 +110,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return eventsCmd(ctx, rest, stdout, stderr)
 	case "admin":
 		return adminCmd(ctx, rest, stdout, stderr)
+	case "app":
+		return appCmd(ctx, rest, stdout, stderr)
+	case "oidc":
+		return oidcCmd(ctx, rest, stdout, stderr)
 	case "healthcheck": // for container health checks; see healthcheck.go
 		return healthcheckCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":

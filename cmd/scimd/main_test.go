@@ -192,6 +192,7 @@ func TestCLIErrors(t *testing.T) {
 		{"taken port", []string{"serve", "--addr", ln.Addr().String(), "--database", "sqlite:" + filepath.Join(dir, "a.db")}, "cannot listen"},
 		{"bad log level", []string{"serve", "--addr", "127.0.0.1:0", "--log-level", "loud", "--database", "sqlite:" + filepath.Join(dir, "b.db")}, "--log-level"},
 		{"bad bulk limit", []string{"serve", "--addr", "127.0.0.1:0", "--bulk-max-operations", "0", "--database", "sqlite:" + filepath.Join(dir, "b.db")}, "--bulk-max-operations"},
+		{"bad SAML clock skew", []string{"serve", "--addr", "127.0.0.1:0", "--saml-clock-skew", "0s", "--database", "sqlite:" + filepath.Join(dir, "b.db")}, "--saml-clock-skew"},
 		{"missing tenant", []string{"token", "create", "--database", "sqlite:" + filepath.Join(dir, "c.db")}, "usage"},
 		{"unknown tenant", []string{"token", "create", "--tenant", "nope", "--database", "sqlite:" + filepath.Join(dir, "c.db")}, `no tenant "nope"`},
 		{"bad slug", []string{"tenant", "create", "Not A Slug", "--database", "sqlite:" + filepath.Join(dir, "c.db")}, "lower-case"},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/server"
 )
 
@@ -32,9 +33,11 @@ type serveConfig struct {
 	RateLimit       float64
 	RateBurst       float64
 	AuthFailures    int
+	SAMLClockSkew   time.Duration
 	opsConfig
 	limitsConfig
 	fairshareConfig
+	oidcConfig
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -60,9 +63,12 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 		"how long in-flight requests may take to finish on SIGTERM (env SCIMD_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", envDuration("SCIMD_DRAIN_DELAY", 0),
 		"on SIGTERM, answer /readyz 503 and keep serving this long before closing the listener, so that a load balancer's health checks take the replica out first (env SCIMD_DRAIN_DELAY)")
+	fs.DurationVar(&c.SAMLClockSkew, "saml-clock-skew", envDuration("SCIMD_SAML_CLOCK_SKEW", saml.DefaultClockSkew),
+		"how far an IdP's clock may be ahead of or behind this server's when SAML responses are checked (env SCIMD_SAML_CLOCK_SKEW)")
 	opsFlags(fs, &c.opsConfig)
 	limitsFlags(fs, &c.limitsConfig)
 	fairshareFlags(fs, &c.fairshareConfig)
+	oidcFlags(fs, &c.oidcConfig)
 	return c
 }
 
@@ -104,6 +110,9 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	}
 	if err := c.fairshareConfig.check(); err != nil {
 		return err
+	}
+	if c.SAMLClockSkew <= 0 || c.SAMLClockSkew > time.Hour {
+		return usageErr("--saml-clock-skew %s: use a duration above 0 and at most 1h", c.SAMLClockSkew)
 	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {

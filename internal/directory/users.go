@@ -2,7 +2,9 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -50,9 +52,28 @@ func (d *Directory) CreateUser(ctx context.Context, t store.Tenant, body map[str
 // CreateJITUser creates a user from a SAML assertion's attributes (already in schema form).
 // attrs[JITGroups] ([]string), when present, names the assertion's groups: with userType
 // from group rules, they decide the user's userType.
+// A user whose email is another user's userName or primary email is never created: the
+// IdP names a person scimd already has (under an opaque NameID, say), and a second account
+// would carry their address. Errors: 409 uniqueness for that, and as CreateUser.
 func (d *Directory) CreateJITUser(ctx context.Context, t store.Tenant, attrs map[string]any) (*scim.Resource, error) {
 	groups, _ := attrs[JITGroups].([]string)
 	delete(attrs, JITGroups)
+	emails, _ := attrs["emails"].([]any)
+	for _, e := range emails {
+		m, _ := e.(map[string]any)
+		email := scim.String(m, "value")
+		if email == "" {
+			continue
+		}
+		other, err := d.FindLoginUser(ctx, t, email)
+		if err != nil && !errors.Is(err, ErrAmbiguousLogin) {
+			return nil, err
+		}
+		if other != nil || err != nil {
+			err := scim.Errorf(http.StatusConflict, scim.Uniqueness, "the email %q is already the userName or primary email of another user", email)
+			return nil, d.finish(ctx, t, d.event(ctx, t, EventUserJIT, resourceTypeUser, "", scim.String(attrs, "userName")), err, "")
+		}
+	}
 	return d.createUser(ctx, t, attrs, EventUserJIT, groups)
 }
 
@@ -202,6 +223,9 @@ func (d *Directory) PatchUser(ctx context.Context, t store.Tenant, id string, op
 			}
 			changed = slices.DeleteFunc(changed, func(c string) bool { return c == "userType" })
 		}
+		if err := keepsAccessAttrs(r.Attrs, next); err != nil {
+			return store.Change{}, err
+		}
 		if err := userRules(t, next); err != nil {
 			return store.Change{}, err
 		}
@@ -222,6 +246,22 @@ func (d *Directory) PatchUser(ctx context.Context, t store.Tenant, id string, op
 		return nil, d.finish(ctx, t, ev, notFound(scim.Users, id, err), fmt.Sprintf("userName %q", ev.ResourceName))
 	}
 	return r, d.finish(ctx, t, ev, nil, "")
+}
+
+// keepsAccessAttrs refuses a PATCH that takes active or userType away, whatever its form (a
+// remove by path, URN-qualified path or value path, a replace with null): without a value
+// the rules would restore the defaults, so a remove of active would silently re-activate a
+// deprovisioned user. Errors: 400 mutability, naming the attribute and the replace to send.
+func keepsAccessAttrs(before, after map[string]any) error {
+	for _, name := range []string{"active", "userType"} {
+		if _, had := before[name]; !had {
+			continue
+		}
+		if _, has := after[name]; !has {
+			return scim.BadRequest(scim.Mutability, "%s cannot be removed; use a replace operation with the new value", name)
+		}
+	}
+	return nil
 }
 
 // DeleteUser deletes a user and their memberships.

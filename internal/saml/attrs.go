@@ -8,12 +8,15 @@ import (
 
 // attrKinds maps normalised attribute names (lower case, without '_' and '-', the last
 // segment of a claim URI) and well-known OIDs to what they carry. These are the names
-// JumpCloud, Okta, Entra ID, OneLogin and Google send by default or suggest.
+// JumpCloud, Okta, Entra ID, OneLogin, Google and SimpleSAMLphp send by default or
+// suggest. docs/sso.md lists them; TestRecognisedAttributeNamesAreDocumented keeps the two
+// in step.
 var attrKinds = map[string]string{
 	"email":                             "email",
 	"mail":                              "email",
 	"emailaddress":                      "email",
-	"urn:oid:0.9.2342.19200300.100.1.3": "email",
+	"urn:oid:0.9.2342.19200300.100.1.3": "email", // mail (RFC 4524)
+	"urn:oid:1.2.840.113549.1.9.1":      "email", // PKCS #9 emailAddress (SimpleSAMLphp's name2oid map)
 	"firstname":                         "givenName",
 	"givenname":                         "givenName",
 	"urn:oid:2.5.4.42":                  "givenName",

@@ -72,8 +72,15 @@ func (s *Server) resourceTypeDocs() map[string]map[string]any {
 	return out
 }
 
+// resourceTypes lists the resource types in the order of api/resource_types.json, User
+// before Group: clients that read Resources[0] expect the /Users endpoint there.
 func (s *Server) resourceTypes(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, listResponse(sortedDocs(s.resourceTypeDocs())))
+	docs := s.resourceTypeDocs()
+	list := make([]any, 0, len(docs))
+	for _, rt := range scim.Discovery().ResourceTypes {
+		list = append(list, docs[rt.ID])
+	}
+	writeJSON(w, http.StatusOK, listResponse(list))
 	return nil
 }
 

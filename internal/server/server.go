@@ -164,7 +164,7 @@ type edge struct {
 func NewRouter(m *Metrics, log *slog.Logger) *chi.Mux {
 	e := &edge{log: log, metrics: m}
 	r := chi.NewRouter()
-	r.Use(middleware.CleanPath, e.requestID, e.accessLog, e.recoverer, e.instrument)
+	r.Use(middleware.CleanPath, canonicalRoute, e.requestID, e.accessLog, e.recoverer, e.instrument)
 	r.NotFound(e.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return errNotFoundRoute
 	}))
@@ -188,6 +188,7 @@ func (s *Server) Mount(r chi.Router) {
 		r.Get("/Schemas", s.wrap(s.schemas))
 		r.Get("/Schemas/{id}", s.wrap(s.schema))
 		r.Post(strings.TrimPrefix(bulkPath, "/scim/v2"), s.wrap(s.bulk))
+		r.Post("/.search", s.wrap(s.rootSearch))
 		for _, h := range []*resourceHandlers{s.users(), s.groups()} {
 			r.Route(h.rt.Endpoint, func(r chi.Router) {
 				r.Get("/", s.wrap(h.list))

@@ -214,6 +214,16 @@ func (s *instrumented) DeleteSession(ctx context.Context, tenantID string, hash 
 	return s.Store.DeleteSession(ctx, tenantID, hash)
 }
 
+func (s *instrumented) SAMLIdentity(ctx context.Context, tenantID, issuer, nameID string) (id string, err error) {
+	defer func(start time.Time) { s.done("saml_identity", start, err) }(time.Now())
+	return s.Store.SAMLIdentity(ctx, tenantID, issuer, nameID)
+}
+
+func (s *instrumented) PutSAMLIdentity(ctx context.Context, tenantID, issuer, nameID, userID string, now time.Time) (err error) {
+	defer func(start time.Time) { s.done("put_saml_identity", start, err) }(time.Now())
+	return s.Store.PutSAMLIdentity(ctx, tenantID, issuer, nameID, userID, now)
+}
+
 func (s *instrumented) PruneSAML(ctx context.Context, now time.Time) (n int64, err error) {
 	defer func(start time.Time) { s.done("prune_saml", start, err) }(time.Now())
 	return s.Store.PruneSAML(ctx, now)
@@ -251,4 +261,106 @@ func (s *instrumented) RecomputeUserTypes(ctx context.Context, tenantID string, 
 func (s *instrumented) UserTypeProgress(ctx context.Context, tenantID string) (p UserTypeProgress, err error) {
 	defer func(start time.Time) { s.done("user_type_progress", start, err) }(time.Now())
 	return s.Store.UserTypeProgress(ctx, tenantID)
+}
+
+// ---- signing keys and the OpenID Connect provider ----
+
+func (s *instrumented) CreateFirstSigningKey(ctx context.Context, k SigningKey) (out SigningKey, err error) {
+	defer func(start time.Time) { s.done("create_first_signing_key", start, err) }(time.Now())
+	return s.Store.CreateFirstSigningKey(ctx, k)
+}
+
+func (s *instrumented) AddSigningKey(ctx context.Context, k SigningKey, olderExpire time.Time) (out SigningKey, err error) {
+	defer func(start time.Time) { s.done("add_signing_key", start, err) }(time.Now())
+	return s.Store.AddSigningKey(ctx, k, olderExpire)
+}
+
+func (s *instrumented) SigningKeys(ctx context.Context, now time.Time) (out []SigningKey, err error) {
+	defer func(start time.Time) { s.done("signing_keys", start, err) }(time.Now())
+	return s.Store.SigningKeys(ctx, now)
+}
+
+func (s *instrumented) PruneSigningKeys(ctx context.Context, now time.Time) (out int64, err error) {
+	defer func(start time.Time) { s.done("prune_signing_keys", start, err) }(time.Now())
+	return s.Store.PruneSigningKeys(ctx, now)
+}
+
+func (s *instrumented) CreateOIDCClient(ctx context.Context, c OIDCClient) (err error) {
+	defer func(start time.Time) { s.done("create_oidc_client", start, err) }(time.Now())
+	return s.Store.CreateOIDCClient(ctx, c)
+}
+
+func (s *instrumented) OIDCClient(ctx context.Context, id string) (out OIDCClient, err error) {
+	defer func(start time.Time) { s.done("oidc_client", start, err) }(time.Now())
+	return s.Store.OIDCClient(ctx, id)
+}
+
+func (s *instrumented) OIDCClients(ctx context.Context) (out []OIDCClient, err error) {
+	defer func(start time.Time) { s.done("oidc_clients", start, err) }(time.Now())
+	return s.Store.OIDCClients(ctx)
+}
+
+func (s *instrumented) DeleteOIDCClient(ctx context.Context, id string) (err error) {
+	defer func(start time.Time) { s.done("delete_oidc_client", start, err) }(time.Now())
+	return s.Store.DeleteOIDCClient(ctx, id)
+}
+
+func (s *instrumented) RotateOIDCClientSecret(ctx context.Context, id string, hash []byte, previousExpires time.Time) (err error) {
+	defer func(start time.Time) { s.done("rotate_oidc_client_secret", start, err) }(time.Now())
+	return s.Store.RotateOIDCClientSecret(ctx, id, hash, previousExpires)
+}
+
+func (s *instrumented) CreateOIDCAuthRequest(ctx context.Context, a OIDCAuthRequest) (err error) {
+	defer func(start time.Time) { s.done("create_oidc_auth_request", start, err) }(time.Now())
+	return s.Store.CreateOIDCAuthRequest(ctx, a)
+}
+
+func (s *instrumented) OIDCAuthRequest(ctx context.Context, tenantID, id string, now time.Time) (out OIDCAuthRequest, err error) {
+	defer func(start time.Time) { s.done("oidc_auth_request", start, err) }(time.Now())
+	return s.Store.OIDCAuthRequest(ctx, tenantID, id, now)
+}
+
+func (s *instrumented) StartOIDCLogin(ctx context.Context, tenantID, id string, at time.Time) (err error) {
+	defer func(start time.Time) { s.done("start_oidc_login", start, err) }(time.Now())
+	return s.Store.StartOIDCLogin(ctx, tenantID, id, at)
+}
+
+func (s *instrumented) CompleteOIDCAuthRequest(ctx context.Context, tenantID, id, userID string, authTime time.Time) (err error) {
+	defer func(start time.Time) { s.done("complete_oidc_auth_request", start, err) }(time.Now())
+	return s.Store.CompleteOIDCAuthRequest(ctx, tenantID, id, userID, authTime)
+}
+
+func (s *instrumented) SetOIDCCode(ctx context.Context, tenantID, id string, codeHash []byte, expiresAt time.Time) (err error) {
+	defer func(start time.Time) { s.done("set_oidc_code", start, err) }(time.Now())
+	return s.Store.SetOIDCCode(ctx, tenantID, id, codeHash, expiresAt)
+}
+
+func (s *instrumented) TakeOIDCCode(ctx context.Context, tenantID, id string, codeHash []byte, now time.Time) (out OIDCAuthRequest, err error) {
+	defer func(start time.Time) { s.done("take_oidc_code", start, err) }(time.Now())
+	return s.Store.TakeOIDCCode(ctx, tenantID, id, codeHash, now)
+}
+
+func (s *instrumented) CreateOIDCToken(ctx context.Context, t OIDCToken) (err error) {
+	defer func(start time.Time) { s.done("create_oidc_token", start, err) }(time.Now())
+	return s.Store.CreateOIDCToken(ctx, t)
+}
+
+func (s *instrumented) OIDCToken(ctx context.Context, tenantID, id string) (out OIDCToken, err error) {
+	defer func(start time.Time) { s.done("oidc_token", start, err) }(time.Now())
+	return s.Store.OIDCToken(ctx, tenantID, id)
+}
+
+func (s *instrumented) UseOIDCRefreshToken(ctx context.Context, tenantID, id string, now time.Time) (out OIDCToken, err error) {
+	defer func(start time.Time) { s.done("use_oidc_refresh_token", start, err) }(time.Now())
+	return s.Store.UseOIDCRefreshToken(ctx, tenantID, id, now)
+}
+
+func (s *instrumented) RevokeOIDCFamily(ctx context.Context, tenantID, family string, at time.Time) (out int64, err error) {
+	defer func(start time.Time) { s.done("revoke_oidc_family", start, err) }(time.Now())
+	return s.Store.RevokeOIDCFamily(ctx, tenantID, family, at)
+}
+
+func (s *instrumented) PruneOIDC(ctx context.Context, now time.Time) (out int64, err error) {
+	defer func(start time.Time) { s.done("prune_oidc", start, err) }(time.Now())
+	return s.Store.PruneOIDC(ctx, now)
 }

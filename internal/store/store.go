@@ -148,6 +148,8 @@ type Store interface {
 	SAMLStore
 	ConsoleStore
 	UserTypeStore
+	SigningKeyStore
+	OIDCStore
 	Health
 }
 

@@ -25,6 +25,8 @@ var globalTables = map[string]string{
 	"tenants":           "the tenants themselves; keyed by id, found by slug (a reference table)",
 	"settings":          "installation-wide secrets such as the cursor key (a reference table)",
 	"schema_migrations": "the applied migrations (a reference table)",
+	"signing_keys":      "the deployment's one signing key set (OIDC tokens, SETs), published at one JWKS URL (a reference table)",
+	"oidc_clients":      "applications signing users in through scimd are deployment-wide: one application serves every tenant (a reference table)",
 }
 
 // crossTenantStatements are the store functions whose statements may touch a tenant table
@@ -34,6 +36,7 @@ var crossTenantStatements = map[string]string{
 	"PruneEvents":  "retention housekeeping deletes old audit events of every tenant at once",
 	"PruneSAML":    "housekeeping deletes expired SAML requests, consumed assertion ids and sessions of every tenant at once",
 	"fillFoldKeys": "after migrating, the folded name keys of rows stored before the key columns existed are written for every tenant once; each update filters on its row's tenant",
+	"PruneOIDC":    "housekeeping deletes expired OIDC authorization requests and tokens of every tenant at once",
 }
 
 var (
