@@ -22,6 +22,7 @@ var globalTables = map[string]string{
 	"tenants":           "the tenants themselves; keyed by id, found by slug (a reference table)",
 	"settings":          "installation-wide secrets such as the cursor key (a reference table)",
 	"schema_migrations": "the applied migrations (a reference table)",
+	"event_streams":     "SCIM event streams are deployment-wide: one application receives every tenant's changes (a reference table)",
 }
 
 // crossTenantStatements are the store functions whose statements may touch a tenant table
@@ -31,6 +32,8 @@ var crossTenantStatements = map[string]string{
 	"RevokeToken": "`scimd token revoke ID` names a token only; token ids are random and unique across tenants, so the id finds the tenant, then the update filters on it",
 	"PruneEvents": "retention housekeeping deletes old audit events of every tenant at once",
 	"PruneSAML":   "housekeeping deletes expired SAML requests, consumed assertion ids and sessions of every tenant at once",
+	"fillEvents":  "a claimed batch of an all-tenants event stream spans tenants; each row is read by its whole key (tenant_id, id)",
+	"StreamStats": "an event stream's backlog (lag, parked SETs) is one number per stream, across its tenants",
 }
 
 var (

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/scimd/scimd/internal/scim"
@@ -58,10 +59,12 @@ func (d *Directory) createUser(ctx context.Context, t store.Tenant, attrs map[st
 	now := d.now()
 	r := &scim.Resource{ID: store.NewID(), Meta: scim.Meta{Created: now, LastModified: now, Version: 1}, Attrs: attrs}
 	ev := d.event(ctx, t, event, resourceTypeUser, r.ID, scim.String(attrs, "userName"))
+	ev.Method = http.MethodPost
 	if err := userRules(t, attrs); err != nil {
 		ev.ResourceID = ""
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
+	ev.Changed = changedAttrs(scim.Users, nil, attrs)
 	err := d.store.CreateResource(ctx, scim.Users, t.ID, r, nil, ev)
 	if err != nil {
 		ev.ResourceID = ""
@@ -87,6 +90,7 @@ func (d *Directory) refuse(ctx context.Context, t store.Tenant, event, rtype, id
 // changed, 400 mutability. Errors: 404, 412 for a stale If-Match, 400, 409.
 func (d *Directory) ReplaceUser(ctx context.Context, t store.Tenant, id string, body map[string]any, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventUserUpdate, resourceTypeUser, id, "")
+	ev.Method = http.MethodPut
 	if err := scim.CheckSchemas(body, scim.UserSchema); err != nil {
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
@@ -167,6 +171,7 @@ func checkGroupsUnchanged(body map[string]any, r *scim.Resource) error {
 // PatchUser applies PATCH operations. Turning active to false is a user_deprovision event.
 func (d *Directory) PatchUser(ctx context.Context, t store.Tenant, id string, ops []patch.Operation, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventUserUpdate, resourceTypeUser, id, "")
+	ev.Method = http.MethodPatch
 	r, err := d.store.UpdateResource(ctx, scim.Users, t.ID, id, func(r *scim.Resource) (store.Change, error) {
 		if err := checkVersion(r, ifMatch); err != nil {
 			return store.Change{}, err
@@ -209,6 +214,7 @@ func (d *Directory) SetUserActive(ctx context.Context, t store.Tenant, id string
 
 func (d *Directory) delete(ctx context.Context, rt *scim.ResourceType, t store.Tenant, id, ifMatch, event, nameAttr string) error {
 	ev := d.event(ctx, t, event, rt.Name, id, "")
+	ev.Method = http.MethodDelete
 	err := d.store.DeleteResource(ctx, rt, t.ID, id, func(r *scim.Resource) (*store.Event, error) {
 		if err := checkVersion(r, ifMatch); err != nil {
 			return nil, err

@@ -42,6 +42,8 @@ func TestSAMLConformance(t *testing.T) { storetest.RunSAML(t, freshStores(t)) }
 
 func TestConsoleConformance(t *testing.T) { storetest.RunConsole(t, freshStores(t)) }
 
+func TestStreamsConformance(t *testing.T) { storetest.RunStreams(t, freshStores(t)) }
+
 func TestMigrateTwice(t *testing.T) {
 	s := open(t, pgtest.NewDatabase(t, ""))
 	first, err := s.Migrate(context.Background())

@@ -35,6 +35,8 @@ func TestSAMLConformance(t *testing.T) { storetest.RunSAML(t, fresh) }
 
 func TestConsoleConformance(t *testing.T) { storetest.RunConsole(t, fresh) }
 
+func TestStreamsConformance(t *testing.T) { storetest.RunStreams(t, fresh) }
+
 func TestMigrateTwice(t *testing.T) {
 	s := open(t)
 	first, err := s.Migrate(context.Background())
