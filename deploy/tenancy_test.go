@@ -23,6 +23,7 @@ var globalTables = map[string]string{
 	"settings":          "installation-wide secrets such as the cursor key (a reference table)",
 	"schema_migrations": "the applied migrations (a reference table)",
 	"event_streams":     "SCIM event streams are deployment-wide: one application receives every tenant's changes (a reference table)",
+	"signing_keys":      "the deployment's one signing key set (OIDC tokens, SETs), published at one JWKS URL (a reference table)",
 }
 
 // crossTenantStatements are the store functions whose statements may touch a tenant table

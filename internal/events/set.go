@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimd/scimd/internal/signing"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -21,9 +22,9 @@ const (
 // Signer signs SETs with the deployment's key set, the one whose public keys the JWKS URL
 // publishes (the same keys as the OpenID Connect tokens).
 type Signer interface {
-	// SignJWT returns the compact JWS of payload, with typ in its protected header, signed
-	// with the current signing key (its kid in the header).
-	SignJWT(ctx context.Context, typ string, payload []byte) (string, error)
+	// Sign returns the compact JWS of payload, with typ in its protected header, signed
+	// with the current signing key (its kid in the header). *signing.KeySet is one.
+	Sign(ctx context.Context, payload []byte, typ string) (string, error)
 }
 
 // Claims is a SET's claims (RFC 8417 §2.2, RFC 9967 §2).
@@ -114,9 +115,11 @@ func Sign(ctx context.Context, s Signer, issuer string, st store.Stream, d store
 	if err != nil {
 		return "", "", false, err
 	}
-	set, err = s.SignJWT(ctx, TokenType, payload)
+	set, err = s.Sign(ctx, payload, TokenType)
 	if err != nil {
 		return "", "", false, fmt.Errorf("sign SET: %w", err)
 	}
 	return c.Jti, set, true, nil
 }
+
+var _ Signer = (*signing.KeySet)(nil)

@@ -143,6 +143,8 @@ type Page struct {
 // Store is everything scimd keeps. Every method that reads or writes a tenant's data takes
 // the tenant id and touches only that tenant's rows.
 type Store interface {
+	SigningKeyStore
+
 	// CreateTenant stores t; ErrConflict if the slug is taken.
 	CreateTenant(ctx context.Context, t Tenant) error
 	// TenantBySlug returns the tenant with the slug; ErrNotFound.

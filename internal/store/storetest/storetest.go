@@ -37,6 +37,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Secret", testSecret},
 		{"TakeToken", testTakeToken},
 		{"MemberCounts", testMemberCounts},
+		{"SigningFirstKey", testSigningFirstKey},
+		{"SigningFirstKeyConcurrent", testSigningFirstKeyConcurrent},
+		{"SigningRotation", testSigningRotation},
 	})
 }
 
