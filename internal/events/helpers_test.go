@@ -43,7 +43,7 @@ type env struct {
 	log  *slog.Logger
 }
 
-func newEnv(t *testing.T, s store.Store) *env {
+func newEnv(t testing.TB, s store.Store) *env {
 	t.Helper()
 	b, ok := s.(backend)
 	if !ok {
