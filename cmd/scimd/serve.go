@@ -16,6 +16,7 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/signing"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -36,6 +37,7 @@ type serveConfig struct {
 	AuthFailures    int
 	opsConfig
 	limitsConfig
+	eventsConfig
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -61,6 +63,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 		"how long in-flight requests may take to finish on SIGTERM (env SCIMD_SHUTDOWN_TIMEOUT)")
 	opsFlags(fs, &c.opsConfig)
 	limitsFlags(fs, &c.limitsConfig)
+	eventsFlags(fs, &c.eventsConfig)
 	return c
 }
 
@@ -138,7 +141,9 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	reg := prometheus.NewRegistry()
 	sso := &samlHook{}
 	admin := &consoleHook{sso: sso}
-	srv, err := server.New(ctx, server.Config{Routes: append(sso.routes(), admin.routes()...), PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize, MetricsOnMain: c.MetricsAddr == "",
+	evh := &eventsHook{}
+	keys := signing.New(db, signing.Options{})
+	srv, err := server.New(ctx, server.Config{Routes: append(append(sso.routes(), admin.routes()...), append(evh.routes(), jwksRoute(keys))...), PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize, MetricsOnMain: c.MetricsAddr == "",
 		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures,
 		MetricsTenantLabel: c.MetricsTenantLabel, ExpectedMigration: expected},
 		db, log, reg)
@@ -149,6 +154,9 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 		return err
 	}
 	if err := admin.start(ctx, publicURL, db, srv.Directory(), log); err != nil {
+		return err
+	}
+	if err := evh.start(ctx, c.eventsConfig, publicURL, db, keys, log, reg); err != nil {
 		return err
 	}
 	hs := &http.Server{

@@ -203,7 +203,7 @@ func (d *Deliverer) work(ctx context.Context, st store.Stream) {
 }
 
 // lease is how long a claim holds a SET: past it another deliverer may take the SET again.
-func (d *Deliverer) lease() time.Duration { return 2*d.cfg.Timeout + 30*time.Second }
+func (d *Deliverer) lease() time.Duration { return 2*d.cfg.Timeout + 5*time.Second }
 
 // DeliverOnce claims the stream's due SETs (up to MaxInFlight), sends them concurrently,
 // and records the outcomes; it returns how many it claimed. Tests and benchmarks drive a

@@ -113,10 +113,13 @@ func (s *Store) DeleteStream(ctx context.Context, id string) error {
 }
 
 // ClaimDeliveries implements store.EventStreamStore. A row is due when it is pending or
-// its lease ran out, and it is the oldest undelivered row of its resource (NOT EXISTS on
-// the partial index): a resource's SETs go one at a time, in the order their audit events
-// were written, which is commit order since the change's transaction holds the resource's
-// row lock. PostgreSQL skips rows another claimer has locked; SQLite has one writer.
+// its lease ran out, and it is the oldest undelivered row of its resource: a resource's
+// SETs go one at a time, in the order their audit events were written, which is commit
+// order since the change's transaction holds the resource's row lock. The oldest row is
+// found by an ordered scan of the partial resource index that stops at the first entry
+// (ORDER BY … LIMIT 1), a plan the planner keeps even before the table has statistics; a
+// NOT EXISTS form was planned as a nested loop over the due index, quadratic in the
+// backlog. PostgreSQL skips rows another claimer has locked; SQLite has one writer.
 func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max int) ([]store.Delivery, error) {
 	if max <= 0 {
 		return nil, nil
@@ -133,8 +136,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 			WHERE stream_id = $1 AND (tenant_id, event_id) IN (
 				SELECT d.tenant_id, d.event_id FROM event_deliveries d
 				WHERE d.stream_id = $1 AND d.state IN ('pending', 'inflight') AND d.next_at <= $2
-				AND NOT EXISTS (SELECT 1 FROM event_deliveries p WHERE p.tenant_id = d.tenant_id AND p.stream_id = d.stream_id
-					AND p.resource_id = d.resource_id AND p.event_id < d.event_id AND p.state IN ('pending', 'inflight'))
+				AND d.event_id = (SELECT p.event_id FROM event_deliveries p WHERE p.tenant_id = d.tenant_id AND p.stream_id = d.stream_id
+					AND p.resource_id = d.resource_id AND p.state IN ('pending', 'inflight') ORDER BY p.event_id LIMIT 1)
 				ORDER BY d.next_at, d.event_id LIMIT $5`+lock+`)
 			RETURNING tenant_id, event_id, gen, attempts, enqueued_at, COALESCE(last_error, '')`,
 			streamID, s.timeArg(now), s.timeArg(now.Add(lease)), claim, max)
