@@ -12,7 +12,9 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
 )
 
@@ -51,6 +53,7 @@ func knownMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	rec := &descRecorder{names: map[string]bool{}}
 	server.NewMetrics(rec, false)
+	events.NewMetrics(rec, teststores.SQLite(t).(store.EventStreamStore))
 	e := newEnvConfig(t, teststores.SQLite(t), func(c *server.Config) { c.ExpectedMigration = embeddedVersion(t) })
 	e.traffic()
 	for name := range e.scrape() {
@@ -118,7 +121,8 @@ func TestDeployAlerts(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"ScimdHigh5xxRatio", "ScimdHighLatencyP99", "ScimdTokenFailuresSpike", "ScimdSAMLFailuresSpike", "ScimdDatabaseNotReady"} {
+	for _, name := range []string{"ScimdHigh5xxRatio", "ScimdHighLatencyP99", "ScimdTokenFailuresSpike", "ScimdSAMLFailuresSpike", "ScimdDatabaseNotReady",
+		"ScimdEventsLagging", "ScimdEventsParked"} {
 		if !alerts[name] {
 			t.Errorf("alerts.yml has no alert %s", name)
 		}
