@@ -155,16 +155,36 @@ func (d *Deliverer) Run(ctx context.Context) {
 }
 
 // work delivers one stream: it keeps up to MaxInFlight SETs in flight, claiming more as
-// earlier ones finish (which also frees the next SET of their resource).
+// earlier ones finish (which also frees the next SET of their resource), and records the
+// outcomes that finished since the last claim in one transaction.
 func (d *Deliverer) work(ctx context.Context, st store.Stream) {
-	done := make(chan struct{}, d.cfg.MaxInFlight)
+	done := make(chan result, d.cfg.MaxInFlight)
 	inflight := 0
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	var finished []result
+	collect := func() {
+		for {
+			select {
+			case r := <-done:
+				finished = append(finished, r)
+				inflight--
+			default:
+				return
+			}
+		}
+	}
+	defer func() { // let the sends end (ctx is done), and record what they did
+		for inflight > 0 {
+			finished = append(finished, <-done)
+			inflight--
+		}
+		d.record(ctx, st, finished)
+	}()
 	for ctx.Err() == nil {
-		free := d.cfg.MaxInFlight - inflight
+		collect()
+		d.record(ctx, st, finished)
+		finished = finished[:0]
 		var claimed []store.Delivery
-		if free > 0 {
+		if free := d.cfg.MaxInFlight - inflight; free > 0 {
 			var err error
 			claimed, err = d.store.ClaimDeliveries(ctx, st.ID, d.now(), d.lease(), free)
 			if err != nil && ctx.Err() == nil {
@@ -173,12 +193,7 @@ func (d *Deliverer) work(ctx context.Context, st store.Stream) {
 		}
 		for _, dl := range claimed {
 			inflight++
-			wg.Add(1)
-			go func(dl store.Delivery) {
-				defer wg.Done()
-				d.deliver(ctx, st, dl)
-				done <- struct{}{}
-			}(dl)
+			go func() { done <- d.send(ctx, st, dl) }()
 		}
 		if len(claimed) > 0 && inflight < d.cfg.MaxInFlight {
 			continue // more may be due
@@ -186,19 +201,12 @@ func (d *Deliverer) work(ctx context.Context, st store.Stream) {
 		idle := time.NewTimer(d.cfg.Idle)
 		select {
 		case <-ctx.Done():
-		case <-done:
+		case r := <-done:
+			finished = append(finished, r)
 			inflight--
 		case <-idle.C:
 		}
 		idle.Stop()
-		for drained := false; !drained; { // count every finished delivery
-			select {
-			case <-done:
-				inflight--
-			default:
-				drained = true
-			}
-		}
 	}
 }
 
@@ -213,22 +221,32 @@ func (d *Deliverer) DeliverOnce(ctx context.Context, st store.Stream) (int, erro
 	if err != nil {
 		return 0, err
 	}
+	results := make([]result, len(claimed))
 	var wg sync.WaitGroup
-	for _, dl := range claimed {
+	for i, dl := range claimed {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.deliver(ctx, st, dl)
+			results[i] = d.send(ctx, st, dl)
 		}()
 	}
 	wg.Wait()
+	d.record(ctx, st, results)
 	return len(claimed), nil
 }
 
-// deliver sends one claimed SET and records what became of it.
-func (d *Deliverer) deliver(ctx context.Context, st store.Stream, dl store.Delivery) {
+// result is what became of one sent SET.
+type result struct {
+	dl      store.Delivery
+	o       store.DeliveryOutcome
+	outcome string // the metric's outcome label
+	at      time.Time
+}
+
+// send sends one claimed SET and decides what becomes of it.
+func (d *Deliverer) send(ctx context.Context, st store.Stream, dl store.Delivery) result {
 	o := d.attempt(ctx, st, dl)
-	o.TenantID, o.EventID = dl.Event.TenantID, dl.Event.ID
+	o.TenantID, o.EventID, o.Claim = dl.Event.TenantID, dl.Event.ID, dl.Claim
 	now := d.now()
 	outcome := OutcomeDelivered
 	switch {
@@ -242,19 +260,34 @@ func (d *Deliverer) deliver(ctx context.Context, st store.Stream, dl store.Deliv
 	case o.Error == OutcomeSkipped:
 		outcome, o.Error = OutcomeSkipped, ""
 	}
-	// The outcome is written even when ctx ends (shutdown): the SET was sent.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if _, err := d.store.FinishDeliveries(wctx, st.ID, dl.Claim, now, []store.DeliveryOutcome{o}); err != nil {
-		d.log.Warn("SET outcome not recorded; it will be sent again", "stream", st.ID, "jti", JTI(st.ID, dl), "err", err)
+	return result{dl: dl, o: o, outcome: outcome, at: now}
+}
+
+// record writes the outcomes of sent SETs in one transaction, and counts them. It runs even
+// when ctx has ended (shutdown): the SETs were sent. A failure leaves them to be sent
+// again when their claims expire.
+func (d *Deliverer) record(ctx context.Context, st store.Stream, rs []result) {
+	if len(rs) == 0 {
 		return
 	}
-	d.m.count(st.ID, outcome, 1)
-	switch outcome {
-	case OutcomeDelivered:
-		d.m.observe(st.ID, dl.Event.At, now)
-	case OutcomeParked:
-		d.log.Warn("SET parked", "stream", st.ID, "jti", JTI(st.ID, dl), "attempts", dl.Attempts, "error", o.Error)
+	outs := make([]store.DeliveryOutcome, len(rs))
+	for i, r := range rs {
+		outs[i] = r.o
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := d.store.FinishDeliveries(wctx, st.ID, d.now(), outs); err != nil {
+		d.log.Warn("SET outcomes not recorded; the SETs will be sent again", "stream", st.ID, "n", len(rs), "err", err)
+		return
+	}
+	for _, r := range rs {
+		d.m.count(st.ID, r.outcome, 1)
+		switch r.outcome {
+		case OutcomeDelivered:
+			d.m.observe(st.ID, r.dl.Event.At, r.at)
+		case OutcomeParked:
+			d.log.Warn("SET parked", "stream", st.ID, "jti", JTI(st.ID, r.dl), "attempts", r.dl.Attempts, "error", r.o.Error)
+		}
 	}
 }
 

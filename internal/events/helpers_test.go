@@ -233,7 +233,7 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	}
 }
 
-func stats(t *testing.T, s backend, streamID string) store.StreamStats {
+func stats(t testing.TB, s backend, streamID string) store.StreamStats {
 	t.Helper()
 	all, err := s.StreamStats(ctx)
 	if err != nil {

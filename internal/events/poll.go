@@ -246,7 +246,7 @@ func (p *Poller) acknowledge(ctx context.Context, st store.Stream, req PollReque
 	if len(outs) == 0 {
 		return nil
 	}
-	if _, err := p.store.FinishDeliveries(ctx, st.ID, "", p.now(), outs); err != nil {
+	if _, err := p.store.FinishDeliveries(ctx, st.ID, p.now(), outs); err != nil {
 		return err
 	}
 	p.m.count(st.ID, OutcomeDelivered, acks)
@@ -275,7 +275,7 @@ func (p *Poller) fill(ctx context.Context, st store.Stream, claimed []store.Deli
 	}
 	p.m.count(st.ID, OutcomePolled, len(resp.Sets))
 	if len(skipped) > 0 {
-		if _, err := p.store.FinishDeliveries(ctx, st.ID, "", p.now(), skipped); err != nil {
+		if _, err := p.store.FinishDeliveries(ctx, st.ID, p.now(), skipped); err != nil {
 			return err
 		}
 	}

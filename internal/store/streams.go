@@ -54,7 +54,11 @@ type Delivery struct {
 type DeliveryOutcome struct {
 	TenantID string
 	EventID  int64
-	Gen      int    // poll acknowledgements name the generation they acknowledge
+	// Claim is the claim the delivery was sent under (push): the outcome is recorded only
+	// if the row is still held by it. "" records an acknowledgement (poll) of any claim,
+	// of the generation Gen.
+	Claim    string
+	Gen      int
 	State    string // DeliveryDelivered, DeliveryPending (retry at NextAt) or DeliveryParked
 	NextAt   time.Time
 	Error    string
@@ -95,10 +99,10 @@ type EventStreamStore interface {
 	// another caller whose lease has not run out are never returned: of concurrent
 	// claimers, each row goes to one.
 	ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max int) ([]Delivery, error)
-	// FinishDeliveries records outcomes of deliveries claimed under claim (rows since
-	// claimed by another are left alone); claim "" records acknowledgements of any claim
-	// whose generation matches (poll). It returns how many rows changed.
-	FinishDeliveries(ctx context.Context, streamID, claim string, now time.Time, outcomes []DeliveryOutcome) (int, error)
+	// FinishDeliveries records outcomes, in one transaction: each under its claim (a row
+	// since claimed by another is left alone), or as an acknowledgement of its generation
+	// (Claim ""). It returns how many rows changed.
+	FinishDeliveries(ctx context.Context, streamID string, now time.Time, outcomes []DeliveryOutcome) (int, error)
 	// ReplayStream makes every SET of the stream's tenants and events whose audit event is
 	// at or after since due again, with a new generation (a new jti), including changes
 	// made before the stream existed. It returns how many.

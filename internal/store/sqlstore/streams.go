@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -112,14 +113,20 @@ func (s *Store) DeleteStream(ctx context.Context, id string) error {
 	})
 }
 
-// ClaimDeliveries implements store.EventStreamStore. A row is due when it is pending or
-// its lease ran out, and it is the oldest undelivered row of its resource: a resource's
-// SETs go one at a time, in the order their audit events were written, which is commit
-// order since the change's transaction holds the resource's row lock. The oldest row is
-// found by an ordered scan of the partial resource index that stops at the first entry
-// (ORDER BY … LIMIT 1), a plan the planner keeps even before the table has statistics; a
-// NOT EXISTS form was planned as a nested loop over the due index, quadratic in the
-// backlog. PostgreSQL skips rows another claimer has locked; SQLite has one writer.
+// ClaimDeliveries implements store.EventStreamStore, in three steps whose plans stay
+// linear in the backlog whatever the planner knows of the table (a single statement with
+// a correlated "oldest row of this resource" probe was planned quadratically before the
+// table had statistics, on both the resource and the primary key index):
+//
+//  1. the stream's due rows, oldest first, a few times max of them (PostgreSQL locks them
+//     FOR UPDATE SKIP LOCKED, so concurrent claimers take disjoint rows);
+//  2. the oldest undelivered row of each of their resources, in one grouped query: a row
+//     is claimable only when it is its resource's oldest, so a resource's SETs go one at a
+//     time in the order their audit events were written, which is commit order since the
+//     change's transaction holds the resource's row lock;
+//  3. the claimable rows become inflight under a new claim until now+lease. The others
+//     (waiting behind their resource's oldest) get next_at = now, behind rows due earlier,
+//     so a resource with a long queue does not crowd out the rest.
 func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max int) ([]store.Delivery, error) {
 	if max <= 0 {
 		return nil, nil
@@ -129,32 +136,82 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 		lock = ` FOR UPDATE SKIP LOCKED`
 	}
 	claim := store.NewID()
+	type cand struct {
+		tenant, resource string
+		id               int64
+	}
 	var out []store.Delivery
 	err := s.db.Tx(ctx, func(c Conn) error {
 		out = out[:0]
-		rows, err := c.Query(ctx, `UPDATE event_deliveries SET state = 'inflight', next_at = $3, claim = $4, attempts = attempts + 1
-			WHERE stream_id = $1 AND (tenant_id, event_id) IN (
-				SELECT d.tenant_id, d.event_id FROM event_deliveries d
-				WHERE d.stream_id = $1 AND d.state IN ('pending', 'inflight') AND d.next_at <= $2
-				AND d.event_id = (SELECT p.event_id FROM event_deliveries p WHERE p.tenant_id = d.tenant_id AND p.stream_id = d.stream_id
-					AND p.resource_id = d.resource_id AND p.state IN ('pending', 'inflight') ORDER BY p.event_id LIMIT 1)
-				ORDER BY d.next_at, d.event_id LIMIT $5`+lock+`)
-			RETURNING tenant_id, event_id, gen, attempts, enqueued_at, COALESCE(last_error, '')`,
-			streamID, s.timeArg(now), s.timeArg(now.Add(lease)), claim, max)
+		rows, err := c.Query(ctx, `SELECT tenant_id, event_id, resource_id FROM event_deliveries
+			WHERE stream_id = $1 AND state IN ('pending', 'inflight') AND next_at <= $2
+			ORDER BY next_at, event_id LIMIT $3`+lock, streamID, s.timeArg(now), 4*max)
 		if err != nil {
 			return err
 		}
+		var cands []cand
 		for rows.Next() {
-			d := store.Delivery{StreamID: streamID, State: store.DeliveryInflight, Claim: claim}
-			if err := rows.Scan(&d.Event.TenantID, &d.Event.ID, &d.Gen, &d.Attempts, timeDest{&d.EnqueuedAt}, &d.LastError); err != nil {
+			var k cand
+			if err := rows.Scan(&k.tenant, &k.id, &k.resource); err != nil {
 				rows.Close()
 				return err
 			}
-			out = append(out, d)
+			cands = append(cands, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(cands) == 0 {
+			return err
+		}
+		a := sqlfilter.NewArgs(s.d, streamID)
+		var keys []string
+		seen := map[[2]string]bool{}
+		for _, k := range cands {
+			if !seen[[2]string{k.tenant, k.resource}] {
+				seen[[2]string{k.tenant, k.resource}] = true
+				keys = append(keys, "("+a.Add(k.tenant)+", "+a.Add(k.resource)+")")
+			}
+		}
+		rows, err = c.Query(ctx, `SELECT tenant_id, MIN(event_id) FROM event_deliveries
+			WHERE stream_id = $1 AND state IN ('pending', 'inflight') AND (tenant_id, resource_id) IN (`+strings.Join(keys, ", ")+`)
+			GROUP BY tenant_id, resource_id`, a.Values()...)
+		if err != nil {
+			return err
+		}
+		heads := map[[2]string]bool{}
+		for rows.Next() {
+			var tenant string
+			var id int64
+			if err := rows.Scan(&tenant, &id); err != nil {
+				rows.Close()
+				return err
+			}
+			heads[[2]string{tenant, fmt.Sprint(id)}] = true
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		for _, k := range cands {
+			key := [2]string{k.tenant, fmt.Sprint(k.id)}
+			if !heads[key] {
+				if err := c.Exec(ctx, `UPDATE event_deliveries SET next_at = $4 WHERE tenant_id = $1 AND stream_id = $2 AND event_id = $3`,
+					k.tenant, streamID, k.id, s.timeArg(now)); err != nil {
+					return err
+				}
+				continue
+			}
+			if len(out) == max {
+				continue
+			}
+			d := store.Delivery{StreamID: streamID, State: store.DeliveryInflight, Claim: claim}
+			if err := c.QueryRow(ctx, `UPDATE event_deliveries SET state = 'inflight', next_at = $4, claim = $5, attempts = attempts + 1
+				WHERE tenant_id = $1 AND stream_id = $2 AND event_id = $3
+				RETURNING tenant_id, event_id, gen, attempts, enqueued_at, COALESCE(last_error, '')`,
+				k.tenant, streamID, k.id, s.timeArg(now.Add(lease)), claim).Scan(
+				&d.Event.TenantID, &d.Event.ID, &d.Gen, &d.Attempts, timeDest{&d.EnqueuedAt}, &d.LastError); err != nil {
+				return err
+			}
+			out = append(out, d)
 		}
 		return s.fillEvents(ctx, c, out)
 	})
@@ -223,7 +280,7 @@ func (s *Store) fillEvents(ctx context.Context, c Conn, ds []store.Delivery) err
 }
 
 // FinishDeliveries implements store.EventStreamStore.
-func (s *Store) FinishDeliveries(ctx context.Context, streamID, claim string, now time.Time, outcomes []store.DeliveryOutcome) (int, error) {
+func (s *Store) FinishDeliveries(ctx context.Context, streamID string, now time.Time, outcomes []store.DeliveryOutcome) (int, error) {
 	changed := 0
 	err := s.db.Tx(ctx, func(c Conn) error {
 		changed = 0
@@ -234,10 +291,10 @@ func (s *Store) FinishDeliveries(ctx context.Context, streamID, claim string, no
 			}
 			var q string
 			args := []any{o.TenantID, streamID, o.EventID, o.State, s.timeArg(next), done, nullString(o.Error)}
-			if claim != "" {
+			if o.Claim != "" {
 				q = `UPDATE event_deliveries SET state = $4, next_at = $5, done_at = $6, last_error = $7, claim = NULL
 					WHERE tenant_id = $1 AND stream_id = $2 AND event_id = $3 AND state = 'inflight' AND claim = $8 RETURNING event_id`
-				args = append(args, claim)
+				args = append(args, o.Claim)
 			} else {
 				q = `UPDATE event_deliveries SET state = $4, next_at = $5, done_at = $6, last_error = $7, claim = NULL
 					WHERE tenant_id = $1 AND stream_id = $2 AND event_id = $3 AND state IN ('pending', 'inflight') AND gen = $8 RETURNING event_id`

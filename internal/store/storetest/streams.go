@@ -86,7 +86,7 @@ func claim(t *testing.T, s StreamsBackend, st store.Stream, now time.Time, max i
 func finish(t *testing.T, s StreamsBackend, st store.Stream, ds []store.Delivery, state string) {
 	t.Helper()
 	for _, d := range ds {
-		n, err := s.FinishDeliveries(ctx, st.ID, d.Claim, time.Now(), []store.DeliveryOutcome{{TenantID: d.Event.TenantID, EventID: d.Event.ID, State: state}})
+		n, err := s.FinishDeliveries(ctx, st.ID, time.Now(), []store.DeliveryOutcome{{TenantID: d.Event.TenantID, EventID: d.Event.ID, Claim: d.Claim, State: state}})
 		if err != nil || n != 1 {
 			t.Fatalf("FinishDeliveries = %d, %v; want 1 row", n, err)
 		}
@@ -231,12 +231,12 @@ func testLeaseExpiry(t *testing.T, s StreamsBackend) {
 		t.Fatalf("after the lease: %+v", second)
 	}
 	// The first claim's late outcome is not recorded over the second's.
-	n, err := s.FinishDeliveries(ctx, st.ID, first[0].Claim, now, []store.DeliveryOutcome{{TenantID: tn.ID, EventID: first[0].Event.ID, State: store.DeliveryParked}})
+	n, err := s.FinishDeliveries(ctx, st.ID, now, []store.DeliveryOutcome{{TenantID: tn.ID, EventID: first[0].Event.ID, Claim: first[0].Claim, State: store.DeliveryParked}})
 	if err != nil || n != 0 {
 		t.Fatalf("stale claim finished %d rows, %v", n, err)
 	}
 	// A retry waits for its time.
-	n, err = s.FinishDeliveries(ctx, st.ID, second[0].Claim, now, []store.DeliveryOutcome{{TenantID: tn.ID, EventID: second[0].Event.ID,
+	n, err = s.FinishDeliveries(ctx, st.ID, now, []store.DeliveryOutcome{{TenantID: tn.ID, EventID: second[0].Event.ID, Claim: second[0].Claim,
 		State: store.DeliveryPending, NextAt: now.Add(time.Hour), Error: "HTTP 500"}})
 	if err != nil || n != 1 {
 		t.Fatalf("retry: %d, %v", n, err)
@@ -255,11 +255,11 @@ func testPollAckGeneration(t *testing.T, s StreamsBackend) {
 	createUser(t, s, tn, "ann")
 	d := claim(t, s, st, time.Now(), 10)[0]
 	wrong := store.DeliveryOutcome{TenantID: tn.ID, EventID: d.Event.ID, Gen: d.Gen + 1, State: store.DeliveryDelivered}
-	if n, err := s.FinishDeliveries(ctx, st.ID, "", time.Now(), []store.DeliveryOutcome{wrong}); err != nil || n != 0 {
+	if n, err := s.FinishDeliveries(ctx, st.ID, time.Now(), []store.DeliveryOutcome{wrong}); err != nil || n != 0 {
 		t.Fatalf("ack of another generation: %d, %v", n, err)
 	}
 	ok := store.DeliveryOutcome{TenantID: tn.ID, EventID: d.Event.ID, Gen: d.Gen, State: store.DeliveryDelivered}
-	if n, err := s.FinishDeliveries(ctx, st.ID, "", time.Now(), []store.DeliveryOutcome{ok, ok}); err != nil || n != 1 {
+	if n, err := s.FinishDeliveries(ctx, st.ID, time.Now(), []store.DeliveryOutcome{ok, ok}); err != nil || n != 1 {
 		t.Fatalf("ack (twice in one request): %d, %v", n, err)
 	}
 	if got := claim(t, s, st, time.Now().Add(time.Hour), 10); len(got) != 0 {
@@ -312,7 +312,7 @@ func testStatsAndParked(t *testing.T, s StreamsBackend) {
 		t.Fatalf("StreamStats = %+v, %v", stats, err)
 	}
 	ds := claim(t, s, st, time.Now(), 1)
-	n, err := s.FinishDeliveries(ctx, st.ID, ds[0].Claim, time.Now(), []store.DeliveryOutcome{{TenantID: tn.ID, EventID: ds[0].Event.ID,
+	n, err := s.FinishDeliveries(ctx, st.ID, time.Now(), []store.DeliveryOutcome{{TenantID: tn.ID, EventID: ds[0].Event.ID, Claim: ds[0].Claim,
 		State: store.DeliveryParked, Error: "HTTP 400: invalid_request"}})
 	if err != nil || n != 1 {
 		t.Fatal(n, err)
