@@ -191,27 +191,43 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		back := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now))
+		take := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now.Add(lease)), claim)
+		var backKeys, takeKeys []string
 		for _, k := range cands {
-			key := [2]string{k.tenant, fmt.Sprint(k.id)}
-			if !heads[key] {
-				if err := c.Exec(ctx, `UPDATE event_deliveries SET next_at = $4 WHERE tenant_id = $1 AND stream_id = $2 AND event_id = $3`,
-					k.tenant, streamID, k.id, s.timeArg(now)); err != nil {
-					return err
-				}
-				continue
+			switch {
+			case !heads[[2]string{k.tenant, fmt.Sprint(k.id)}]:
+				backKeys = append(backKeys, "("+back.Add(k.tenant)+", "+back.Add(k.id)+")")
+			case len(takeKeys) < max:
+				takeKeys = append(takeKeys, "("+take.Add(k.tenant)+", "+take.Add(k.id)+")")
 			}
-			if len(out) == max {
-				continue
+		}
+		if len(backKeys) > 0 {
+			if err := c.Exec(ctx, `UPDATE event_deliveries SET next_at = $2 WHERE stream_id = $1 AND (tenant_id, event_id) IN (`+
+				strings.Join(backKeys, ", ")+`)`, back.Values()...); err != nil {
+				return err
 			}
+		}
+		if len(takeKeys) == 0 {
+			return nil
+		}
+		rows, err = c.Query(ctx, `UPDATE event_deliveries SET state = 'inflight', next_at = $2, claim = $3, attempts = attempts + 1
+			WHERE stream_id = $1 AND (tenant_id, event_id) IN (`+strings.Join(takeKeys, ", ")+`)
+			RETURNING tenant_id, event_id, gen, attempts, enqueued_at, COALESCE(last_error, '')`, take.Values()...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
 			d := store.Delivery{StreamID: streamID, State: store.DeliveryInflight, Claim: claim}
-			if err := c.QueryRow(ctx, `UPDATE event_deliveries SET state = 'inflight', next_at = $4, claim = $5, attempts = attempts + 1
-				WHERE tenant_id = $1 AND stream_id = $2 AND event_id = $3
-				RETURNING tenant_id, event_id, gen, attempts, enqueued_at, COALESCE(last_error, '')`,
-				k.tenant, streamID, k.id, s.timeArg(now.Add(lease)), claim).Scan(
-				&d.Event.TenantID, &d.Event.ID, &d.Gen, &d.Attempts, timeDest{&d.EnqueuedAt}, &d.LastError); err != nil {
+			if err := rows.Scan(&d.Event.TenantID, &d.Event.ID, &d.Gen, &d.Attempts, timeDest{&d.EnqueuedAt}, &d.LastError); err != nil {
+				rows.Close()
 				return err
 			}
 			out = append(out, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
 		}
 		return s.fillEvents(ctx, c, out)
 	})
@@ -282,33 +298,52 @@ func (s *Store) fillEvents(ctx context.Context, c Conn, ds []store.Delivery) err
 // FinishDeliveries implements store.EventStreamStore.
 func (s *Store) FinishDeliveries(ctx context.Context, streamID string, now time.Time, outcomes []store.DeliveryOutcome) (int, error) {
 	changed := 0
+	count := func(rows Rows, err error) error {
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			changed++
+		}
+		return rows.Err()
+	}
 	err := s.db.Tx(ctx, func(c Conn) error {
 		changed = 0
+		// The common case, pushes accepted, in one statement.
+		done := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now))
+		var keys []string
 		for _, o := range outcomes {
-			next, done := now, any(s.timeArg(now))
-			if o.State == store.DeliveryPending {
-				next, done = o.NextAt, nil
+			if o.State == store.DeliveryDelivered && o.Claim != "" {
+				keys = append(keys, "("+done.Add(o.TenantID)+", "+done.Add(o.EventID)+", "+done.Add(o.Claim)+")")
 			}
-			var q string
-			args := []any{o.TenantID, streamID, o.EventID, o.State, s.timeArg(next), done, nullString(o.Error)}
+		}
+		if len(keys) > 0 {
+			if err := count(c.Query(ctx, `UPDATE event_deliveries SET state = 'delivered', done_at = $2, last_error = NULL, claim = NULL
+				WHERE stream_id = $1 AND state = 'inflight' AND (tenant_id, event_id, claim) IN (`+strings.Join(keys, ", ")+`)
+				RETURNING event_id`, done.Values()...)); err != nil {
+				return err
+			}
+		}
+		for _, o := range outcomes {
+			if o.State == store.DeliveryDelivered && o.Claim != "" {
+				continue
+			}
+			next, doneAt := now, any(s.timeArg(now))
+			if o.State == store.DeliveryPending {
+				next, doneAt = o.NextAt, nil
+			}
+			args := []any{o.TenantID, streamID, o.EventID, o.State, s.timeArg(next), doneAt, nullString(o.Error)}
+			q := `UPDATE event_deliveries SET state = $4, next_at = $5, done_at = $6, last_error = $7, claim = NULL
+				WHERE tenant_id = $1 AND stream_id = $2 AND event_id = $3 AND state IN ('pending', 'inflight') AND gen = $8 RETURNING event_id`
 			if o.Claim != "" {
 				q = `UPDATE event_deliveries SET state = $4, next_at = $5, done_at = $6, last_error = $7, claim = NULL
 					WHERE tenant_id = $1 AND stream_id = $2 AND event_id = $3 AND state = 'inflight' AND claim = $8 RETURNING event_id`
 				args = append(args, o.Claim)
 			} else {
-				q = `UPDATE event_deliveries SET state = $4, next_at = $5, done_at = $6, last_error = $7, claim = NULL
-					WHERE tenant_id = $1 AND stream_id = $2 AND event_id = $3 AND state IN ('pending', 'inflight') AND gen = $8 RETURNING event_id`
 				args = append(args, o.Gen)
 			}
-			rows, err := c.Query(ctx, q, args...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				changed++
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			if err := count(c.Query(ctx, q, args...)); err != nil {
 				return err
 			}
 		}
