@@ -29,12 +29,13 @@ var globalTables = map[string]string{
 // crossTenantStatements are the store functions whose statements may touch a tenant table
 // without a tenant_id filter, and why. SCALING.md lists them too.
 var crossTenantStatements = map[string]string{
-	"TokenByHash": "the token is how the tenant is found: a lookup by the unique hash, before any tenant is known",
-	"RevokeToken": "`scimd token revoke ID` names a token only; token ids are random and unique across tenants, so the id finds the tenant, then the update filters on it",
-	"PruneEvents": "retention housekeeping deletes old audit events of every tenant at once",
-	"PruneSAML":   "housekeeping deletes expired SAML requests, consumed assertion ids and sessions of every tenant at once",
-	"fillEvents":  "a claimed batch of an all-tenants event stream spans tenants; each row is read by its whole key (tenant_id, id)",
-	"StreamStats": "an event stream's backlog (lag, parked SETs) is one number per stream, across its tenants",
+	"TokenByHash":     "the token is how the tenant is found: a lookup by the unique hash, before any tenant is known",
+	"RevokeToken":     "`scimd token revoke ID` names a token only; token ids are random and unique across tenants, so the id finds the tenant, then the update filters on it",
+	"PruneEvents":     "retention housekeeping deletes old audit events of every tenant at once",
+	"PruneSAML":       "housekeeping deletes expired SAML requests, consumed assertion ids and sessions of every tenant at once",
+	"fillEvents":      "a claimed batch of an all-tenants event stream spans tenants; each row is read by its whole key (tenant_id, id)",
+	"StreamStats":     "an event stream's backlog (lag, parked SETs) is one number per stream, across its tenants",
+	"ClaimDeliveries": "a deliverer takes the due SETs of a stream, which for an all-tenants stream span tenants",
 }
 
 var (
