@@ -222,13 +222,10 @@ func streamCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			default:
 				err = es.SetStreamPaused(ctx, id, args[0] == "pause")
 			}
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no stream %s (scimd events stream status lists them)", id)
-			}
 			if err == nil {
 				fmt.Fprintf(stdout, "stream %s: %sd\n", id, strings.TrimSuffix(args[0], "e"))
 			}
-			return err
+			return noStream(id, err)
 		})
 	case "replay":
 		since := fs.String("since", "", "replay the SETs of changes since this: a duration back (24h, 7d) or an RFC 3339 time (required)")
@@ -249,16 +246,21 @@ func streamCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return with(func(d *directory.Directory, es store.EventStreamStore) error {
 			n, err := es.ReplayStream(ctx, id, from, time.Now().UTC().Truncate(time.Microsecond))
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no stream %s (scimd events stream status lists them)", id)
-			}
 			if err == nil {
 				fmt.Fprintf(stdout, "stream %s: %d SETs to deliver again (new jtis), from changes since %s\n", id, n, from.Format(time.RFC3339))
 			}
-			return err
+			return noStream(id, err)
 		})
 	}
 	return usageErr("%s", streamUsage)
+}
+
+// noStream names the stream an ErrNotFound is about.
+func noStream(id string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no stream %s (scimd events stream status lists them)", id)
+	}
+	return err
 }
 
 func shortURIs() []string {
@@ -306,10 +308,8 @@ func printStreams(ctx context.Context, w io.Writer, tenants []store.Tenant, es s
 	}
 	if len(ids) == 1 {
 		st, err := es.Stream(ctx, ids[0])
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no stream %s", ids[0])
-		} else if err != nil {
-			return err
+		if err != nil {
+			return noStream(ids[0], err)
 		}
 		streams = []store.Stream{st}
 	}

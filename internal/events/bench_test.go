@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"strconv"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
@@ -17,7 +19,7 @@ import (
 )
 
 // burstChanges is the size of the burst BenchmarkBurst makes.
-const burstChanges = 10000
+var burstChanges = 10000
 
 // burst makes n user creates through the directory with 8 writers and returns how long
 // they took.
@@ -46,6 +48,9 @@ func burst(b *testing.B, e *env, tn store.Tenant, prefix string, n int) time.Dur
 // with a push stream and a running deliverer, and how long the SETs take to reach a
 // receiver that answers 202 at once. Run with -benchtime=1x; BENCHMARKS.md has figures.
 func BenchmarkBurst(b *testing.B) {
+	if n, err := strconv.Atoi(os.Getenv("SCIMD_BURST")); err == nil && n > 0 {
+		burstChanges = n // a smaller burst for profiling
+	}
 	for _, be := range teststores.All() {
 		b.Run(be.Name, func(b *testing.B) {
 			for range b.N {
@@ -55,6 +60,20 @@ func BenchmarkBurst(b *testing.B) {
 					b.Fatal(err)
 				}
 				floor := burst(b, e, tn, "floor", burstChanges)
+
+				// The outbox alone: a (paused) stream, no deliverer.
+				quiet := store.Stream{ID: store.NewID(), Kind: store.StreamPush, URL: "http://127.0.0.1:1/", Audience: "a", TenantID: tn.ID,
+					Events: events.AuditEvents(nil), Paused: true, CreatedAt: time.Now().UTC()}
+				if err := e.s.CreateStream(ctx, quiet, nil); err != nil {
+					b.Fatal(err)
+				}
+				outbox := burst(b, e, tn, "outbox", burstChanges)
+				if err := e.s.DeleteStream(ctx, quiet.ID); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(burstChanges)/outbox.Seconds(), "changes/s-outbox-only")
+				b.Logf("%s: %d changes with a stream's outbox rows written but no deliverer: %s (%.0f/s)", be.Name, burstChanges,
+					outbox.Round(time.Millisecond), float64(burstChanges)/outbox.Seconds())
 
 				var received atomic.Int64
 				rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -77,14 +96,14 @@ func BenchmarkBurst(b *testing.B) {
 					lagAtEnd = time.Since(s.OldestPending)
 				}
 				atEnd := received.Load()
-				for received.Load() < burstChanges && time.Since(start) < 10*time.Minute {
+				for received.Load() < int64(burstChanges) && time.Since(start) < 10*time.Minute {
 					time.Sleep(10 * time.Millisecond)
 				}
 				drained := time.Since(start)
 				cancel()
 				<-done
 				rcv.Close()
-				if received.Load() < burstChanges {
+				if received.Load() < int64(burstChanges) {
 					b.Fatalf("only %d of %d SETs delivered", received.Load(), burstChanges)
 				}
 				b.ReportMetric(float64(burstChanges)/floor.Seconds(), "changes/s-no-stream")
