@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -14,10 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store/sqlite"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 func TestPercentile(t *testing.T) {
@@ -157,22 +155,22 @@ func startScimd(t *testing.T) *scimd {
 	s := &scimd{dsn: "sqlite:" + path}
 	srv := httptest.NewServer(nil)
 	t.Cleanup(srv.Close)
-	sv, err := server.New(ctx, server.Config{PublicURL: srv.URL}, st, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	sv, err := testkit.New(ctx, st, testkit.Options{Server: server.Config{PublicURL: srv.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := sv.Handler()
+	h := sv.Router
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f := s.wrap.Load(); f != nil && (*f)(w, r) {
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
-	tn, err := sv.Directory().CreateTenant(ctx, "bench", "")
+	tn, err := sv.Dir.CreateTenant(ctx, "bench", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.token, _, err = sv.Directory().IssueToken(ctx, tn, "scimbench"); err != nil {
+	if s.token, _, err = sv.Dir.IssueToken(ctx, tn, "scimbench"); err != nil {
 		t.Fatal(err)
 	}
 	s.url = srv.URL + "/scim/v2"

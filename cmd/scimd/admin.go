@@ -35,16 +35,16 @@ func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// withDirectory opens and migrates the database and runs fn with a directory on it. The
-// changes fn makes are audited with the actor "cli".
-func withDirectory(ctx context.Context, dsn string, fn func(d *directory.Directory, s store.Store) error) error {
+// withDirectory opens and migrates the database and runs fn with a directory on it and a
+// context whose changes are audited with the actor "cli".
+func withDirectory(ctx context.Context, dsn string, fn func(ctx context.Context, d *directory.Directory, s store.Store) error) error {
 	db, _, err := openMigrated(ctx, dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	d := directory.New(db, slog.New(slog.DiscardHandler), nil)
-	return fn(d, db)
+	return fn(directory.WithActor(ctx, cliActor), d, db)
 }
 
 // cliActor is who the audit log says made a change from the command line.
@@ -66,7 +66,7 @@ func tenantCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if len(pos) != 1 {
 			return usageErr("usage: scimd tenant create SLUG [--name NAME]")
 		}
-		return withDirectory(ctx, *dsn, func(d *directory.Directory, _ store.Store) error {
+		return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, _ store.Store) error {
 			t, err := d.CreateTenant(ctx, pos[0], *name)
 			if err != nil {
 				return err
@@ -80,7 +80,7 @@ func tenantCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		} else if len(pos) > 0 {
 			return usageErr("usage: scimd tenant list")
 		}
-		return withDirectory(ctx, *dsn, func(d *directory.Directory, s store.Store) error {
+		return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, s store.Store) error {
 			list, err := s.Tenants(ctx)
 			if err != nil {
 				return err
@@ -103,7 +103,7 @@ func tenantCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if len(pos) != 1 {
 			return usageErr("usage: scimd tenant user-types SLUG --allowed a,b,c --default b")
 		}
-		return withDirectory(ctx, *dsn, func(d *directory.Directory, _ store.Store) error {
+		return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, _ store.Store) error {
 			t, err := d.Tenant(ctx, pos[0])
 			if err != nil {
 				return err
@@ -128,7 +128,7 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch args[0] {
 	case "create", "list":
 		tenant := fs.String("tenant", "", "tenant slug (required)")
-		label := fs.String("label", "", "what the token is for, e.g. the IdP's name")
+		label := fs.String("label", "", "what the token is for, e.g. the IdP's name (required to create one; at most 100 characters)")
 		pos, err := parseArgs(fs, args[1:])
 		if err != nil {
 			return err
@@ -136,13 +136,13 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *tenant == "" || len(pos) > 0 {
 			return usageErr("usage: scimd token %s --tenant SLUG", args[0])
 		}
-		return withDirectory(ctx, *dsn, func(d *directory.Directory, s store.Store) error {
+		return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, s store.Store) error {
 			t, err := d.Tenant(ctx, *tenant)
 			if err != nil {
 				return err
 			}
 			if args[0] == "create" {
-				tok, _, err := d.IssueToken(directory.WithActor(ctx, cliActor), t, *label)
+				tok, _, err := d.IssueToken(ctx, t, *label)
 				if err != nil {
 					return err
 				}
@@ -169,7 +169,7 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if len(pos) != 1 {
 			return usageErr("usage: scimd token revoke ID")
 		}
-		return withDirectory(ctx, *dsn, func(d *directory.Directory, s store.Store) error {
+		return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, s store.Store) error {
 			// Token ids are unique across tenants: find the one tenant that has it.
 			tenants, err := s.Tenants(ctx)
 			if err != nil {
@@ -182,7 +182,7 @@ func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				}
 				for _, tok := range toks {
 					if tok.ID == pos[0] {
-						if err := d.RevokeToken(directory.WithActor(ctx, cliActor), t, tok.ID); err != nil {
+						if err := d.RevokeToken(ctx, t, tok.ID); err != nil {
 							return err
 						}
 						fmt.Fprintf(stdout, "revoked %s\n", pos[0])

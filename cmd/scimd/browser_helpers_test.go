@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 // browser drives a headless Chromium for one end-to-end test.
@@ -83,7 +84,7 @@ func (b *browser) shot(name string) {
 type browserTestbed struct {
 	chromium, dir, dsn, base, idp string
 	certFile                      string
-	stderr                        *syncBuffer
+	stderr                        *testkit.Buffer
 }
 
 // issuer is the test IdP's entity id.

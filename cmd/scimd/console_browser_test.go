@@ -75,8 +75,8 @@ func TestBrowserConsole(t *testing.T) {
 	// in time, as a viewer; the console session stays the admin's).
 	step("test sign-in", chromedp.Click(chromedp.ID("test-signin")), chromedp.WaitVisible(chromedp.ID("btn-sign-in")))
 	step("sign in at the IdP", chromedp.Click(chromedp.ID("btn-sign-in")), chromedp.WaitVisible(chromedp.ID("saml-status")))
-	if loc, _ := chromedp.Run(ctx, chromedp.Location()); loc != base+"/t/default/admin/saml" {
-		t.Fatalf("the test sign-in came back to %s", loc)
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || loc != base+"/t/default/admin/saml" {
+		t.Fatalf("the test sign-in came back to %s (%v)", loc, err)
 	}
 
 	// Generate a SCIM token; it is shown once.
@@ -107,8 +107,8 @@ func TestBrowserConsole(t *testing.T) {
 		"displayName":"Engineering","members":[{"value":"`+adaID+`"}]}`)
 	scim(t, token, "POST", base+"/scim/v2/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Sales"}`)
 	step("reload the SCIM page", chromedp.Navigate(base+"/t/default/admin/scim"), chromedp.WaitVisible(chromedp.ID("tokens")))
-	if html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body"))); strings.Contains(html, token) {
-		t.Fatal("the token is shown again")
+	if html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body"))); err != nil || strings.Contains(html, token) {
+		t.Fatalf("the token is shown again (or the page could not be read: %v)", err)
 	}
 
 	// The admin sees the users, the user, the groups and the events.

@@ -15,7 +15,8 @@ import (
 type database interface {
 	store.Store
 	Migrate(ctx context.Context) ([]sqlstore.Migration, error)
-	Version(ctx context.Context) (int, error)
+	// MigrationDir names the dialect's folder of embedded migrations.
+	MigrationDir() string
 }
 
 // openDatabase opens the store a DSN names: postgres://… (or postgresql://…) or sqlite:PATH.

@@ -58,7 +58,7 @@ func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case *group != "":
 		rtype = "Group"
 	}
-	return withDirectory(ctx, *dsn, func(d *directory.Directory, s store.Store) error {
+	return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, s store.Store) error {
 		t, err := d.Tenant(ctx, *tenant)
 		if err != nil {
 			return err

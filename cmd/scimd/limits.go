@@ -11,7 +11,7 @@ import (
 
 // limitsConfig is scimd serve's bounds on hostile or runaway input that have no flag of
 // their own elsewhere: page size, filter, PATCH and member counts, header size and
-// connection timeouts. The README's "Limits" section lists them all.
+// connection timeouts. docs/configuration.md lists them all under "Limits".
 type limitsConfig struct {
 	MaxPageSize          int
 	MaxFilterLength      int
@@ -28,13 +28,13 @@ type limitsConfig struct {
 func limitsFlags(fs *flag.FlagSet, c *limitsConfig) {
 	fs.IntVar(&c.MaxPageSize, "max-page-size", int(envInt("SCIMD_MAX_PAGE_SIZE", 1000)),
 		"largest list page; a larger count is clamped to it and it is advertised as filter.maxResults (env SCIMD_MAX_PAGE_SIZE)")
-	fs.IntVar(&c.MaxFilterLength, "max-filter-length", int(envInt("SCIMD_MAX_FILTER_LENGTH", int64(filter.MaxLength))),
+	fs.IntVar(&c.MaxFilterLength, "max-filter-length", int(envInt("SCIMD_MAX_FILTER_LENGTH", filter.MaxLength)),
 		"longest filter in bytes; longer is 400 invalidFilter (env SCIMD_MAX_FILTER_LENGTH)")
-	fs.IntVar(&c.MaxFilterDepth, "max-filter-depth", int(envInt("SCIMD_MAX_FILTER_DEPTH", int64(filter.MaxDepth))),
+	fs.IntVar(&c.MaxFilterDepth, "max-filter-depth", int(envInt("SCIMD_MAX_FILTER_DEPTH", filter.MaxDepth)),
 		"deepest nesting of parentheses and brackets in a filter; deeper is 400 invalidFilter (env SCIMD_MAX_FILTER_DEPTH)")
-	fs.IntVar(&c.MaxPatchOperations, "max-patch-operations", int(envInt("SCIMD_MAX_PATCH_OPERATIONS", int64(patch.MaxOperations))),
+	fs.IntVar(&c.MaxPatchOperations, "max-patch-operations", int(envInt("SCIMD_MAX_PATCH_OPERATIONS", patch.MaxOperations)),
 		"most operations in one PATCH; more is 400 tooMany (env SCIMD_MAX_PATCH_OPERATIONS)")
-	fs.IntVar(&c.MaxMembersPerRequest, "max-members-per-request", int(envInt("SCIMD_MAX_MEMBERS_PER_REQUEST", int64(directory.MaxMembersPerRequest))),
+	fs.IntVar(&c.MaxMembersPerRequest, "max-members-per-request", int(envInt("SCIMD_MAX_MEMBERS_PER_REQUEST", directory.MaxMembersPerRequest)),
 		"most group member values in one request; more is 400 tooMany (env SCIMD_MAX_MEMBERS_PER_REQUEST)")
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", int(envInt("SCIMD_MAX_HEADER_BYTES", 64<<10)),
 		"largest request line and headers; larger is 431 (env SCIMD_MAX_HEADER_BYTES)")
@@ -48,29 +48,29 @@ func limitsFlags(fs *flag.FlagSet, c *limitsConfig) {
 		"how long an idle keep-alive connection stays open (env SCIMD_IDLE_TIMEOUT)")
 }
 
-// apply sets the bounds that live in package variables. It writes only values that differ
-// from the current ones, so that several servers started with the defaults in one process
-// (the tests) do not race on them.
-func (c limitsConfig) apply() error {
+// check refuses bounds below 1.
+func (c limitsConfig) check() error {
 	for _, b := range []struct {
 		name string
 		v    int
-		p    *int
 	}{
-		{"--max-filter-length", c.MaxFilterLength, &filter.MaxLength},
-		{"--max-filter-depth", c.MaxFilterDepth, &filter.MaxDepth},
-		{"--max-patch-operations", c.MaxPatchOperations, &patch.MaxOperations},
-		{"--max-members-per-request", c.MaxMembersPerRequest, &directory.MaxMembersPerRequest},
+		{"--max-filter-length", c.MaxFilterLength},
+		{"--max-filter-depth", c.MaxFilterDepth},
+		{"--max-patch-operations", c.MaxPatchOperations},
+		{"--max-members-per-request", c.MaxMembersPerRequest},
 	} {
 		if b.v < 1 {
 			return usageErr("%s must be at least 1, got %d", b.name, b.v)
-		}
-		if *b.p != b.v {
-			*b.p = b.v
 		}
 	}
 	if c.MaxPageSize < 1 || c.MaxHeaderBytes < 1 {
 		return usageErr("--max-page-size and --max-header-bytes must be at least 1")
 	}
 	return nil
+}
+
+// directoryLimits are the bounds the directory applies, as a value (no package globals).
+func (c limitsConfig) directoryLimits() directory.Limits {
+	return directory.Limits{Filter: filter.Limits{MaxLength: c.MaxFilterLength, MaxDepth: c.MaxFilterDepth},
+		MaxPatchOperations: c.MaxPatchOperations, MaxMembersPerRequest: c.MaxMembersPerRequest}
 }

@@ -30,7 +30,7 @@ Usage:
   scimd tenant create SLUG [--name NAME]
   scimd tenant list
   scimd tenant user-types SLUG --allowed admin,member,viewer,guest --default member
-  scimd token create --tenant SLUG [--label LABEL]
+  scimd token create --tenant SLUG --label LABEL
   scimd token list --tenant SLUG
   scimd token revoke ID
   scimd saml configure --tenant SLUG --sso-url URL --issuer ENTITY_ID --cert FILE.pem

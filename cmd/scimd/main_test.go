@@ -8,35 +8,18 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/scimd/scimd/internal/testkit"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startServe runs the real serve command on 127.0.0.1:0 and returns its address and the
 // stderr it writes.
-func startServe(t *testing.T, dsn string) (string, *syncBuffer, context.CancelFunc, <-chan int) {
+func startServe(t *testing.T, dsn string) (string, *testkit.Buffer, context.CancelFunc, <-chan int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &syncBuffer{}
+	stderr := &testkit.Buffer{}
 	listening := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/store"
-	"github.com/scimd/scimd/internal/store/postgres"
 	"github.com/scimd/scimd/internal/store/sqlstore"
 	"github.com/scimd/scimd/migrations"
 )
@@ -126,11 +125,7 @@ func pruneLoop(ctx context.Context, s store.Store, keep, every time.Duration, lo
 // expectedMigration returns the highest migration embedded for the database's dialect:
 // the version /readyz requires.
 func expectedMigration(db database) (int, error) {
-	dir := "sqlite"
-	if _, ok := db.(*postgres.Store); ok {
-		dir = "postgres"
-	}
-	all, err := sqlstore.Migrations(migrations.FS, dir)
+	all, err := sqlstore.Migrations(migrations.FS, db.MigrationDir())
 	if err != nil || len(all) == 0 {
 		return 0, err
 	}

@@ -186,7 +186,7 @@ func TestEventsCommand(t *testing.T) {
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "scimd.db")
 	ctx := context.Background()
 	var annID, groupID string
-	err := withDirectory(ctx, dsn, func(d *directory.Directory, s store.Store) error {
+	err := withDirectory(ctx, dsn, func(ctx context.Context, d *directory.Directory, s store.Store) error {
 		tn, err := d.CreateTenant(ctx, "acme", "")
 		if err != nil {
 			return err

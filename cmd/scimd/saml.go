@@ -5,51 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
-
-	"github.com/go-chi/chi/v5"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/store"
 )
-
-// samlStore returns the SAML side of an opened store; every SQL store has one.
-func samlStore(s store.Store) (store.SAMLStore, error) {
-	ss, ok := s.(store.SAMLStore)
-	if !ok {
-		return nil, errors.New("this database backend does not support SAML")
-	}
-	return ss, nil
-}
-
-// samlHook wires the SAML service provider into serve: its routes go into server.Config
-// before the server exists, and the service is started with the server's directory (so
-// that JIT users are counted like every provisioning event) once it does.
-type samlHook struct{ svc *saml.Service }
-
-// routes is the server.Config.Routes entry; the router is built after start.
-func (h *samlHook) routes() []func(chi.Router) {
-	return []func(chi.Router){func(r chi.Router) { h.svc.Routes(r) }}
-}
-
-// start creates the service, its metrics (scimd_saml_logins_total) registered on reg, and
-// prunes expired sessions, requests and assertion ids every ten minutes until ctx ends.
-func (h *samlHook) start(ctx context.Context, publicURL string, s store.Store, d *directory.Directory, log *slog.Logger, reg prometheus.Registerer) error {
-	ss, err := samlStore(s)
-	if err != nil {
-		return err
-	}
-	if h.svc, err = saml.New(saml.Config{PublicURL: publicURL}, s, ss, d, log, reg); err != nil {
-		return err
-	}
-	go h.svc.PruneEvery(ctx, 10*time.Minute)
-	return nil
-}
 
 func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -89,21 +52,13 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		} else if *metadataFile == "" {
 			return usageErr("--cert FILE.pem (the IdP's signing certificate) is required, or give --idp-metadata FILE")
 		}
-		return withDirectory(ctx, *dsn, func(d *directory.Directory, s store.Store) error {
+		return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, s store.Store) error {
 			t, err := d.Tenant(ctx, *tenant)
 			if err != nil {
 				return err
 			}
-			ss, err := samlStore(s)
+			cfg, err := saml.Configure(ctx, d, t, in, time.Now().UTC())
 			if err != nil {
-				return err
-			}
-			cfg, err := saml.Configure(ctx, ss, t, in, time.Now().UTC())
-			if err != nil {
-				return err
-			}
-			if err := d.Record(directory.WithActor(ctx, cliActor), t, store.Event{Name: directory.EventSAMLConfigure,
-				ResourceType: "SAML", ResourceName: "single sign-on"}); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "configured SAML for tenant %s: IdP %s, JIT %s, IdP-initiated %s\n", t.Slug, cfg.IdPEntityID,
@@ -119,16 +74,12 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *tenant == "" || len(pos) > 0 {
 			return usageErr("usage: scimd saml show --tenant SLUG [--public-url URL]")
 		}
-		return withDirectory(ctx, *dsn, func(d *directory.Directory, s store.Store) error {
+		return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, s store.Store) error {
 			t, err := d.Tenant(ctx, *tenant)
 			if err != nil {
 				return err
 			}
-			ss, err := samlStore(s)
-			if err != nil {
-				return err
-			}
-			cfg, err := ss.SAMLConfig(ctx, t.ID)
+			cfg, err := s.SAMLConfig(ctx, t.ID)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				printSPValues(stdout, saml.Values(*publicURL, t.Slug, nil))

@@ -12,12 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/server"
-	"github.com/scimd/scimd/internal/signing"
-	"github.com/scimd/scimd/internal/store"
 )
 
 // serveConfig is scimd serve's configuration: flags, each with a SCIMD_* environment
@@ -75,9 +71,9 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(server.LogHandler(slog.NewJSONHandler(w, opts))), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(server.LogHandler(slog.NewTextHandler(w, opts))), nil
 	}
 	return nil, usageErr("--log-format %q: use json or text", format)
 }
@@ -100,7 +96,7 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	if err != nil {
 		return err
 	}
-	if err := c.limitsConfig.apply(); err != nil {
+	if err := c.limitsConfig.check(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", c.Addr)
@@ -130,37 +126,20 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	for _, m := range applied {
 		log.Info("migration applied", "name", m.Name)
 	}
-	if err := bootstrap(ctx, db, stderr); err != nil {
-		return err
-	}
 	expected, stopOps, err := startOps(ctx, c.opsConfig, db, log)
 	if err != nil {
 		return err
 	}
 	defer stopOps()
-	reg := prometheus.NewRegistry()
-	sso := &samlHook{}
-	admin := &consoleHook{sso: sso}
-	evh := &eventsHook{}
-	keys := signing.New(db, signing.Options{})
-	srv, err := server.New(ctx, server.Config{Routes: append(append(sso.routes(), admin.routes()...), append(evh.routes(), jwksRoute(keys))...), PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize, MetricsOnMain: c.MetricsAddr == "",
-		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures,
-		MetricsTenantLabel: c.MetricsTenantLabel, ExpectedMigration: expected},
-		db, log, reg)
+	a, err := newApp(ctx, c, db, publicURL, expected, log)
 	if err != nil {
 		return err
 	}
-	if err := sso.start(ctx, publicURL, db, srv.Directory(), log, reg); err != nil {
-		return err
-	}
-	if err := admin.start(ctx, publicURL, db, srv.Directory(), log); err != nil {
-		return err
-	}
-	if err := evh.start(ctx, c.eventsConfig, publicURL, db, keys, log, reg); err != nil {
+	if err := bootstrap(ctx, a.dir, stderr); err != nil {
 		return err
 	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           a.router,
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
 		ReadTimeout:       c.ReadTimeout,
 		WriteTimeout:      c.WriteTimeout,
@@ -172,7 +151,7 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	go func() { errc <- hs.Serve(ln) }()
 	var ms *http.Server
 	if metricsLn != nil {
-		ms = &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		ms = &http.Server{Handler: a.metrics, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- ms.Serve(metricsLn) }()
 	}
 	log.Info("scimd listening", "addr", ln.Addr().String(), "public_url", publicURL, "database", redact(*c.database))
@@ -199,12 +178,11 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 
 // bootstrap creates tenant "default" and its first token on a database with no tenant, and
 // prints the token once.
-func bootstrap(ctx context.Context, s store.Store, stderr io.Writer) error {
-	tenants, err := s.Tenants(ctx)
+func bootstrap(ctx context.Context, d *directory.Directory, stderr io.Writer) error {
+	tenants, err := d.Tenants(ctx)
 	if err != nil || len(tenants) > 0 {
 		return err
 	}
-	d := directory.New(s, slog.New(slog.DiscardHandler), nil)
 	t, err := d.CreateTenant(ctx, "default", "Default")
 	if err != nil {
 		return err

@@ -50,34 +50,31 @@ func eventsFlags(fs *flag.FlagSet, c *eventsConfig) {
 		"a polled SET not acknowledged within this is handed out again (env SCIMD_EVENTS_ACK_TIMEOUT)")
 }
 
-// eventsHook wires SCIM event delivery into serve: the poll route goes into
-// server.Config before the server exists; start builds the poller and starts the
-// deliverer, which runs until ctx ends.
-type eventsHook struct{ poller http.Handler }
-
-func (h *eventsHook) routes() []func(chi.Router) {
-	return []func(chi.Router){func(r chi.Router) {
-		r.Method(http.MethodPost, PollPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if h.poller == nil {
-				http.Error(w, "event delivery is not available on this database backend", http.StatusNotFound)
-				return
-			}
-			h.poller.ServeHTTP(w, r)
-		}))
-	}}
+// eventsService is SCIM event delivery in serve: the poll endpoint and the JWKS that
+// verifies SETs (Mount), and the deliverer, which runs until the serve context ends.
+type eventsService struct {
+	poller http.Handler
+	keys   *signing.KeySet
 }
 
-func (h *eventsHook) start(ctx context.Context, c eventsConfig, publicURL string, s store.Store, signer events.Signer, log *slog.Logger, reg prometheus.Registerer) error {
-	es, ok := store.Unwrap(s).(store.EventStreamStore)
-	if !ok {
-		return errors.New("this database backend does not keep event streams")
-	}
+// newEventsService builds the poller and starts the deliverer; signer is the deployment's
+// one key set, published at JWKSPath.
+func newEventsService(ctx context.Context, c eventsConfig, publicURL string, es store.EventStreamStore, keys *signing.KeySet,
+	log *slog.Logger, reg prometheus.Registerer) (*eventsService, error) {
 	m := events.NewMetrics(reg, es)
-	h.poller = events.NewPoller(es, signer, events.PollConfig{Issuer: publicURL, MaxWait: c.EventsPollWait, AckTimeout: c.EventsAckTimeout}, log, m)
-	d := events.NewDeliverer(es, signer, events.Config{Issuer: publicURL, Timeout: c.EventsTimeout, MaxAge: c.EventsMaxAge,
+	d := events.NewDeliverer(es, keys, events.Config{Issuer: publicURL, Timeout: c.EventsTimeout, MaxAge: c.EventsMaxAge,
 		MaxInFlight: c.EventsInFlight}, log, m)
 	go d.Run(ctx)
-	return nil
+	return &eventsService{keys: keys,
+		poller: events.NewPoller(es, keys, events.PollConfig{Issuer: publicURL, MaxWait: c.EventsPollWait, AckTimeout: c.EventsAckTimeout}, log, m),
+	}, nil
+}
+
+// Mount adds POST /events/poll and GET /.well-known/jwks.json. The OpenID Connect provider
+// publishes the same key set at the same path; when both are wired, one route serves it.
+func (s *eventsService) Mount(r chi.Router) {
+	r.Method(http.MethodPost, PollPath, s.poller)
+	r.Method(http.MethodGet, JWKSPath, s.keys)
 }
 
 const streamUsage = `usage:
@@ -96,13 +93,9 @@ func streamCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	dsn := databaseFlag(fs)
 	var tenants func() ([]store.Tenant, error)
 	with := func(fn func(d *directory.Directory, es store.EventStreamStore) error) error {
-		return withDirectory(ctx, *dsn, func(d *directory.Directory, s store.Store) error {
-			es, ok := store.Unwrap(s).(store.EventStreamStore)
-			if !ok {
-				return errors.New("this database backend does not keep event streams")
-			}
+		return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, s store.Store) error {
 			tenants = func() ([]store.Tenant, error) { return s.Tenants(ctx) }
-			return fn(d, es)
+			return fn(d, s)
 		})
 	}
 	oneID := func(pos []string) (string, error) {
@@ -368,9 +361,3 @@ func printStreams(ctx context.Context, w io.Writer, tenants []store.Tenant, es s
 
 // JWKSPath publishes the deployment's signing keys (OpenID Connect tokens and SETs).
 const JWKSPath = "/.well-known/jwks.json"
-
-// jwksRoute serves the key set's JWKS document. The OpenID Connect provider publishes the
-// same document at the same path; when both are wired, one route serves it.
-func jwksRoute(keys *signing.KeySet) func(chi.Router) {
-	return func(r chi.Router) { r.Method(http.MethodGet, JWKSPath, keys) }
-}

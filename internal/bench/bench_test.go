@@ -37,7 +37,7 @@ func activeBody(active bool) []byte {
 	return []byte(fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":%t}}]}`, active))
 }
 
-// BenchmarkUsers measures the single-user SCIM operations IdPs send most (issue 3): create,
+// BenchmarkUsers measures the single-user SCIM operations IdPs send most: create,
 // get, lookup by userName, PATCH deactivate, each through the real router (bearer-token
 // auth included) and through the directory (no HTTP, no auth), beside the floor: raw
 // driver calls doing the same row work on the same database.
@@ -243,7 +243,7 @@ func BenchmarkUsers(b *testing.B) {
 	}
 }
 
-// BenchmarkScale measures what must not grow with the data (issues 3 and 4): cursor paging
+// BenchmarkScale measures what must not grow with the data: cursor paging
 // of the last page of 100,000 users against the first; adding and removing one member of a
 // group of 100,000 against one of 100; a group lookup by displayName with members excluded
 // on a tenant of 10,000 groups against one of 10.

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/scim"
@@ -25,6 +23,7 @@ import (
 	"github.com/scimd/scimd/internal/store/postgres"
 	"github.com/scimd/scimd/internal/store/sqlite"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 // env is one scimd (the real router, in process) on a fresh database, and a raw handle on
@@ -57,12 +56,11 @@ func newEnv(b *testing.B, be teststores.Backend) *env {
 	default:
 		b.Fatalf("unknown store %T", st)
 	}
-	sv, err := server.New(context.Background(), server.Config{PublicURL: "http://127.0.0.1:8080"}, st,
-		slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	sv, err := testkit.New(context.Background(), st, testkit.Options{Server: server.Config{PublicURL: "http://127.0.0.1:8080"}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	e.h, e.dir = sv.Handler(), sv.Directory()
+	e.h, e.dir = sv.Router, sv.Dir
 	return e
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"html"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/scimd/scimd/internal/console"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/saml"
@@ -24,6 +20,7 @@ import (
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 const origin = "http://scimd.test"
@@ -33,7 +30,7 @@ var ctx = context.Background()
 // env is a console on the real router (with the SAML routes), two tenants, and a clock.
 type env struct {
 	t       *testing.T
-	store   console.Store
+	store   store.Store
 	dir     *directory.Directory
 	handler http.Handler
 	now     time.Time
@@ -44,27 +41,14 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	s := teststores.SQLite(t)
-	cs, ok := s.(console.Store)
-	if !ok {
-		t.Fatalf("%T is not a console.Store", s)
-	}
-	log := slog.New(slog.DiscardHandler)
-	e := &env{t: t, store: cs, now: time.Now().UTC()}
+	e := &env{t: t, store: s, now: time.Now().UTC()}
 	clock := func() time.Time { return e.now }
-	dir := directory.New(s, log, nil)
-	sso, err := saml.New(saml.Config{PublicURL: origin, Now: clock}, s, cs, dir, log, prometheus.NewRegistry())
+	st, err := testkit.New(ctx, s, testkit.Options{Server: server.Config{PublicURL: origin},
+		SAML: &saml.Config{PublicURL: origin, Now: clock}, Console: &console.Config{PublicURL: origin, Now: clock}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := console.New(ctx, console.Config{PublicURL: origin, Now: clock}, cs, dir, sso, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(ctx, server.Config{PublicURL: origin, Routes: []func(chi.Router){sso.Routes, svc.Routes}}, s, log, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.handler, e.dir = srv.Handler(), srv.Directory()
+	e.handler, e.dir = st.Router, st.Dir
 	if e.acme, err = e.dir.CreateTenant(ctx, "acme", "Acme Inc"); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +207,7 @@ func TestConsoleAccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := saml.Configure(ctx, e.store, e.acme, saml.Settings{SSOURL: "https://idp.example.com/sso", Issuer: "https://idp.example.com",
+	if _, err := saml.Configure(ctx, e.dir, e.acme, saml.Settings{SSOURL: "https://idp.example.com/sso", Issuer: "https://idp.example.com",
 		CertPEM: []byte(certPEM)}, e.now); err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +440,7 @@ func TestConsoleSAMLForm(t *testing.T) {
 				t.Fatalf("the field %s is not on the page", tc.field)
 			}
 			if tc.cli != nil {
-				_, err := saml.Configure(ctx, e.store, e.acme, *tc.cli, e.now)
+				_, err := saml.Configure(ctx, e.dir, e.acme, *tc.cli, e.now)
 				if err == nil || !strings.Contains(html.UnescapeString(r.body), err.Error()) {
 					t.Errorf("the page does not show the CLI's sentence %v; shows %q", err, msg)
 				}
@@ -506,8 +490,8 @@ func TestConsoleTokens(t *testing.T) {
 		if r.status != http.StatusBadRequest || elementText(r.body, "label-error") == "" {
 			t.Fatalf("POST = %d:\n%s", r.status, r.body)
 		}
-		if toks, _ := e.store.Tokens(ctx, e.acme.ID); len(toks) != 0 {
-			t.Fatalf("a token was made: %v", toks)
+		if toks, err := e.store.Tokens(ctx, e.acme.ID); err != nil || len(toks) != 0 {
+			t.Fatalf("a token was made: %v, %v", toks, err)
 		}
 	})
 	r := e.do("POST", "/t/acme/admin/scim/tokens", url.Values{"csrf": {token}, "label": {"okta"}}, cookies)
@@ -546,10 +530,13 @@ func TestConsoleTokens(t *testing.T) {
 	if r := e.do("POST", "/t/acme/admin/scim/tokens/"+betaTok.ID+"/revoke", url.Values{"csrf": {token}}, cookies); r.status != http.StatusNotFound {
 		t.Fatalf("revoking another tenant's token = %d", r.status)
 	}
-	if toks, _ := e.store.Tokens(ctx, e.beta.ID); toks[0].Revoked() {
-		t.Fatal("another tenant's token was revoked")
+	if toks, err := e.store.Tokens(ctx, e.beta.ID); err != nil || len(toks) != 1 || toks[0].Revoked() {
+		t.Fatalf("another tenant's token was revoked: %v, %v", toks, err)
 	}
-	evs, _ := e.store.Events(ctx, e.acme.ID, store.EventQuery{})
+	evs, err := e.store.Events(ctx, e.acme.ID, store.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var names []string
 	for _, ev := range evs {
 		if ev.ResourceType != "Token" {

@@ -40,7 +40,7 @@ func readListForm(r *http.Request) listForm {
 // query returns the store query of the form: its text as a tree of `co` comparisons on the
 // attributes named (the text is a value, never filter syntax), and'ed with the SCIM filter,
 // parsed and checked as for /scim/v2. A bad filter is reported on f.
-func (f *listForm) query(rt *scim.ResourceType, sortBy string, attrs ...string) (store.Query, bool) {
+func (f *listForm) query(dir *directory.Directory, rt *scim.ResourceType, sortBy string, attrs ...string) (store.Query, bool) {
 	q := store.Query{StartIndex: f.Start, Count: pageSize}
 	if p, err := rt.ResolveString(sortBy); err == nil {
 		q.SortBy = &p
@@ -77,7 +77,7 @@ func (f *listForm) query(rt *scim.ResourceType, sortBy string, attrs ...string) 
 		q.Filter = any
 	}
 	if f.Filter != "" {
-		e, err := filter.Parse(f.Filter, rt)
+		e, err := dir.ParseFilter(f.Filter, rt)
 		if err != nil {
 			f.FilterError = "not a valid SCIM filter: " + errorDetail(err)
 			return q, false
@@ -152,22 +152,8 @@ func describeUser(u *scim.Resource) userRow {
 	row := userRow{ID: u.ID, UserName: scim.String(u.Attrs, "userName"), DisplayName: scim.String(u.Attrs, "displayName"),
 		UserType: scim.String(u.Attrs, "userType"), ExternalID: scim.String(u.Attrs, "externalId"), Title: scim.String(u.Attrs, "title"),
 		Active: u.Attrs["active"] != false, Created: when(u.Meta.Created), Modified: when(u.Meta.LastModified)}
-	if n, ok := u.Attrs["name"].(map[string]any); ok {
-		row.Name = scim.String(n, "formatted")
-		if row.Name == "" {
-			row.Name = strings.TrimSpace(scim.String(n, "givenName") + " " + scim.String(n, "familyName"))
-		}
-	}
-	if row.Name == "" {
-		row.Name = row.DisplayName
-	}
-	if list, ok := u.Attrs["emails"].([]any); ok {
-		for _, e := range list {
-			if m, ok := e.(map[string]any); ok && scim.String(m, "value") != "" {
-				row.Emails = append(row.Emails, scim.String(m, "value"))
-			}
-		}
-	}
+	row.Name = scim.PersonName(u.Attrs)
+	row.Emails = scim.Values(u.Attrs, "emails")
 	row.Groups = refs(u.Attrs["groups"])
 	return row
 }
@@ -199,7 +185,7 @@ type usersView struct {
 func (s *Service) usersPage(w http.ResponseWriter, r *http.Request, q *request) error {
 	form := readListForm(r)
 	v := &usersView{Form: form}
-	query, ok := v.Form.query(scim.Users, "userName", "userName", "displayName", "name.formatted", "name.givenName", "name.familyName", "emails.value")
+	query, ok := v.Form.query(s.dir, scim.Users, "userName", "userName", "displayName", "name.formatted", "name.givenName", "name.familyName", "emails.value")
 	status := http.StatusOK
 	if ok {
 		page, err := s.dir.List(r.Context(), scim.Users, q.tenant, query)
@@ -247,7 +233,7 @@ func (s *Service) userPage(w http.ResponseWriter, r *http.Request, q *request) e
 
 // notFound turns the directory's 404 into the console's.
 func notFound(err error) error {
-	if se := scim.AsError(err); se != nil && se.Status == http.StatusNotFound {
+	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound
 	}
 	return err
@@ -301,7 +287,7 @@ type groupsView struct {
 func (s *Service) groupsPage(w http.ResponseWriter, r *http.Request, q *request) error {
 	form := readListForm(r)
 	v := &groupsView{Form: form}
-	query, ok := v.Form.query(scim.Groups, "displayName", "displayName", "externalId")
+	query, ok := v.Form.query(s.dir, scim.Groups, "displayName", "displayName", "externalId")
 	status := http.StatusOK
 	if ok {
 		query.CountMembers = true // a count from the index; a list page never reads 100,000 members

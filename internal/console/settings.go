@@ -9,7 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/directory"
-	"github.com/scimd/scimd/internal/saml"
+	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -33,7 +33,7 @@ type samlView struct {
 	Form       samlForm
 	Configured bool
 	Updated    string
-	SP         saml.SPValues
+	SP         sso.SPValues
 	UserTypes  []string
 	TestURL    string
 	Saved      bool
@@ -48,11 +48,11 @@ func (s *Service) samlView(ctx context.Context, q *request) (*samlView, error) {
 	case err == nil:
 		v.Configured = true
 		v.Updated = when(cfg.UpdatedAt)
-		v.SP = saml.Values(s.cfg.PublicURL, t.Slug, &cfg)
+		v.SP = s.sso.Values(t.Slug, &cfg)
 		v.Form.SSOURL, v.Form.Issuer, v.Form.Cert = cfg.IdPSSOURL, cfg.IdPEntityID, cfg.IdPCertPEM
 		v.Form.JIT, v.Form.IdPInitiated, v.Form.DefaultRedirect = cfg.JIT, cfg.AllowIdPInitiated, cfg.DefaultRedirect
 	case errors.Is(err, store.ErrNotFound):
-		v.SP = saml.Values(s.cfg.PublicURL, t.Slug, nil)
+		v.SP = s.sso.Values(t.Slug, nil)
 	default:
 		return nil, err
 	}
@@ -69,11 +69,11 @@ func (s *Service) samlPage(w http.ResponseWriter, r *http.Request, q *request) e
 	return nil
 }
 
-// settingsFields maps the fields of saml.Settings to the form's.
+// settingsFields maps the fields of sso.Settings to the form's.
 var settingsFields = map[string]string{"SSOURL": "sso_url", "Issuer": "issuer", "CertPEM": "cert",
 	"IdPMetadata": "metadata", "DefaultRedirect": "default_redirect"}
 
-// samlSave validates the form with saml.Configure, exactly as `scimd saml configure` does,
+// samlSave validates the form with the SAML service's Configure, exactly as `scimd saml configure` does,
 // and sets the tenant's default userType. Errors are shown next to their field.
 func (s *Service) samlSave(w http.ResponseWriter, r *http.Request, q *request) error {
 	ctx, t := r.Context(), q.tenant
@@ -81,7 +81,7 @@ func (s *Service) samlSave(w http.ResponseWriter, r *http.Request, q *request) e
 	form := samlForm{Source: f.Get("source"), SSOURL: strings.TrimSpace(f.Get("sso_url")), Issuer: strings.TrimSpace(f.Get("issuer")),
 		Cert: f.Get("cert"), Metadata: f.Get("metadata"), JIT: f.Get("jit") == "on", IdPInitiated: f.Get("allow_idp_initiated") == "on",
 		DefaultRedirect: strings.TrimSpace(f.Get("default_redirect")), DefaultUserType: f.Get("default_user_type"), Errors: map[string]string{}}
-	in := saml.Settings{JIT: form.JIT, AllowIdPInitiated: form.IdPInitiated, DefaultRedirect: form.DefaultRedirect}
+	in := sso.Settings{JIT: form.JIT, AllowIdPInitiated: form.IdPInitiated, DefaultRedirect: form.DefaultRedirect}
 	if form.Source == "metadata" {
 		in.IdPMetadata = []byte(strings.TrimSpace(form.Metadata))
 		if len(in.IdPMetadata) == 0 {
@@ -101,8 +101,8 @@ func (s *Service) samlSave(w http.ResponseWriter, r *http.Request, q *request) e
 		form.Errors["default_user_type"] = "choose one of " + strings.Join(t.UserTypes, ", ")
 	}
 	if len(form.Errors) == 0 {
-		_, err := saml.Configure(ctx, s.store, t, in, s.now())
-		var se *saml.SettingsError
+		_, err := s.sso.Configure(directory.WithActor(ctx, q.actor()), t, in)
+		var se *sso.SettingsError
 		switch {
 		case errors.As(err, &se):
 			form.Errors[settingsFields[se.Field]] = se.Error()
@@ -120,12 +120,9 @@ func (s *Service) samlSave(w http.ResponseWriter, r *http.Request, q *request) e
 		return nil
 	}
 	if userType != t.DefaultUserType {
-		if _, err := s.dir.SetUserTypes(ctx, t, t.UserTypes, userType); err != nil {
+		if _, err := s.dir.SetUserTypes(directory.WithActor(ctx, q.actor()), t, t.UserTypes, userType); err != nil {
 			return err
 		}
-	}
-	if err := s.dir.Record(directory.WithActor(ctx, q.actor()), q.tenant, store.Event{Name: directory.EventSAMLConfigure, ResourceType: "SAML", ResourceName: "single sign-on"}); err != nil {
-		return err
 	}
 	redirect(w, r, "/t/"+t.Slug+"/admin/saml?saved=1")
 	return nil
@@ -181,23 +178,17 @@ func (s *Service) scimPage(w http.ResponseWriter, r *http.Request, q *request) e
 func (s *Service) tokenCreate(w http.ResponseWriter, r *http.Request, q *request) error {
 	ctx := r.Context()
 	label := strings.TrimSpace(r.PostForm.Get("label"))
-	labelErr := ""
-	switch {
-	case label == "":
-		labelErr = "give the token a label, such as the name of the identity provider that will use it"
-	case len(label) > 100:
-		labelErr = "use at most 100 characters"
-	}
-	if labelErr != "" {
+	token, _, err := s.dir.IssueToken(directory.WithActor(ctx, q.actor()), q.tenant, label)
+	var ie *directory.InputError
+	if errors.As(err, &ie) {
 		v, err := s.scimView(ctx, q, "")
 		if err != nil {
 			return err
 		}
-		v.Label, v.LabelError = label, labelErr
+		v.Label, v.LabelError = label, ie.Msg
 		s.render(w, http.StatusBadRequest, "scim", &view{Title: "SCIM provisioning", Nav: "scim", Slug: q.tenant.Slug, Page: v, Script: true, req: q})
 		return nil
 	}
-	token, _, err := s.dir.IssueToken(directory.WithActor(ctx, q.actor()), q.tenant, label)
 	if err != nil {
 		return err
 	}
@@ -210,24 +201,14 @@ func (s *Service) tokenCreate(w http.ResponseWriter, r *http.Request, q *request
 	return nil
 }
 
-// tokenRevoke revokes one of the tenant's tokens (RevokeToken takes any tenant's id, so
-// the token is looked up among the tenant's first).
+// tokenRevoke revokes one of the tenant's tokens; another tenant's id is not found.
 func (s *Service) tokenRevoke(w http.ResponseWriter, r *http.Request, q *request) error {
 	ctx, id := r.Context(), chi.URLParam(r, "id")
-	toks, err := s.store.Tokens(ctx, q.tenant.ID)
-	if err != nil {
-		return err
-	}
-	var tok *store.Token
-	for i := range toks {
-		if toks[i].ID == id {
-			tok = &toks[i]
-		}
-	}
-	if tok == nil {
+	err := s.dir.RevokeToken(directory.WithActor(ctx, q.actor()), q.tenant, id)
+	if errors.Is(err, directory.ErrNoToken) {
 		return errNotFound
 	}
-	if err := s.dir.RevokeToken(directory.WithActor(ctx, q.actor()), q.tenant, tok.ID); err != nil {
+	if err != nil {
 		return err
 	}
 	redirect(w, r, "/t/"+q.tenant.Slug+"/admin/scim?revoked=1")

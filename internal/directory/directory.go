@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/scim/filter"
+	"github.com/scimd/scimd/internal/scim/patch"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -33,6 +35,7 @@ const (
 	EventTokenCreate   = "scim_token_create"
 	EventTokenRevoke   = "scim_token_revoke"
 	EventSAMLConfigure = "saml_configure"
+	EventUserTypes     = "user_types_update"
 	OutcomeSuccess     = "success"
 	OutcomeClientErr   = "client_error"
 	OutcomeServerErr   = "server_error"
@@ -67,20 +70,70 @@ func ActorFrom(ctx context.Context) Actor {
 // Observer is told of every audit event written (metrics count them).
 type Observer func(ev store.Event)
 
+// MaxMembersPerRequest is the default bound on the member values one request may carry.
+const MaxMembersPerRequest = 10000
+
+// Limits are the bounds on one request's input that the directory's callers apply through
+// it (ParseFilter, ParsePatch) and that it applies itself (members). They travel as a value
+// from scimd serve's flags; a zero field is its default.
+type Limits struct {
+	Filter               filter.Limits
+	MaxPatchOperations   int // default patch.MaxOperations
+	MaxMembersPerRequest int // default MaxMembersPerRequest
+}
+
+// withDefaults fills the zero fields.
+func (l Limits) withDefaults() Limits {
+	if l.Filter.MaxLength <= 0 {
+		l.Filter.MaxLength = filter.MaxLength
+	}
+	if l.Filter.MaxDepth <= 0 {
+		l.Filter.MaxDepth = filter.MaxDepth
+	}
+	if l.MaxPatchOperations <= 0 {
+		l.MaxPatchOperations = patch.MaxOperations
+	}
+	if l.MaxMembersPerRequest <= 0 {
+		l.MaxMembersPerRequest = MaxMembersPerRequest
+	}
+	return l
+}
+
 // Directory applies the product's rules on a store.
 type Directory struct {
 	store   store.Store
 	log     *slog.Logger
 	observe Observer
+	limits  Limits
 	now     func() time.Time
 }
 
-// New returns a Directory on s. observe may be nil.
+// New returns a Directory on s with the default Limits. observe may be nil.
 func New(s store.Store, log *slog.Logger, observe Observer) *Directory {
+	return NewWithLimits(s, log, observe, Limits{})
+}
+
+// NewWithLimits returns a Directory on s whose requests are bounded by lim. observe may be
+// nil.
+func NewWithLimits(s store.Store, log *slog.Logger, observe Observer, lim Limits) *Directory {
 	if observe == nil {
 		observe = func(store.Event) {}
 	}
-	return &Directory{store: s, log: log, observe: observe, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	return &Directory{store: s, log: log, observe: observe, limits: lim.withDefaults(),
+		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+}
+
+// Limits returns the directory's bounds, defaults filled in.
+func (d *Directory) Limits() Limits { return d.limits }
+
+// ParseFilter parses a filter of rt within the directory's bounds (filter.Parse).
+func (d *Directory) ParseFilter(s string, rt *scim.ResourceType) (filter.Expr, error) {
+	return d.limits.Filter.Parse(s, rt)
+}
+
+// ParsePatch parses a PatchOp body of rt within the directory's bounds (patch.Parse).
+func (d *Directory) ParsePatch(body map[string]any, rt *scim.ResourceType) ([]patch.Operation, error) {
+	return patch.Limits{MaxOperations: d.limits.MaxPatchOperations, Filter: d.limits.Filter}.Parse(body, rt)
 }
 
 func (d *Directory) event(ctx context.Context, t store.Tenant, name, rtype, id, resName string) *store.Event {
@@ -121,22 +174,11 @@ func (d *Directory) finish(ctx context.Context, t store.Tenant, ev *store.Event,
 	return err
 }
 
-// mapError turns store errors into SCIM errors; what names the unique attribute.
+// mapError turns store errors into SCIM errors (store.SCIMError); what names the unique
+// attribute. Other errors are returned as they are.
 func mapError(err error, what string) error {
-	var unknown *store.UnknownMemberError
-	switch {
-	case scim.AsError(err) != nil:
-		return err
-	case errors.Is(err, store.ErrNotFound):
-		return scim.Errorf(http.StatusNotFound, "", "resource not found")
-	case errors.Is(err, store.ErrConflict):
-		return scim.Errorf(http.StatusConflict, scim.Uniqueness, "%s is already taken", what)
-	case errors.As(err, &unknown):
-		return scim.BadRequest(scim.InvalidValue, "member %q is not a user or group of this tenant", unknown.ID)
-	case errors.Is(err, store.ErrInvalidText):
-		return scim.BadRequest(scim.InvalidValue, "a value holds text that cannot be stored (a NUL character)")
-	case errors.Is(err, store.ErrUnavailable):
-		return scim.Errorf(http.StatusServiceUnavailable, "", "the database is unavailable; retry later")
+	if se := store.SCIMError(err, what); se != nil {
+		return se
 	}
 	return err
 }
@@ -159,7 +201,7 @@ func checkVersion(r *scim.Resource, ifMatch string) error {
 func (d *Directory) Get(ctx context.Context, rt *scim.ResourceType, t store.Tenant, id string, withMembers bool) (*scim.Resource, error) {
 	r, err := d.store.Resource(ctx, rt, t.ID, id, withMembers)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, scim.NotFound(rt.Name, id)
+		return nil, scim.NotFound(rt.Name, id).Wrap(err)
 	}
 	return r, mapError(err, "")
 }
@@ -172,7 +214,7 @@ func (d *Directory) List(ctx context.Context, rt *scim.ResourceType, t store.Ten
 
 func notFound(rt *scim.ResourceType, id string, err error) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return scim.NotFound(rt.Name, id)
+		return scim.NotFound(rt.Name, id).Wrap(err)
 	}
 	return err
 }
@@ -205,18 +247,14 @@ func changedAttrs(rt *scim.ResourceType, a, b map[string]any) []string {
 	return out
 }
 
-// Record writes an administrative audit event (a token made or revoked, SAML configured) for
-// the tenant, with the actor of ctx, and tells the observer. A failure to write it is
-// returned: the caller's change is already made, and the operator must hear of the gap.
-func (d *Directory) Record(ctx context.Context, t store.Tenant, ev store.Event) error {
-	a := ActorFrom(ctx)
-	ev.TenantID, ev.At, ev.Outcome, ev.Actor = t.ID, d.now(), OutcomeSuccess, a.Name
-	if ev.TokenID == "" {
-		ev.TokenID = a.TokenID
+// RecordAuthFailure writes the audit event of a refused token whose tenant is known (a
+// revoked token; unknown tokens name no tenant), in its own transaction, and tells the
+// observer. The write outlives the request: the refusal is already on its way to the client.
+func (d *Directory) RecordAuthFailure(ctx context.Context, tok store.Token, reason string) {
+	ev := &store.Event{TenantID: tok.TenantID, At: d.now(), Name: EventAuthFailure, Outcome: OutcomeClientErr,
+		Actor: "token " + tok.Label, TokenID: tok.ID, Detail: "token " + reason}
+	if err := d.store.AppendEvent(context.WithoutCancel(ctx), ev); err != nil {
+		d.log.WarnContext(ctx, "audit event not written", "err", err)
 	}
-	if err := d.store.AppendEvent(context.WithoutCancel(ctx), &ev); err != nil {
-		return fmt.Errorf("audit event %s not written: %w", ev.Name, err)
-	}
-	d.observe(ev)
-	return nil
+	d.observe(*ev)
 }

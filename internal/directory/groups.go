@@ -11,12 +11,9 @@ import (
 	"github.com/scimd/scimd/internal/store"
 )
 
-// MaxMembersPerRequest bounds the member values one request may carry.
-var MaxMembersPerRequest = 10000
-
 // memberIDs takes the member ids out of a body's members attribute (JumpCloud sends objects
 // with only value). Errors: 400 invalidValue for a member without a string value.
-func memberIDs(body map[string]any) ([]string, error) {
+func memberIDs(body map[string]any, max int) ([]string, error) {
 	raw, _ := scim.Lookup(body, "members")
 	if raw == nil {
 		return nil, nil
@@ -25,8 +22,8 @@ func memberIDs(body map[string]any) ([]string, error) {
 	if !ok {
 		return nil, scim.BadRequest(scim.InvalidValue, "members must be a list of {\"value\": id}")
 	}
-	if len(list) > MaxMembersPerRequest {
-		return nil, scim.BadRequest(scim.TooMany, "at most %d members in one request", MaxMembersPerRequest)
+	if len(list) > max {
+		return nil, scim.BadRequest(scim.TooMany, "at most %d members in one request", max)
 	}
 	ids := make([]string, 0, len(list))
 	for _, m := range list {
@@ -42,7 +39,6 @@ func memberIDs(body map[string]any) ([]string, error) {
 }
 
 func groupRules(attrs map[string]any) error {
-	delete(attrs, "members") // kept as rows
 	if strings.TrimSpace(scim.String(attrs, "displayName")) == "" {
 		return scim.BadRequest(scim.InvalidValue, "displayName is required")
 	}
@@ -54,7 +50,7 @@ func groupRules(attrs map[string]any) error {
 func (d *Directory) CreateGroup(ctx context.Context, t store.Tenant, body map[string]any) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupCreate, resourceTypeGroup, "", "")
 	ev.Method = http.MethodPost
-	attrs, members, err := groupBody(body)
+	attrs, members, err := d.groupBody(body)
 	if err != nil {
 		ev.ResourceName = scim.String(attrs, "displayName")
 		return nil, d.finish(ctx, t, ev, err, "")
@@ -73,7 +69,7 @@ func (d *Directory) CreateGroup(ctx context.Context, t store.Tenant, body map[st
 	return r, d.finish(ctx, t, ev, nil, "")
 }
 
-func groupBody(body map[string]any) (map[string]any, []string, error) {
+func (d *Directory) groupBody(body map[string]any) (map[string]any, []string, error) {
 	if err := scim.CheckSchemas(body, scim.GroupSchema); err != nil {
 		return nil, nil, err
 	}
@@ -81,7 +77,7 @@ func groupBody(body map[string]any) (map[string]any, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	members, err := memberIDs(body)
+	members, err := memberIDs(body, d.limits.MaxMembersPerRequest)
 	if err != nil {
 		return attrs, nil, err
 	}
@@ -92,7 +88,7 @@ func groupBody(body map[string]any) (map[string]any, []string, error) {
 func (d *Directory) ReplaceGroup(ctx context.Context, t store.Tenant, id string, body map[string]any, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupUpdate, resourceTypeGroup, id, "")
 	ev.Method = http.MethodPut
-	attrs, members, err := groupBody(body)
+	attrs, members, err := d.groupBody(body)
 	if err != nil {
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
@@ -103,7 +99,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, t store.Tenant, id string,
 			return store.Change{}, err
 		}
 		ev.Changed = append(changedAttrs(scim.Groups, r.Attrs, attrs), "members")
-		return store.Change{Attrs: copyMap(attrs), Members: []store.MemberEdit{{Kind: "replace", IDs: members}}, Event: ev}, nil
+		return store.Change{Attrs: copyMap(attrs), Members: []scim.MemberEdit{{Kind: scim.MembersReplace, IDs: members}}, Event: ev}, nil
 	})
 	if err != nil {
 		return nil, d.finish(ctx, t, ev, notFound(scim.Groups, id, err), fmt.Sprintf("displayName %q", ev.ResourceName))
@@ -122,18 +118,16 @@ func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, o
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
 	added, removed := 0, 0
-	var memberEdits []store.MemberEdit
 	for _, e := range edits {
-		if len(e.IDs) > MaxMembersPerRequest {
-			return nil, d.finish(ctx, t, ev, scim.BadRequest(scim.TooMany, "at most %d members in one request", MaxMembersPerRequest), "")
+		if len(e.IDs) > d.limits.MaxMembersPerRequest {
+			return nil, d.finish(ctx, t, ev, scim.BadRequest(scim.TooMany, "at most %d members in one request", d.limits.MaxMembersPerRequest), "")
 		}
 		switch e.Kind {
-		case "add", "replace":
+		case scim.MembersAdd, scim.MembersReplace:
 			added += len(e.IDs)
-		case "remove":
+		case scim.MembersRemove:
 			removed += len(e.IDs)
 		}
-		memberEdits = append(memberEdits, store.MemberEdit{Kind: e.Kind, IDs: e.IDs})
 	}
 	r, err := d.store.UpdateResource(ctx, scim.Groups, t.ID, id, func(r *scim.Resource) (store.Change, error) {
 		if err := checkVersion(r, ifMatch); err != nil {
@@ -147,7 +141,7 @@ func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, o
 			return store.Change{}, err
 		}
 		ev.ResourceName = scim.String(next, "displayName")
-		if len(memberEdits) > 0 {
+		if len(edits) > 0 {
 			changed = append(changed, "members")
 			ev.Detail = fmt.Sprintf("members added: %d, removed: %d", added, removed)
 		}
@@ -155,7 +149,7 @@ func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, o
 			return store.Change{Skip: true}, nil
 		}
 		ev.Changed = changed
-		return store.Change{Attrs: next, Members: memberEdits, Event: ev}, nil
+		return store.Change{Attrs: next, Members: edits, Event: ev}, nil
 	})
 	if err != nil {
 		return nil, d.finish(ctx, t, ev, notFound(scim.Groups, id, err), fmt.Sprintf("displayName %q", ev.ResourceName))

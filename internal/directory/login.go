@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/scimd/scimd/internal/scim"
@@ -79,4 +80,52 @@ func (d *Directory) FindLoginUser(ctx context.Context, t store.Tenant, name stri
 		return nil, nil
 	}
 	return nil, ErrAmbiguousLogin
+}
+
+// Why SignIn refuses a sign-in.
+var (
+	// ErrInactive: the user is deactivated, and a deactivated user cannot sign in.
+	ErrInactive = errors.New("directory: the user is deactivated")
+	// ErrNotProvisioned: no user has the login name, and just-in-time creation is off.
+	ErrNotProvisioned = errors.New("directory: no user has the login name")
+	// ErrJITRefused wraps the error of creating a user just in time (a *scim.Error when
+	// the attributes were refused).
+	ErrJITRefused = errors.New("directory: the just-in-time user was refused")
+)
+
+// CanSignIn reports whether u may sign in (or keep a session): only an active user may.
+func CanSignIn(u *scim.Resource) bool { return u.Attrs["active"] != false }
+
+// SignIn returns the user a single sign-on as name is for: the user FindLoginUser finds,
+// refused with ErrInactive when deactivated; or, when no user matches and jit is not nil,
+// the user created just in time from jit's attributes. jit's userType is kept only when it
+// is one of the tenant's types (in the tenant's case); otherwise the tenant's default
+// applies. Errors: ErrInactive; ErrNotProvisioned (no user and jit is nil);
+// ErrAmbiguousLogin; ErrJITRefused wrapping the error of the create; store errors of the
+// lookup (mapped as for SCIM).
+func (d *Directory) SignIn(ctx context.Context, t store.Tenant, name string, jit map[string]any) (*scim.Resource, error) {
+	user, err := d.FindLoginUser(ctx, t, name)
+	switch {
+	case err != nil:
+		return nil, err
+	case user != nil && !CanSignIn(user):
+		return nil, ErrInactive
+	case user != nil:
+		return user, nil
+	case jit == nil:
+		return nil, ErrNotProvisioned
+	}
+	attrs := maps.Clone(jit)
+	ut, _ := attrs["userType"].(string)
+	delete(attrs, "userType")
+	for _, known := range t.UserTypes {
+		if strings.EqualFold(known, ut) {
+			attrs["userType"] = known
+		}
+	}
+	user, err = d.CreateJITUser(ctx, t, attrs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrJITRefused, err)
+	}
+	return user, nil
 }

@@ -71,3 +71,56 @@ func TestFindLoginUser(t *testing.T) {
 		}
 	})
 }
+
+// TestSignIn: the sign-in rules are the directory's: a deactivated user cannot sign in,
+// an unknown one is created just in time only when asked, with the tenant's userType in its
+// case or, for a userType the tenant does not have, the tenant's default.
+func TestSignIn(t *testing.T) {
+	ctx := directory.WithActor(context.Background(), directory.Actor{Name: directory.ActorSAML})
+	d := directory.New(teststores.SQLite(t), slog.New(slog.DiscardHandler), nil)
+	tn, err := d.CreateTenant(ctx, "acme", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateUser(ctx, tn, map[string]any{"schemas": []any{scim.UserSchema}, "userName": "gone", "active": false}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateUser(ctx, tn, map[string]any{"schemas": []any{scim.UserSchema}, "userName": "here"}); err != nil {
+		t.Fatal(err)
+	}
+	jit := func(userType any) map[string]any {
+		a := map[string]any{"userName": "", "active": true}
+		if userType != nil {
+			a["userType"] = userType
+		}
+		return a
+	}
+	for _, tc := range []struct {
+		name, login  string
+		jit          map[string]any
+		err          error
+		wantUserType string // of the user signed in
+	}{
+		{"active user", "here", nil, nil, "member"},
+		{"deactivated user refused", "gone", jit(nil), directory.ErrInactive, ""},
+		{"unknown user without JIT", "new1", nil, directory.ErrNotProvisioned, ""},
+		{"JIT with the tenant's userType in another case", "new2", jit("ADMIN"), nil, "admin"},
+		{"JIT with an unknown userType gets the default", "new3", jit("Employee"), nil, "member"},
+		{"JIT without a userType gets the default", "new4", jit(nil), nil, "member"},
+		{"JIT with a userType that is no string gets the default", "new5", jit(42), nil, "member"},
+		{"JIT refused by the user rules", "new6", map[string]any{"userName": " "}, directory.ErrJITRefused, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.jit != nil && tc.jit["userName"] == "" {
+				tc.jit["userName"] = tc.login
+			}
+			u, err := d.SignIn(ctx, tn, tc.login, tc.jit)
+			if !errors.Is(err, tc.err) || (tc.err == nil) != (u != nil) {
+				t.Fatalf("SignIn(%q) = %v, %v; want error %v", tc.login, u, err, tc.err)
+			}
+			if u != nil && (scim.String(u.Attrs, "userType") != tc.wantUserType || !directory.CanSignIn(u)) {
+				t.Fatalf("signed in %v, want userType %q", u.Attrs, tc.wantUserType)
+			}
+		})
+	}
+}

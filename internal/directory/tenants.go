@@ -2,9 +2,7 @@ package directory
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
@@ -53,79 +51,10 @@ func (d *Directory) Tenant(ctx context.Context, slug string) (store.Tenant, erro
 	return t, err
 }
 
-// SetUserTypes sets a tenant's allowed user types and default (which must be one of them).
-func (d *Directory) SetUserTypes(ctx context.Context, t store.Tenant, types []string, def string) (store.Tenant, error) {
-	var clean []string
-	for _, ut := range types {
-		if ut = strings.TrimSpace(ut); ut != "" {
-			clean = append(clean, ut)
-		}
-	}
-	if len(clean) == 0 {
-		return t, errors.New("at least one user type is needed")
-	}
-	found := false
-	for _, ut := range clean {
-		if strings.EqualFold(ut, def) {
-			def, found = ut, true
-		}
-	}
-	if !found {
-		return t, fmt.Errorf("default user type %q is not one of %s", def, strings.Join(clean, ", "))
-	}
-	t.UserTypes, t.DefaultUserType = clean, def
-	return t, d.store.UpdateTenant(ctx, t)
-}
-
-// TokenPrefix starts every SCIM token, so that secret scanners can recognise one.
-const TokenPrefix = "scimd_"
-
 // HashToken returns the SHA-256 hash under which a token is stored.
 func HashToken(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
-}
-
-// IssueToken creates a new 256-bit random token for the tenant and returns it; only its hash
-// is stored, so this is the one time it can be shown.
-func (d *Directory) IssueToken(ctx context.Context, t store.Tenant, label string) (string, store.Token, error) {
-	var secret [32]byte
-	if _, err := rand.Read(secret[:]); err != nil {
-		return "", store.Token{}, err
-	}
-	token := TokenPrefix + base64.RawURLEncoding.EncodeToString(secret[:])
-	var id [12]byte
-	if _, err := rand.Read(id[:]); err != nil {
-		return "", store.Token{}, err
-	}
-	rec := store.Token{ID: "tok_" + base64.RawURLEncoding.EncodeToString(id[:]), TenantID: t.ID, Label: label, CreatedAt: d.now()}
-	if err := d.store.CreateToken(ctx, rec, HashToken(token)); err != nil {
-		return "", rec, err
-	}
-	err := d.Record(ctx, t, store.Event{Name: EventTokenCreate, TokenID: rec.ID, ResourceType: "Token", ResourceID: rec.ID, ResourceName: label})
-	return token, rec, err
-}
-
-// RevokeToken revokes the tenant's token with the id (a revoked one stays revoked) and
-// records it. An id that is no token of the tenant is an error saying so.
-func (d *Directory) RevokeToken(ctx context.Context, t store.Tenant, id string) error {
-	toks, err := d.store.Tokens(ctx, t.ID)
-	if err != nil {
-		return err
-	}
-	for _, tok := range toks {
-		if tok.ID != id {
-			continue
-		}
-		if tok.Revoked() {
-			return nil
-		}
-		if err := d.store.RevokeToken(ctx, id, d.now()); err != nil {
-			return err
-		}
-		return d.Record(ctx, t, store.Event{Name: EventTokenRevoke, TokenID: id, ResourceType: "Token", ResourceID: id, ResourceName: tok.Label})
-	}
-	return fmt.Errorf("tenant %q has no token %q", t.Slug, id)
 }
 
 // Reasons a token is refused, as metrics and audit events name them.
@@ -195,3 +124,6 @@ func (a *Authenticator) touch(ctx context.Context, tok store.Token) {
 	a.mu.Unlock()
 	_ = a.store.TouchToken(context.WithoutCancel(ctx), tok.TenantID, tok.ID, now)
 }
+
+// Tenants lists every tenant by slug.
+func (d *Directory) Tenants(ctx context.Context) ([]store.Tenant, error) { return d.store.Tenants(ctx) }

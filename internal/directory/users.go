@@ -176,9 +176,7 @@ func (d *Directory) PatchUser(ctx context.Context, t store.Tenant, id string, op
 		if err := checkVersion(r, ifMatch); err != nil {
 			return store.Change{}, err
 		}
-		cur := copyMap(r.Attrs)
-		delete(cur, "groups")
-		next, changed, err := patch.Apply(scim.Users, cur, ops)
+		next, changed, err := patch.Apply(scim.Users, copyMap(r.Attrs), ops)
 		if err != nil {
 			return store.Change{}, err
 		}

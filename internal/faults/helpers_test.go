@@ -20,7 +20,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the checks
-	_ "modernc.org/sqlite"             // database/sql driver "sqlite", for the checks
+	"github.com/scimd/scimd/internal/testkit"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", for the checks
 )
 
 const (
@@ -33,14 +34,10 @@ const (
 // ---- a SCIM client ----
 
 // client talks to one scimd with one token.
-type client struct {
-	base  string
-	token string
-	hc    *http.Client
-}
+type client struct{ testkit.Client }
 
 func newClient(base, token string) *client {
-	return &client{base: base, token: token, hc: &http.Client{Timeout: 20 * time.Second}}
+	return &client{testkit.Client{Base: base, Token: token, HTTP: &http.Client{Timeout: 20 * time.Second}}}
 }
 
 // result is one response, or a transport error (Status 0).
@@ -67,34 +64,9 @@ func (r result) String() string {
 }
 
 func (c *client) do(method, path string, body any) result {
-	var rd io.Reader
-	if body != nil {
-		j, err := json.Marshal(body)
-		if err != nil {
-			panic(err)
-		}
-		rd = bytes.NewReader(j)
-	}
 	start := time.Now()
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return result{Err: err, Start: start}
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/scim+json")
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return result{Err: err, Start: start, Duration: time.Since(start)}
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	r := result{Status: res.StatusCode, Header: res.Header, Raw: raw, Err: err, Start: start, Duration: time.Since(start)}
-	if len(raw) > 0 {
-		json.Unmarshal(raw, &r.Body)
-	}
-	return r
+	r, err := c.Client.Do(method, path, body)
+	return result{Status: r.Status, Header: r.Header, Body: r.Body, Raw: r.Raw, Err: err, Start: start, Duration: time.Since(start)}
 }
 
 func (c *client) createUser(userName string) result {
@@ -379,29 +351,11 @@ func scimdBinary(t *testing.T) string {
 	return buildPath
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a running scimd binary.
 type proc struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *syncBuffer
+	stderr *testkit.Buffer
 	exited chan struct{}
 	err    error // Wait's result, once exited is closed
 }
@@ -420,7 +374,7 @@ func startScimd(t *testing.T, dsn string, args ...string) *proc {
 	cmd.Env = env
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
-	p := &proc{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &proc{cmd: cmd, stderr: &testkit.Buffer{}, exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

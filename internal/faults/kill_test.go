@@ -56,7 +56,7 @@ func TestKill9(t *testing.T) {
 
 			p2 := startScimd(t, dsn)
 			c2 := newClient("http://"+p2.addr, token)
-			if got := get(t, c2.base+"/readyz"); got != http.StatusOK {
+			if got := get(t, c2.Base+"/readyz"); got != http.StatusOK {
 				t.Fatalf("/readyz after restart = %d", got)
 			}
 			if r := c2.createUser("after-restart@example.com"); r.Status != http.StatusCreated {

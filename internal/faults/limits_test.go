@@ -73,10 +73,10 @@ func TestConfiguredLimits(t *testing.T) {
 
 	// Headers over --max-header-bytes: 431. Go allows a few KiB of slack above the bound, so
 	// the headers sent are well over it.
-	req, _ := http.NewRequest("GET", c.base+"/scim/v2/Users", nil)
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	req, _ := http.NewRequest("GET", c.Base+"/scim/v2/Users", nil)
+	req.Header.Set("Authorization", "Bearer "+c.Token)
 	req.Header.Set("X-Padding", strings.Repeat("p", 16<<10))
-	res, err := c.hc.Do(req)
+	res, err := c.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

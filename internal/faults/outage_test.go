@@ -5,25 +5,23 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store/postgres"
 	"github.com/scimd/scimd/internal/store/postgres/pgtest"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 // pgServer is scimd's real router on PostgreSQL, in process.
 type pgServer struct {
 	url    string
 	client *client
-	logs   *syncBuffer
+	logs   *testkit.Buffer
 }
 
 // newPGServer serves the real router on a PostgreSQL store opened on dsn, with a tenant and
@@ -39,24 +37,9 @@ func newPGServer(t *testing.T, dsn string, cfg server.Config) *pgServer {
 	if _, err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	hs := httptest.NewServer(nil)
-	t.Cleanup(hs.Close)
-	cfg.PublicURL = hs.URL
-	sv, err := server.New(ctx, cfg, s, slog.New(slog.NewJSONHandler(logs, nil)), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.Config.Handler = sv.Handler()
-	tn, err := sv.Directory().CreateTenant(ctx, "acme", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := sv.Directory().IssueToken(ctx, tn, "faults")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &pgServer{url: hs.URL, client: newClient(hs.URL, tok), logs: logs}
+	logs := &testkit.Buffer{}
+	srv := testkit.Serve(t, s, testkit.Options{Server: cfg, Log: slog.New(slog.NewJSONHandler(logs, nil))}, "acme")
+	return &pgServer{url: srv.URL, client: newClient(srv.URL, srv.Token), logs: logs}
 }
 
 // TestDatabaseOutage cuts scimd's connections to PostgreSQL (a proxy between them closes

@@ -5,16 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 // TestRefusedTokenTiming: refusing an unknown token and refusing a revoked one take about
@@ -28,28 +26,15 @@ import (
 func TestRefusedTokenTiming(t *testing.T) {
 	ctx := context.Background()
 	s := teststores.SQLite(t)
-	logs := &syncBuffer{}
-	hs := httptest.NewServer(nil)
-	t.Cleanup(hs.Close)
-	sv, err := server.New(ctx, server.Config{PublicURL: hs.URL, AuthFailuresPerMinute: -1}, s,
-		slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), prometheus.NewRegistry())
+	logs := &testkit.Buffer{}
+	sv := testkit.Serve(t, s, testkit.Options{Server: server.Config{AuthFailuresPerMinute: -1},
+		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}, "acme")
+	hs, tn, live := sv, sv.Tenant, sv.Token
+	revoked, rec, err := sv.Dir.IssueToken(ctx, tn, "old")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs.Config.Handler = sv.Handler()
-	tn, err := sv.Directory().CreateTenant(ctx, "acme", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, _, err := sv.Directory().IssueToken(ctx, tn, "live")
-	if err != nil {
-		t.Fatal(err)
-	}
-	revoked, rec, err := sv.Directory().IssueToken(ctx, tn, "old")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.RevokeToken(ctx, rec.ID, time.Now()); err != nil {
+	if err := s.RevokeToken(ctx, tn.ID, rec.ID, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	// An unknown token of the same shape and length as a real one.

@@ -88,10 +88,10 @@ func loginName(a *csaml.Assertion, p profile) string {
 	return strings.TrimSpace(id.Value)
 }
 
-// jitAttributes builds the attributes of a user created just in time, in schema form.
-// userType is taken from the assertion only when it is one of the tenant's types
-// (canonical case); otherwise the directory applies the tenant's default.
-func jitAttributes(name string, p profile, userTypes []string) map[string]any {
+// jitAttributes builds the attributes of a user created just in time, in schema form, from
+// the assertion. Its userType is passed as sent: the directory keeps it only when it is one
+// of the tenant's types, else applies the tenant's default.
+func jitAttributes(name string, p profile) map[string]any {
 	attrs := map[string]any{"userName": name, "active": true}
 	email := p.Email
 	if email == "" && strings.Contains(name, "@") {
@@ -120,10 +120,8 @@ func jitAttributes(name string, p profile, userTypes []string) map[string]any {
 	case formatted != "":
 		attrs["displayName"] = formatted
 	}
-	for _, ut := range userTypes {
-		if p.UserType != "" && strings.EqualFold(ut, p.UserType) {
-			attrs["userType"] = ut
-		}
+	if p.UserType != "" {
+		attrs["userType"] = p.UserType
 	}
 	return attrs
 }

@@ -19,71 +19,51 @@ import (
 	csaml "github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlsp"
 
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
 )
 
-// Settings are what an admin enters for a tenant: the three fields of a "Custom SAML 2.0"
-// form (or the IdP's metadata instead), plus options.
-type Settings struct {
-	// SSOURL is the IdP's single sign-on URL: https, or http for a loopback host.
-	SSOURL string
-	// Issuer is the IdP's entity id.
-	Issuer string
-	// CertPEM holds the IdP's signing certificate(s), PEM X.509.
-	CertPEM []byte
-	// IdPMetadata, when set, is the IdP's metadata XML; SSOURL, Issuer and CertPEM are
-	// taken from it (and must then be empty).
-	IdPMetadata []byte
-
-	JIT               bool
-	AllowIdPInitiated bool
-	// DefaultRedirect is a local path of the tenant ("/t/SLUG/…"); empty means /t/SLUG/.
-	DefaultRedirect string
-}
-
-// SettingsError is an error of Configure about one field of Settings, so that a form can
-// show it next to that field. Field is the name of the Settings field: "SSOURL", "Issuer",
-// "CertPEM", "IdPMetadata" or "DefaultRedirect". Its message is Err's.
-type SettingsError struct {
-	Field string
-	Err   error
-}
-
-func (e *SettingsError) Error() string { return e.Err.Error() }
-
-// Unwrap returns Err.
-func (e *SettingsError) Unwrap() error { return e.Err }
+// Settings, SettingsError and SPValues are package sso's, where the admin console finds them
+// without importing this package.
+type (
+	Settings      = sso.Settings
+	SettingsError = sso.SettingsError
+	SPValues      = sso.SPValues
+)
 
 // Configure checks in and stores it as tenant t's SAML settings. The SP key pair is
 // generated the first time and kept afterwards. Errors are sentences for the admin: a bad
 // SSO URL, a missing issuer, a certificate that is not PEM X.509 or has expired, metadata
-// without what is needed, an unsafe default redirect (each a *SettingsError naming the field); or a store error.
-func Configure(ctx context.Context, ss store.SAMLStore, t store.Tenant, in Settings, now time.Time) (store.SAMLConfig, error) {
+// without what is needed, an unsafe default redirect (each a *SettingsError naming the
+// field); or a store error. The settings are written through dir, with their audit event
+// in the same transaction, by the actor of ctx.
+func Configure(ctx context.Context, dir *directory.Directory, t store.Tenant, in Settings, now time.Time) (store.SAMLConfig, error) {
 	if len(in.IdPMetadata) > 0 {
 		if in.SSOURL != "" || in.Issuer != "" || len(in.CertPEM) > 0 {
-			return store.SAMLConfig{}, &SettingsError{"IdPMetadata", errors.New("give either the IdP metadata or the SSO URL, issuer and certificate, not both")}
+			return store.SAMLConfig{}, &SettingsError{Field: "IdPMetadata", Err: errors.New("give either the IdP metadata or the SSO URL, issuer and certificate, not both")}
 		}
 		var err error
 		if in, err = fromMetadata(in); err != nil {
-			return store.SAMLConfig{}, &SettingsError{"IdPMetadata", err}
+			return store.SAMLConfig{}, &SettingsError{Field: "IdPMetadata", Err: err}
 		}
 	}
 	if err := checkSSOURL(in.SSOURL); err != nil {
-		return store.SAMLConfig{}, &SettingsError{"SSOURL", err}
+		return store.SAMLConfig{}, &SettingsError{Field: "SSOURL", Err: err}
 	}
 	in.Issuer = strings.TrimSpace(in.Issuer)
 	if in.Issuer == "" {
-		return store.SAMLConfig{}, &SettingsError{"Issuer", errors.New("the IdP issuer (entity id) is required")}
+		return store.SAMLConfig{}, &SettingsError{Field: "Issuer", Err: errors.New("the IdP issuer (entity id) is required")}
 	}
 	certs, err := ParseCertificates(in.CertPEM, now)
 	if err != nil {
-		return store.SAMLConfig{}, &SettingsError{"CertPEM", err}
+		return store.SAMLConfig{}, &SettingsError{Field: "CertPEM", Err: err}
 	}
 	redirect := in.DefaultRedirect
 	if redirect != "" {
 		clean, ok := SafeReturnTo(t.Slug, redirect)
 		if !ok {
-			return store.SAMLConfig{}, &SettingsError{"DefaultRedirect", fmt.Errorf("default redirect %q: use a local path of the tenant, starting with /t/%s/", redirect, t.Slug)}
+			return store.SAMLConfig{}, &SettingsError{Field: "DefaultRedirect", Err: fmt.Errorf("default redirect %q: use a local path of the tenant, starting with /t/%s/", redirect, t.Slug)}
 		}
 		redirect = clean
 	}
@@ -91,7 +71,7 @@ func Configure(ctx context.Context, ss store.SAMLStore, t store.Tenant, in Setti
 	if err != nil {
 		return store.SAMLConfig{}, err
 	}
-	return ss.PutSAMLConfig(ctx, store.SAMLConfig{
+	return dir.ConfigureSAML(ctx, t, store.SAMLConfig{
 		TenantID: t.ID, IdPEntityID: in.Issuer, IdPSSOURL: strings.TrimSpace(in.SSOURL), IdPCertPEM: encodeCerts(certs),
 		JIT: in.JIT, AllowIdPInitiated: in.AllowIdPInitiated, DefaultRedirect: redirect,
 		SPKeyPEM: key, SPCertPEM: cert, CreatedAt: now, UpdatedAt: now,
@@ -237,15 +217,6 @@ func NewKeyPair(slug string, now time.Time) (keyPEM []byte, certPEM string, err 
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
 		string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), nil
-}
-
-// SPValues are what an IdP admin enters on the IdP's side for a tenant.
-type SPValues struct {
-	EntityID    string // also the metadata URL
-	ACSURL      string
-	MetadataURL string
-	LoginURL    string
-	CertPEM     string // empty until the tenant is configured
 }
 
 // Values returns the SP values of tenant slug under publicURL; cfg may be nil (not

@@ -16,7 +16,6 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/saml"
-	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
 )
 
@@ -27,15 +26,14 @@ import (
 func FuzzACS(f *testing.F) {
 	ctx := context.Background()
 	s := teststores.SQLite(f)
-	ss := s.(store.SAMLStore)
 	log := slog.New(slog.DiscardHandler)
 	d := directory.New(s, log, nil)
-	svc, err := saml.New(saml.Config{PublicURL: "https://sp.example.com"}, s, ss, d, log, prometheus.NewRegistry())
+	svc, err := saml.New(saml.Config{PublicURL: "https://sp.example.com"}, s, d, log, prometheus.NewRegistry())
 	if err != nil {
 		f.Fatal(err)
 	}
 	r := chi.NewRouter()
-	svc.Routes(r)
+	svc.Mount(r)
 	tn, err := d.CreateTenant(ctx, "acme", "Acme")
 	if err != nil {
 		f.Fatal(err)
@@ -44,7 +42,7 @@ func FuzzACS(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if _, err := saml.Configure(ctx, ss, tn, saml.Settings{SSOURL: "https://idp.example.com/sso", Issuer: "https://idp.example.com/metadata",
+	if _, err := saml.Configure(ctx, d, tn, saml.Settings{SSOURL: "https://idp.example.com/sso", Issuer: "https://idp.example.com/metadata",
 		CertPEM: []byte(idpCert), JIT: true, AllowIdPInitiated: true}, time.Now()); err != nil {
 		f.Fatal(err)
 	}

@@ -1,11 +1,13 @@
 package saml
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"html/template"
+	"io"
 	"net/http"
+
+	"github.com/scimd/scimd/internal/web"
 )
 
 // pageCSS is the only style of the pages; the CSP allows exactly it by hash, so the pages
@@ -74,23 +76,8 @@ type page struct {
 // allows only the page's own style.
 func render(w http.ResponseWriter, status int, p page) {
 	p.CSS = template.CSS(pageCSS)
-	var buf bytes.Buffer
-	if err := pages.Execute(&buf, p); err != nil {
-		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString("internal error\n")
-	}
-	securityHeaders(w.Header())
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	web.WritePage(w, status, cspHeader, func(w io.Writer) error { return pages.Execute(w, p) })
 }
 
-func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", cspHeader)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	// same-origin keeps the Origin header of our own form posts (no-referrer would null it).
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store")
-}
+// securityHeaders sets the headers of every SAML page and redirect.
+func securityHeaders(h http.Header) { web.SecurityHeaders(h, cspHeader) }

@@ -25,6 +25,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -54,7 +55,6 @@ type Config struct {
 type Service struct {
 	cfg     Config
 	store   store.Store
-	saml    store.SAMLStore
 	dir     *directory.Directory
 	log     *slog.Logger
 	metrics *metrics
@@ -70,9 +70,9 @@ type cachedSP struct {
 	sp      *csaml.ServiceProvider
 }
 
-// New returns the service. Its metrics are registered on reg. s and ss are usually the
-// same SQL store.
-func New(cfg Config, s store.Store, ss store.SAMLStore, dir *directory.Directory, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
+// New returns the service on s (the one instrumented store) writing users through dir.
+// Its metrics are registered on reg.
+func New(cfg Config, s store.Store, dir *directory.Directory, log *slog.Logger, reg prometheus.Registerer) (*Service, error) {
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	u, err := url.Parse(cfg.PublicURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -94,12 +94,13 @@ func New(cfg Config, s store.Store, ss store.SAMLStore, dir *directory.Directory
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, store: s, saml: ss, dir: dir, log: log, metrics: m, secure: u.Scheme == "https",
+	return &Service{cfg: cfg, store: s, dir: dir, log: log, metrics: m, secure: u.Scheme == "https",
 		origin: u.Scheme + "://" + u.Host, providers: map[string]cachedSP{}}, nil
 }
 
-// Routes registers the browser-facing routes, each with its full path.
-func (s *Service) Routes(r chi.Router) {
+// Mount registers the browser-facing routes on the process's router, each with its full
+// path.
+func (s *Service) Mount(r chi.Router) {
 	r.Get("/t/{slug}/saml/metadata", s.metadata)
 	r.Get("/t/{slug}/saml/login", s.login)
 	r.Post("/t/{slug}/saml/acs", s.acs)
@@ -123,7 +124,7 @@ func (s *Service) PruneEvery(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			n, err := s.saml.PruneSAML(ctx, s.now())
+			n, err := s.store.PruneSAML(ctx, s.now())
 			switch {
 			case err != nil && ctx.Err() == nil:
 				s.log.WarnContext(ctx, "saml: pruning expired sessions failed", "err", err)
@@ -147,7 +148,7 @@ func (s *Service) tenantConfig(ctx context.Context, slug string) (store.Tenant, 
 	if err != nil {
 		return t, store.SAMLConfig{}, err
 	}
-	cfg, err := s.saml.SAMLConfig(ctx, t.ID)
+	cfg, err := s.store.SAMLConfig(ctx, t.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return t, cfg, errNotConfigured
 	}
@@ -275,4 +276,20 @@ func (c replayCache) Consume(id string, expiresAt time.Time) error {
 func hashToken(v string) []byte {
 	h := sha256.Sum256([]byte(v))
 	return h[:]
+}
+
+var _ sso.Provider = (*Service)(nil)
+
+// SessionCookie implements sso.Provider.
+func (s *Service) SessionCookie() string { return sessionCookie }
+
+// Configure implements sso.Provider: the package's Configure through the service's
+// directory, at the service's clock.
+func (s *Service) Configure(ctx context.Context, t store.Tenant, in Settings) (store.SAMLConfig, error) {
+	return Configure(ctx, s.dir, t, in, s.now())
+}
+
+// Values implements sso.Provider under the service's public URL.
+func (s *Service) Values(slug string, cfg *store.SAMLConfig) SPValues {
+	return Values(s.cfg.PublicURL, slug, cfg)
 }

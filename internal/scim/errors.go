@@ -25,12 +25,25 @@ const (
 // ErrorSchema is the schema URN of a SCIM error body.
 const ErrorSchema = "urn:ietf:params:scim:api:messages:2.0:Error"
 
-// Error is the one error type that reaches a SCIM client. Any other error is an internal error
-// and is answered with 500 "internal error", its cause only logged.
+// Error is the one error type that reaches a SCIM client. It carries the HTTP status by
+// design: the status, scimType and detail are what RFC 7644 §3.12 puts on the wire, and
+// every caller of the protocol answers with them. Err is the cause (a store error, say),
+// kept for logs and errors.Is, never sent. Any error that is not an *Error is internal and
+// is answered with 500 "internal error", its cause only logged.
 type Error struct {
 	Status   int
 	ScimType string
 	Detail   string
+	Err      error
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Wrap sets cause as e's underlying error and returns e.
+func (e *Error) Wrap(cause error) *Error {
+	e.Err = cause
+	return e
 }
 
 func (e *Error) Error() string {

@@ -306,3 +306,30 @@ func Lookup(m map[string]any, name string) (any, bool) {
 	}
 	return nil, false
 }
+
+// PersonName is a user's name for people to read: name.formatted, else the given and family
+// names, else displayName; "" when none is set.
+func PersonName(attrs map[string]any) string {
+	if n, ok := attrs["name"].(map[string]any); ok {
+		if f := String(n, "formatted"); f != "" {
+			return f
+		}
+		if gf := strings.TrimSpace(String(n, "givenName") + " " + String(n, "familyName")); gf != "" {
+			return gf
+		}
+	}
+	return String(attrs, "displayName")
+}
+
+// Values returns the non-empty value sub-attributes of the multi-valued attribute name
+// (the addresses of emails, say), in order.
+func Values(attrs map[string]any, name string) []string {
+	var out []string
+	list, _ := attrs[name].([]any)
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok && String(m, "value") != "" {
+			out = append(out, String(m, "value"))
+		}
+	}
+	return out
+}

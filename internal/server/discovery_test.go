@@ -29,7 +29,7 @@ func TestDiscoveryGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, _ := json.MarshalIndent(v, "", "  ")
-			got = bytes.ReplaceAll(got, []byte(e.srv.URL), []byte("http://scimd.test"))
+			got = bytes.ReplaceAll(got, []byte(e.url), []byte("http://scimd.test"))
 			name := filepath.Join("testdata", strings.NewReplacer("/", "_", ":", "_").Replace(strings.TrimPrefix(path, "/"))+".golden.json")
 			if *update {
 				os.MkdirAll("testdata", 0o755)

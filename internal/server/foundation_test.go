@@ -18,7 +18,7 @@ func TestAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.store.RevokeToken(context.Background(), rec.ID, time.Now()); err != nil {
+		if err := e.store.RevokeToken(context.Background(), e.tenant.ID, rec.ID, time.Now(), nil); err != nil {
 			t.Fatal(err)
 		}
 		cases := []struct {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -10,12 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/scim"
-	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 // Hostile input through the real router (SQLite): whatever a client sends, scimd never
@@ -38,24 +35,10 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	f.Helper()
 	ctx := context.Background()
 	s := teststores.SQLite(f)
-	logs := &lockedWriter{w: &bytes.Buffer{}}
-	srv := httptest.NewServer(nil)
-	f.Cleanup(srv.Close)
-	sv, err := server.New(ctx, server.Config{PublicURL: srv.URL}, s, slog.New(slog.NewJSONHandler(logs, nil)), prometheus.NewRegistry())
-	if err != nil {
-		f.Fatal(err)
-	}
-	srv.Config.Handler = sv.Handler()
-	d := sv.Directory()
-	tn, err := d.CreateTenant(ctx, "acme", "")
-	if err != nil {
-		f.Fatal(err)
-	}
-	tok, _, err := d.IssueToken(ctx, tn, "fuzz")
-	if err != nil {
-		f.Fatal(err)
-	}
-	e := &fuzzEnv{env: &env{srv: srv, store: s, dir: d, tenant: tn, token: tok, logs: logs}, handler: sv.Handler()}
+	logs := &testkit.Buffer{}
+	srv := testkit.Serve(f, s, testkit.Options{Log: slog.New(slog.NewJSONHandler(logs, nil))}, "acme")
+	d, tn := srv.Dir, srv.Tenant
+	e := &fuzzEnv{env: &env{url: srv.URL, store: s, dir: d, stack: srv.Stack, tenant: tn, token: srv.Token, logs: logs}, handler: srv.Router}
 	actx := directory.WithActor(ctx, directory.Actor{Name: "fuzz"})
 	for _, name := range []string{"ann@example.com", "bob@example.com", "cid@example.com"} {
 		u, err := d.CreateUser(actx, tn, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": name})
@@ -108,14 +91,15 @@ func (e *fuzzEnv) check(t *testing.T, input, method, path string, body any) resp
 // serve calls the real router in this goroutine, not over a connection: coverage then
 // comes from the request alone, which lets the fuzzer minimize what it finds.
 func (e *fuzzEnv) serve(method, path string, body any) (resp, error) {
-	req, err := newRequest(method, e.srv.URL+path, e.token, body)
+	req, err := testkit.NewRequest(method, e.url+path, e.token, body)
 	if err != nil {
 		return resp{}, nil // a path no client could send
 	}
 	req.RemoteAddr = "127.0.0.1:1234"
 	rec := httptest.NewRecorder()
 	e.handler.ServeHTTP(rec, req)
-	return decodeResp(rec.Code, rec.Header(), rec.Body.Bytes())
+	r, err := testkit.Decode(rec.Code, rec.Header(), rec.Body.Bytes())
+	return resp(r), err
 }
 
 // Seeds from real IdP traffic.

@@ -38,7 +38,7 @@ func TestGroupLifecycle(t *testing.T) {
 		path := "/scim/v2/Groups/" + id
 		members := g["members"].([]any)
 		m := members[0].(map[string]any)
-		if len(members) != 1 || m["value"] != a || m["display"] != "Ann" || m["type"] != "User" || m["$ref"] != e.srv.URL+"/scim/v2/Users/"+a {
+		if len(members) != 1 || m["value"] != a || m["display"] != "Ann" || m["type"] != "User" || m["$ref"] != e.url+"/scim/v2/Users/"+a {
 			t.Fatalf("members = %v", members)
 		}
 		// Take-over lookup, as Entra sends it: members are not read.
@@ -88,7 +88,7 @@ func TestGroupLifecycle(t *testing.T) {
 		u := e.do("GET", "/scim/v2/Users/"+b, nil)
 		groups, _ := u.Body["groups"].([]any)
 		if len(groups) != 1 || groups[0].(map[string]any)["value"] != id || groups[0].(map[string]any)["display"] != "Sales EMEA" ||
-			groups[0].(map[string]any)["type"] != "direct" || groups[0].(map[string]any)["$ref"] != e.srv.URL+path {
+			groups[0].(map[string]any)["type"] != "direct" || groups[0].(map[string]any)["$ref"] != e.url+path {
 			t.Fatalf("user groups = %v", u.Body["groups"])
 		}
 		e.want(e.do("PATCH", "/scim/v2/Users/"+b, patchBody(op("add", "groups", []any{map[string]any{"value": id}}))), 400, "mutability")

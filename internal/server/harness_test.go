@@ -1,70 +1,61 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 // env is one scimd behind the real router, with a tenant and its token.
 type env struct {
 	t      *testing.T
-	srv    *httptest.Server
+	url    string // the server's base URL
 	store  store.Store
 	dir    *directory.Directory
+	stack  *testkit.Stack
 	tenant store.Tenant
 	token  string
-	logs   *lockedWriter
+	logs   *testkit.Buffer
 }
 
 func newEnv(t *testing.T, s store.Store) *env {
 	t.Helper()
-	return newEnvRoutes(t, s)
+	return newEnvOptions(t, s, func(*testkit.Options) {})
 }
 
-// newEnvRoutes is newEnv with extra routes registered through server.Config.Routes.
+// newEnvRoutes is newEnv with a test's own routes mounted on the router.
 func newEnvRoutes(t *testing.T, s store.Store, routes ...func(chi.Router)) *env {
 	t.Helper()
-	return newEnvConfig(t, s, func(c *server.Config) { c.Routes = routes })
+	return newEnvOptions(t, s, func(o *testkit.Options) { o.Mount = routes })
 }
 
 // newEnvConfig is newEnv with the server configuration changed by configure.
 func newEnvConfig(t *testing.T, s store.Store, configure func(*server.Config)) *env {
 	t.Helper()
-	ctx := context.Background()
-	logs := &lockedWriter{w: &bytes.Buffer{}}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	e := &env{t: t, store: s, logs: logs}
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	cfg := server.Config{PublicURL: srv.URL, MetricsOnMain: true}
-	configure(&cfg)
-	sv, err := server.New(ctx, cfg, s, log, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = sv.Handler()
-	e.srv, e.dir = srv, sv.Directory()
-	e.tenant, e.token = e.newTenant("acme")
-	return e
+	return newEnvOptions(t, s, func(o *testkit.Options) { configure(&o.Server) })
+}
+
+// newEnvOptions is newEnv with the stack's options (SAML, console, limits) changed by
+// configure.
+func newEnvOptions(t *testing.T, s store.Store, configure func(*testkit.Options)) *env {
+	t.Helper()
+	logs := &testkit.Buffer{}
+	o := testkit.Options{Log: slog.New(slog.NewJSONHandler(logs, nil))}
+	configure(&o)
+	srv := testkit.Serve(t, s, o, "acme")
+	return &env{t: t, store: s, logs: logs, url: srv.URL, dir: srv.Dir, stack: srv.Stack, tenant: srv.Tenant, token: srv.Token}
 }
 
 // sub returns the env for a subtest, so that failures stop the subtest.
@@ -99,12 +90,7 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 var harnessClient = http.DefaultClient
 
 // resp is a decoded response.
-type resp struct {
-	Status int
-	Header http.Header
-	Body   map[string]any
-	Raw    []byte
-}
+type resp testkit.Response
 
 // str returns the string at a dotted path of the body ("meta.version"); an extension
 // URN, which has dots of its own, may lead the path ("urn:…:2.0:User.department").
@@ -150,66 +136,9 @@ func (e *env) doNoFatal(method, path string, body any, header ...string) resp {
 }
 
 func (e *env) send(token, method, path string, body any, header ...string) (resp, error) {
-	req, err := newRequest(method, e.srv.URL+path, token, body)
-	if err != nil {
-		return resp{}, err
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := harnessClient.Do(req)
-	if err != nil {
-		return resp{}, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return resp{}, err
-	}
-	return decodeResp(res.StatusCode, res.Header, raw)
-}
-
-// newRequest makes a SCIM request with the bearer token (none when empty); body may be a
-// string, []byte or anything JSON.
-func newRequest(method, url, token string, body any) (*http.Request, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		return nil, err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/scim+json")
-	}
-	return req, nil
-}
-
-// decodeResp decodes a JSON response body (numbers as json.Number).
-func decodeResp(status int, h http.Header, raw []byte) (resp, error) {
-	r := resp{Status: status, Header: h, Raw: raw}
-	if len(raw) > 0 && strings.Contains(h.Get("Content-Type"), "json") {
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.UseNumber()
-		if err := d.Decode(&r.Body); err != nil {
-			return r, fmt.Errorf("response is not a JSON object: %v\n%s", err, raw)
-		}
-	}
-	return r, nil
+	c := testkit.Client{Base: e.url, Token: token, HTTP: harnessClient}
+	r, err := c.Do(method, path, body, header...)
+	return resp(r), err
 }
 
 // bulkUsers creates n users through the directory (not HTTP, for speed) and returns their ids.
@@ -295,23 +224,4 @@ func (e *env) createGroup(name string, members ...string) map[string]any {
 	r := e.do("POST", "/scim/v2/Groups", body)
 	e.want(r, http.StatusCreated, "")
 	return r.Body
-}
-
-// lockedWriter serialises log writes and reads: access lines are written after the
-// response has reached the client.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
 }

@@ -34,7 +34,7 @@ var (
 // handlerFunc is a handler that returns its error; wrap writes it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (s *Server) wrap(h handlerFunc) http.HandlerFunc {
+func (s *edge) wrap(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
@@ -42,27 +42,32 @@ func (s *Server) wrap(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// writeError writes err as a SCIM error body. Errors that are not *scim.Error are internal:
-// logged with their cause, answered with a bare 500.
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	se := scim.AsError(err)
+// writeError writes err as a SCIM error body: a *scim.Error or a store error as
+// store.SCIMError maps it, a body over the limit 413, a deadline 503. Anything else is
+// internal: logged with its cause, answered with a bare 500. The cause of every 5xx goes on
+// the access line.
+func (s *edge) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	se := store.SCIMError(err, "")
 	if se == nil {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
 			se = scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", mbe.Limit)
-		case errors.Is(err, store.ErrUnavailable):
-			se = scim.Errorf(http.StatusServiceUnavailable, "", "the database is unavailable; retry later")
-		case errors.Is(err, store.ErrInvalidText):
-			se = scim.BadRequest(scim.InvalidValue, "a value holds text that cannot be stored (a NUL character)")
 		case errors.Is(err, context.DeadlineExceeded):
-			se = scim.Errorf(http.StatusServiceUnavailable, "", "the request timed out; retry later")
+			se = scim.Errorf(http.StatusServiceUnavailable, "", "the request timed out; retry later").Wrap(err)
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 			return // the client went away
 		default:
 			s.log.ErrorContext(r.Context(), "internal error", "err", err, "route", routePattern(r))
-			se = scim.Errorf(http.StatusInternalServerError, "", "internal error")
+			se = scim.Errorf(http.StatusInternalServerError, "", "internal error").Wrap(err)
 		}
+	}
+	if se.Status >= 500 {
+		cause := error(se)
+		if se.Err != nil {
+			cause = se.Err
+		}
+		annotate(r.Context(), "err", cause.Error())
 	}
 	if se.Status == http.StatusServiceUnavailable || se.Status == http.StatusTooManyRequests {
 		if w.Header().Get("Retry-After") == "" {
@@ -166,7 +171,7 @@ func annotate(ctx context.Context, key string, value any) {
 // RequestIDHeader carries the request id, taken from the client when it is sane.
 const RequestIDHeader = "X-Request-Id"
 
-func (s *Server) requestID(next http.Handler) http.Handler {
+func (s *edge) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
 		if !saneID(id) {
@@ -228,7 +233,7 @@ func routePattern(r *http.Request) string {
 
 // accessLog writes one line per request: never the token, a body or a query string (a
 // filter may carry personal data).
-func (s *Server) accessLog(next http.Handler) http.Handler {
+func (s *edge) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -238,8 +243,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		// request_id is added by LogHandler, as to every record written with the request's
+		// context.
 		attrs := []slog.Attr{
-			slog.String("request_id", li.requestID),
 			slog.String("method", r.Method),
 			slog.String("route", routePattern(r)),
 			slog.Int("status", status),
@@ -260,7 +266,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) recoverer(next http.Handler) http.Handler {
+func (s *edge) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -321,7 +327,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				// The refusal reaches the client before the audit write, so that a revoked
 				// token is refused as fast as an unknown one.
 				http.NewResponseController(w).Flush()
-				s.recordAuthFailure(r, tok, ae.Reason)
+				s.dir.RecordAuthFailure(r.Context(), tok, ae.Reason)
 			}
 			return
 		}
@@ -346,17 +352,6 @@ func authDetail(reason string) string {
 		return "the Authorization header must be \"Bearer <token>\""
 	}
 	return "the bearer token is not valid"
-}
-
-// recordAuthFailure writes an audit event for a refused token whose tenant is known (a
-// revoked token); unknown tokens name no tenant.
-func (s *Server) recordAuthFailure(r *http.Request, tok store.Token, reason string) {
-	ev := &store.Event{TenantID: tok.TenantID, At: time.Now().UTC(), Name: directory.EventAuthFailure,
-		Outcome: directory.OutcomeClientErr, Actor: "token " + tok.Label, TokenID: tok.ID, Detail: "token " + reason}
-	if err := s.store.AppendEvent(context.WithoutCancel(r.Context()), ev); err != nil {
-		s.log.WarnContext(r.Context(), "audit event not written", "err", err)
-	}
-	s.observeEvent(*ev)
 }
 
 // ---- helpers ----

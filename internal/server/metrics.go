@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,7 @@ type Metrics struct {
 	dbDuration   *prometheus.HistogramVec
 	dbErrors     *prometheus.CounterVec
 	tenantLabel  bool
+	reg          prometheus.Registerer // where New adds the database collector
 }
 
 // latencyBuckets resolve 1 ms to 10 s.
@@ -84,6 +86,7 @@ func NewMetrics(reg prometheus.Registerer, tenantLabel bool) *Metrics {
 			Help: "Store operations that failed in the database (not: not found, conflicts, refusals) by operation name.",
 		}, []string{"operation"}),
 		tenantLabel: tenantLabel,
+		reg:         reg,
 	}
 	reg.MustRegister(m.requests, m.duration, m.inFlight, m.reqSize, m.respSize, m.authFailures, m.events, m.rateLimited,
 		m.dbDuration, m.dbErrors,
@@ -104,37 +107,37 @@ func (m *Metrics) ObserveEvent(ev store.Event, tenant string) {
 	m.events.WithLabelValues(ev.Name, ev.Outcome).Inc()
 }
 
-// observeOp is the store.OpObserver of the instrumented store.
-func (m *Metrics) observeOp(op string, took time.Duration, failed bool) {
+// ObserveOp is the store.OpObserver of the instrumented store.
+func (m *Metrics) ObserveOp(op string, took time.Duration, failed bool) {
 	m.dbDuration.WithLabelValues(op).Observe(took.Seconds())
 	if failed {
 		m.dbErrors.WithLabelValues(op).Inc()
 	}
 }
 
-// observeEvent counts an audit event, with its tenant's slug when the tenant label is on.
-func (s *Server) observeEvent(ev store.Event) {
-	slug := ""
-	if s.metrics.tenantLabel {
-		slug = s.tenantSlug(ev.TenantID)
+// EventObserver returns the directory.Observer that counts audit events, with the slug of
+// their tenant (read from tenants once per tenant and process; slugs never change) when the
+// tenant label is on.
+func (m *Metrics) EventObserver(tenants store.TenantStore) func(ev store.Event) {
+	var slugs sync.Map // tenant id → slug
+	return func(ev store.Event) {
+		slug := ""
+		if m.tenantLabel {
+			if v, ok := slugs.Load(ev.TenantID); ok {
+				slug = v.(string)
+			} else {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				t, err := tenants.Tenant(ctx, ev.TenantID)
+				cancel()
+				slug = "unknown"
+				if err == nil {
+					slug = t.Slug
+					slugs.Store(ev.TenantID, slug)
+				}
+			}
+		}
+		m.ObserveEvent(ev, slug)
 	}
-	s.metrics.ObserveEvent(ev, slug)
-}
-
-// tenantSlug returns the slug of the tenant with the id, read once per process (slugs never
-// change), or "unknown".
-func (s *Server) tenantSlug(id string) string {
-	if slug, ok := s.slugs.Load(id); ok {
-		return slug.(string)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ReadyTimeout)
-	defer cancel()
-	t, err := s.store.Tenant(ctx, id)
-	if err != nil {
-		return "unknown"
-	}
-	s.slugs.Store(id, t.Slug)
-	return t.Slug
 }
 
 func statusClass(code int) string {
@@ -153,7 +156,7 @@ func methodLabel(m string) string {
 
 // instrument records the HTTP metrics, labelled by chi's route template (never the raw
 // path: ids and filters do not become label values).
-func (s *Server) instrument(next http.Handler) http.Handler {
+func (s *edge) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		s.metrics.inFlight.Inc()
@@ -182,7 +185,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 // dbCollector reports the database at scrape time: the connection pool, whether the
 // database answers, and the migration version applied and expected.
 type dbCollector struct {
-	pool     store.PoolStater // nil: the store has no observable pool
+	pool     store.Health
 	check    func(ctx context.Context) readiness
 	timeout  time.Duration
 	expected int
@@ -190,7 +193,7 @@ type dbCollector struct {
 	acquired, idle, total, max, waits, waitTime, up, version, expectedVersion *prometheus.Desc
 }
 
-func newDBCollector(pool store.PoolStater, check func(ctx context.Context) readiness, timeout time.Duration, expected int) *dbCollector {
+func newDBCollector(pool store.Health, check func(ctx context.Context) readiness, timeout time.Duration, expected int) *dbCollector {
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
 	return &dbCollector{pool: pool, check: check, timeout: timeout, expected: expected,
 		acquired:        d("scimd_db_pool_acquired_connections", "Database connections in use."),
@@ -214,15 +217,13 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
-	if c.pool != nil {
-		st := c.pool.PoolStats()
-		ch <- prometheus.MustNewConstMetric(c.acquired, prometheus.GaugeValue, float64(st.Acquired))
-		ch <- prometheus.MustNewConstMetric(c.idle, prometheus.GaugeValue, float64(st.Idle))
-		ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(st.Total))
-		ch <- prometheus.MustNewConstMetric(c.max, prometheus.GaugeValue, float64(st.Max))
-		ch <- prometheus.MustNewConstMetric(c.waits, prometheus.CounterValue, float64(st.Waits))
-		ch <- prometheus.MustNewConstMetric(c.waitTime, prometheus.CounterValue, st.WaitTime.Seconds())
-	}
+	st := c.pool.PoolStats()
+	ch <- prometheus.MustNewConstMetric(c.acquired, prometheus.GaugeValue, float64(st.Acquired))
+	ch <- prometheus.MustNewConstMetric(c.idle, prometheus.GaugeValue, float64(st.Idle))
+	ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(st.Total))
+	ch <- prometheus.MustNewConstMetric(c.max, prometheus.GaugeValue, float64(st.Max))
+	ch <- prometheus.MustNewConstMetric(c.waits, prometheus.CounterValue, float64(st.Waits))
+	ch <- prometheus.MustNewConstMetric(c.waitTime, prometheus.CounterValue, st.WaitTime.Seconds())
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	rd := c.check(ctx)

@@ -10,14 +10,14 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 // scrape reads /metrics and returns its families by name.
 func (e *env) scrape() map[string]*dto.MetricFamily {
 	e.t.Helper()
-	res, err := http.Get(e.srv.URL + "/metrics")
+	res, err := http.Get(e.url + "/metrics")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestMetricsTenantLabel(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnvConfig(t, teststores.SQLite(t), func(c *server.Config) { c.MetricsTenantLabel = tc.on })
+			e := newEnvOptions(t, teststores.SQLite(t), func(o *testkit.Options) { o.TenantLabel = tc.on })
 			e.createUser("ann@example.com", nil)
 			f := e.scrape()["scimd_provisioning_events_total"]
 			got := hasSeries(f, map[string]string{"tenant": "acme", "event": "user_create_provision", "outcome": "success"})

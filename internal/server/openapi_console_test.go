@@ -2,20 +2,16 @@ package server_test
 
 import (
 	"context"
-	"log/slog"
 	"net/url"
 	"regexp"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/scimd/scimd/internal/console"
-	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/scim"
-	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 // TestOpenAPIConsole sends a request to every operation of the admin console, as a
@@ -28,18 +24,10 @@ func TestOpenAPIConsole(t *testing.T) {
 	}
 	strict, lenient := contractClients(c)
 	s := teststores.SQLite(t)
-	svc := newSAML(t, s)
-	e := newEnvConfig(t, s, func(cfg *server.Config) {
-		admin, err := console.New(context.Background(), console.Config{PublicURL: cfg.PublicURL}, s.(console.Store),
-			directory.New(s, slog.New(slog.DiscardHandler), nil), svc, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Routes = []func(chi.Router){svc.Routes, admin.Routes}
-	})
+	e := newEnvOptions(t, s, func(o *testkit.Options) { o.Console = &console.Config{} })
 	call := contractCall(t, e)
 	form := func(extra ...string) []string {
-		return append([]string{"Content-Type", "application/x-www-form-urlencoded", "Origin", e.srv.URL}, extra...)
+		return append([]string{"Content-Type", "application/x-www-form-urlencoded", "Origin", e.url}, extra...)
 	}
 	ok := func(method, path, body string, status int, header ...string) resp {
 		t.Helper()
@@ -59,7 +47,7 @@ func TestOpenAPIConsole(t *testing.T) {
 	ok("GET", "/t/acme/admin/saml", "", 403)
 	ok("GET", "/t/nope/admin/saml", "", 404)
 
-	link, _, err := console.IssueLink(context.Background(), s.(console.Store), e.tenant, e.srv.URL, time.Now())
+	link, _, err := console.IssueLink(context.Background(), s, e.tenant, e.url, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,14 +24,12 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/go-chi/chi/v5"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimd/scimd/internal/console"
-	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/server"
-	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 // specPath is the contract every response of this package's tests is checked against.
@@ -204,23 +201,12 @@ func TestOpenAPIRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := teststores.SQLite(t)
-	svc := newSAML(t, s)
-	admin, err := console.New(context.Background(), console.Config{PublicURL: "http://scimd.test"}, s.(console.Store),
-		directory.New(s, slog.New(slog.DiscardHandler), nil), svc, slog.New(slog.DiscardHandler))
+	st, err := testkit.New(context.Background(), teststores.SQLite(t), testkit.Options{
+		Server: server.Config{PublicURL: "http://scimd.test"}, SAML: &saml.Config{}, Console: &console.Config{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sv, err := server.New(context.Background(), server.Config{PublicURL: "http://scimd.test", MetricsOnMain: true,
-		Routes: []func(chi.Router){svc.Routes, admin.Routes}},
-		s, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	routes, ok := sv.Handler().(chi.Routes)
-	if !ok {
-		t.Fatalf("Handler is a %T, not a chi router", sv.Handler())
-	}
+	routes := st.Router
 	var served []string
 	err = chi.Walk(routes, func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if !strings.HasPrefix(route, "/t/") {
@@ -395,21 +381,6 @@ func contractCall(t *testing.T, e *env) func(client *http.Client, token, method,
 	}
 }
 
-// newSAML returns the SAML service on s, as cmd/scimd wires it.
-func newSAML(t *testing.T, s store.Store) *saml.Service {
-	t.Helper()
-	ss, ok := s.(store.SAMLStore)
-	if !ok {
-		t.Fatalf("%T is not a store.SAMLStore", s)
-	}
-	svc, err := saml.New(saml.Config{PublicURL: "http://scimd.test"}, s, ss, directory.New(s, slog.New(slog.DiscardHandler), nil),
-		slog.New(slog.DiscardHandler), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
-}
-
 // TestOpenAPISAML sends the browser-facing requests (before and after the tenant configures
 // SAML) and checks requests and responses against the contract. Successful logins need an
 // IdP; internal/saml tests them, and this package's suite-wide transport checks any
@@ -421,7 +392,7 @@ func TestOpenAPISAML(t *testing.T) {
 	}
 	strict, _ := contractClients(c)
 	s := teststores.SQLite(t)
-	e := newEnvRoutes(t, s, newSAML(t, s).Routes)
+	e := newEnvOptions(t, s, func(o *testkit.Options) { o.SAML = &saml.Config{} })
 	call := contractCall(t, e)
 	ok := func(method, path, body string, status int, header ...string) resp {
 		t.Helper()
@@ -439,7 +410,7 @@ func TestOpenAPISAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := saml.Configure(context.Background(), s.(store.SAMLStore), e.tenant, saml.Settings{
+	if _, err := saml.Configure(context.Background(), e.dir, e.tenant, saml.Settings{
 		SSOURL: "https://idp.example.com/sso", Issuer: "https://idp.example.com", CertPEM: []byte(certPEM), JIT: true,
 	}, time.Now()); err != nil {
 		t.Fatal(err)

@@ -49,7 +49,7 @@ func TestAuditEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.store.RevokeToken(ctx, revokedRec.ID, time.Now()); err != nil {
+		if err := e.store.RevokeToken(ctx, e.tenant.ID, revokedRec.ID, time.Now(), nil); err != nil {
 			t.Fatal(err)
 		}
 

@@ -74,6 +74,12 @@ func TestReadyzDatabaseDown(t *testing.T) {
 // accessLines returns the access log's records ("msg":"request").
 func (e *env) accessLines() []map[string]any {
 	e.t.Helper()
+	return e.logLines("request")
+}
+
+// logLines returns the JSON log records with the message msg.
+func (e *env) logLines(msg string) []map[string]any {
+	e.t.Helper()
 	var out []map[string]any
 	sc := bufio.NewScanner(strings.NewReader(e.logs.String()))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -82,7 +88,7 @@ func (e *env) accessLines() []map[string]any {
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			e.t.Fatalf("log line is not JSON: %v: %s", err, sc.Bytes())
 		}
-		if rec["msg"] == "request" {
+		if rec["msg"] == msg {
 			out = append(out, rec)
 		}
 	}
@@ -108,7 +114,7 @@ func TestAccessLog(t *testing.T) {
 	e.do("GET", "/scim/v2/Users?filter="+url.QueryEscape(`userName eq "ann@example.com"`), nil, "User-Agent", ua)
 	e.doToken(e.token+"x", "GET", "/scim/v2/Users", nil)
 	form := url.Values{"SAMLResponse": {assertion}, "RelayState": {"/home"}}
-	res, err := http.Post(e.srv.URL+"/t/acme/saml/acs?SAMLResponse="+assertion, "application/x-www-form-urlencoded",
+	res, err := http.Post(e.url+"/t/acme/saml/acs?SAMLResponse="+assertion, "application/x-www-form-urlencoded",
 		strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/scimd/scimd/internal/scim"
-	"github.com/scimd/scimd/internal/scim/filter"
 	"github.com/scimd/scimd/internal/scim/patch"
 	"github.com/scimd/scimd/internal/store"
 )
@@ -187,7 +186,7 @@ func (h *resourceHandlers) patch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ops, err := patch.Parse(body, h.rt)
+	ops, err := h.s.dir.ParsePatch(body, h.rt)
 	if err != nil {
 		return err
 	}
@@ -342,7 +341,7 @@ func (h *resourceHandlers) runList(w http.ResponseWriter, r *http.Request, lp li
 		q.Count = min(max(*lp.count, 0), h.s.cfg.MaxPageSize)
 	}
 	if lp.filter != "" {
-		f, err := filter.Parse(lp.filter, h.rt)
+		f, err := h.s.dir.ParseFilter(lp.filter, h.rt)
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -33,11 +32,6 @@ type Config struct {
 	DefaultPageSize, MaxPageSize int
 	// ReadyTimeout bounds the database ping of /readyz (default 2 s).
 	ReadyTimeout time.Duration
-	// MetricsOnMain serves /metrics on the main handler.
-	MetricsOnMain bool
-	// MetricsTenantLabel adds the tenant slug as a label of scimd_provisioning_events_total
-	// (off by default: one series per tenant is for installations with few tenants).
-	MetricsTenantLabel bool
 	// ExpectedMigration is the highest migration the binary embeds: /readyz answers 503
 	// while the database is behind it (0: not checked).
 	ExpectedMigration int
@@ -49,28 +43,23 @@ type Config struct {
 	// AuthFailuresPerMinute is how many refused tokens one client address may send in a
 	// minute before it gets 429 (default 30; negative turns it off).
 	AuthFailuresPerMinute int
-	// Routes registers more routes (the browser-facing /t/{slug}/… pages) on the main
-	// router, behind the same request id, logging, recovery and metrics middleware. Each
-	// registers full paths (r.Get("/t/{slug}/saml/acs", …)), never r.Route("/t/{slug}").
-	Routes []func(r chi.Router)
 }
 
-// Server serves scimd's HTTP API.
+// Server serves /scim/v2, /healthz and /readyz.
 type Server struct {
+	edge
 	cfg     Config
 	store   store.Store
 	dir     *directory.Directory
 	auth    *directory.Authenticator
-	log     *slog.Logger
-	metrics *Metrics
-	reg     *prometheus.Registry
 	cursors *cursorCodec
 	authLim *authThrottle
-	slugs   sync.Map // tenant id → slug, for the tenant label of metrics
 }
 
-// New returns a Server. reg is the registry metrics are registered on and /metrics serves.
-func New(ctx context.Context, cfg Config, s store.Store, log *slog.Logger, reg *prometheus.Registry) (*Server, error) {
+// New returns the SCIM server on st (the instrumented store cmd/scimd built), writing
+// through dir. m is the metrics NewMetrics made; New adds the database collector to them.
+// Errors are the store's (the cursor key is read or created).
+func New(ctx context.Context, cfg Config, st store.Store, dir *directory.Directory, m *Metrics, log *slog.Logger) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
@@ -90,55 +79,59 @@ func New(ctx context.Context, cfg Config, s store.Store, log *slog.Logger, reg *
 		cfg.ReadyTimeout = 2 * time.Second
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	m := NewMetrics(reg, cfg.MetricsTenantLabel)
-	raw := store.Unwrap(s)
-	s = store.Instrument(raw, m.observeOp)
-	key, err := s.Secret(ctx, "cursor_key", newCursorKey)
+	key, err := st.Secret(ctx, "cursor_key", newCursorKey)
 	if err != nil {
 		return nil, err
 	}
 	srv := &Server{
+		edge:    edge{log: log, metrics: m},
 		cfg:     cfg,
-		store:   s,
-		auth:    directory.NewAuthenticator(s),
-		log:     log,
-		metrics: m,
-		reg:     reg,
+		store:   st,
+		dir:     dir,
+		auth:    directory.NewAuthenticator(st),
 		cursors: &cursorCodec{key: key},
 		authLim: newAuthThrottle(cfg.AuthFailuresPerMinute),
 	}
-	srv.dir = directory.New(s, log, srv.observeEvent)
-	pool, _ := raw.(store.PoolStater)
-	reg.MustRegister(newDBCollector(pool, srv.readiness, cfg.ReadyTimeout, cfg.ExpectedMigration))
+	if err := m.reg.Register(newDBCollector(st, srv.readiness, cfg.ReadyTimeout, cfg.ExpectedMigration)); err != nil {
+		return nil, err
+	}
 	return srv, nil
 }
 
-// Directory returns the directory the server writes through.
-func (s *Server) Directory() *directory.Directory { return s.dir }
-
-// MetricsHandler serves the registry in the Prometheus exposition format.
-func (s *Server) MetricsHandler() http.Handler {
-	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})
+// MetricsHandler serves reg in the Prometheus exposition format; the handler's own error
+// counter (promhttp_metric_handler_errors_total) is registered on reg too.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }
 
-// Handler returns the router.
-func (s *Server) Handler() http.Handler {
+// edge is what every route shares, whichever service mounts it: the logger and metrics of
+// the middleware, and the adapter that writes a handler's error.
+type edge struct {
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// NewRouter returns the one router of the process with the middleware every route runs
+// behind: path cleaning, request id, access log, panic recovery and HTTP metrics, and SCIM
+// error bodies for unknown routes and methods. Services mount their routes on it (Mount),
+// each with full paths (r.Get("/t/{slug}/saml/acs", …)), never r.Route("/t/{slug}").
+func NewRouter(m *Metrics, log *slog.Logger) *chi.Mux {
+	e := &edge{log: log, metrics: m}
 	r := chi.NewRouter()
-	r.Use(middleware.CleanPath, s.requestID, s.accessLog, s.recoverer, s.instrument)
-	r.NotFound(s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+	r.Use(middleware.CleanPath, e.requestID, e.accessLog, e.recoverer, e.instrument)
+	r.NotFound(e.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return errNotFoundRoute
 	}))
-	r.MethodNotAllowed(s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+	r.MethodNotAllowed(e.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return errMethod
 	}))
-	for _, add := range s.cfg.Routes {
-		add(r)
-	}
+	return r
+}
+
+// Mount registers /healthz, /readyz and /scim/v2 on r (from NewRouter).
+func (s *Server) Mount(r chi.Router) {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	if s.cfg.MetricsOnMain {
-		r.Method(http.MethodGet, "/metrics", s.MetricsHandler())
-	}
 	r.Route("/scim/v2", func(r chi.Router) {
 		r.Use(s.limitBody, s.timeout, s.authenticate, s.rateLimit)
 		r.NotFound(s.wrap(func(w http.ResponseWriter, r *http.Request) error { return errNotFoundRoute }))
@@ -160,7 +153,6 @@ func (s *Server) Handler() http.Handler {
 			})
 		}
 	})
-	return r
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -187,11 +179,7 @@ func (s *Server) readiness(ctx context.Context) readiness {
 		return rd
 	}
 	rd.reachable = true
-	v, ok := store.Unwrap(s.store).(store.Versioner)
-	if !ok {
-		return rd
-	}
-	version, err := v.Version(ctx)
+	version, err := s.store.Version(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "migration version unreadable", "err", err)
 		rd.reason = "migration version unreadable"

@@ -63,7 +63,7 @@ func TestUserCreate(t *testing.T) {
 		if id == "" || id == "client-chosen" {
 			t.Fatalf("id = %q", id)
 		}
-		if r.Header.Get("Location") != e.srv.URL+"/scim/v2/Users/"+id || r.str("meta.location") != r.Header.Get("Location") {
+		if r.Header.Get("Location") != e.url+"/scim/v2/Users/"+id || r.str("meta.location") != r.Header.Get("Location") {
 			t.Fatalf("Location %q, meta.location %q", r.Header.Get("Location"), r.str("meta.location"))
 		}
 		if r.Header.Get("ETag") != `W/"1"` || r.str("meta.version") != `W/"1"` || r.str("meta.resourceType") != "User" {

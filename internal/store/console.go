@@ -16,9 +16,8 @@ type AdminLink struct {
 }
 
 // ConsoleStore keeps the admin console's bootstrap links (the sessions they start are
-// SAMLStore sessions of kind SessionConsole). Every method takes
-// the tenant id and touches only that tenant's rows. It is a separate interface from
-// Store; the SQL store implements both.
+// SAMLStore sessions of kind SessionConsole); it is part of Store. Every method takes the
+// tenant id and touches only that tenant's rows.
 type ConsoleStore interface {
 	// CreateAdminLink stores a link, and deletes the tenant's links that expired before
 	// l.CreatedAt.

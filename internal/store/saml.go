@@ -62,14 +62,14 @@ type Session struct {
 	ExpiresAt time.Time
 }
 
-// SAMLStore keeps what SAML single sign-on shares between replicas. Every method takes the
-// tenant id (PruneSAML excepted) and touches only that tenant's rows. It is a separate
-// interface from Store; the SQL store implements both.
+// SAMLStore keeps what SAML single sign-on shares between replicas; it is part of Store.
+// Every method takes the tenant id (PruneSAML excepted) and touches only that tenant's rows.
 type SAMLStore interface {
 	// PutSAMLConfig creates or updates the tenant's SAML settings and returns them as
 	// stored. The SP key pair (SPKeyPEM, SPCertPEM) and CreatedAt are written only by the
-	// first call: later calls keep the stored ones, whatever cfg holds.
-	PutSAMLConfig(ctx context.Context, cfg SAMLConfig) (SAMLConfig, error)
+	// first call: later calls keep the stored ones, whatever cfg holds. ev is written in the
+	// same transaction.
+	PutSAMLConfig(ctx context.Context, cfg SAMLConfig, ev *Event) (SAMLConfig, error)
 	// SAMLConfig returns the tenant's SAML settings; ErrNotFound when it has none.
 	SAMLConfig(ctx context.Context, tenantID string) (SAMLConfig, error)
 

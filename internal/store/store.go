@@ -92,17 +92,11 @@ type Member struct {
 	Display string
 }
 
-// MemberEdit is one membership step of an update, applied in order.
-type MemberEdit struct {
-	Kind string // "add", "remove", "replace" (set to exactly IDs) or "removeAll"
-	IDs  []string
-}
-
 // Change is what an update writes: the new attributes (nil: unchanged), membership edits
 // (groups), and the audit event, all in one transaction.
 type Change struct {
 	Attrs   map[string]any
-	Members []MemberEdit
+	Members []scim.MemberEdit
 	Event   *Event
 	// Skip: nothing changes; the transaction commits nothing and the version stays.
 	Skip bool
@@ -140,11 +134,27 @@ type Page struct {
 	MemberCounts map[string]int
 }
 
-// Store is everything scimd keeps. Every method that reads or writes a tenant's data takes
-// the tenant id and touches only that tenant's rows.
+// Store is everything scimd keeps, as one value: the SQL store implements it whole, and
+// cmd/scimd passes that one value (instrumented) to every service. It is made of small
+// interfaces, one per concern, so that a service may ask for only the part it uses and a
+// new feature adds its own small interface here (and its methods to sqlstore and to
+// Instrument) instead of a second store value reached by a type assertion. Every method that
+// reads or writes a tenant's data takes the tenant id and touches only that tenant's rows.
 type Store interface {
+	TenantStore
+	TokenStore
+	ResourceStore
+	EventStore
+	LimitStore
+	SAMLStore
+	ConsoleStore
 	SigningKeyStore
+	EventStreamStore
+	Health
+}
 
+// TenantStore keeps tenants.
+type TenantStore interface {
 	// CreateTenant stores t; ErrConflict if the slug is taken.
 	CreateTenant(ctx context.Context, t Tenant) error
 	// TenantBySlug returns the tenant with the slug; ErrNotFound.
@@ -153,21 +163,30 @@ type Store interface {
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	// Tenants lists every tenant by slug.
 	Tenants(ctx context.Context) ([]Tenant, error)
-	// UpdateTenant writes t's name and user type settings; ErrNotFound.
-	UpdateTenant(ctx context.Context, t Tenant) error
+	// UpdateTenant writes t's name and user type settings and ev, in one transaction;
+	// ErrNotFound.
+	UpdateTenant(ctx context.Context, t Tenant, ev *Event) error
+}
 
-	// CreateToken stores a token record and the SHA-256 hash of the token.
-	CreateToken(ctx context.Context, t Token, hash []byte) error
+// TokenStore keeps SCIM bearer tokens (their hashes).
+type TokenStore interface {
+	// CreateToken stores a token record, the SHA-256 hash of the token, and ev, in one
+	// transaction.
+	CreateToken(ctx context.Context, t Token, hash []byte, ev *Event) error
 	// TokenByHash finds the token whose hash is hash, revoked or not, with its tenant, in one
 	// query; ErrNotFound.
 	TokenByHash(ctx context.Context, hash []byte) (Token, Tenant, error)
 	// Tokens lists a tenant's tokens, oldest first.
 	Tokens(ctx context.Context, tenantID string) ([]Token, error)
-	// RevokeToken revokes the token with the id, of whatever tenant; ErrNotFound.
-	RevokeToken(ctx context.Context, id string, at time.Time) error
+	// RevokeToken revokes the tenant's token with the id (a revoked one keeps its first
+	// revocation time) and writes ev, in one transaction; ErrNotFound.
+	RevokeToken(ctx context.Context, tenantID, id string, at time.Time, ev *Event) error
 	// TouchToken records that the token was used at at.
 	TouchToken(ctx context.Context, tenantID, id string, at time.Time) error
+}
 
+// ResourceStore keeps Users and Groups and their memberships.
+type ResourceStore interface {
 	// CreateResource stores a new User or Group (r.ID and r.Meta set by the caller), its
 	// members (Groups), and ev, in one transaction. ErrConflict when userName/displayName is
 	// taken; *UnknownMemberError for a member that does not exist.
@@ -186,24 +205,38 @@ type Store interface {
 	DeleteResource(ctx context.Context, rt *scim.ResourceType, tenantID, id string, check func(r *scim.Resource) (*Event, error)) error
 	// ListResources returns one page of a tenant's resources.
 	ListResources(ctx context.Context, rt *scim.ResourceType, tenantID string, q Query) (Page, error)
+}
 
+// EventStore keeps the audit log.
+type EventStore interface {
 	// AppendEvent writes an event in its own transaction (refused requests).
 	AppendEvent(ctx context.Context, ev *Event) error
 	// Events lists a tenant's events, newest first.
 	Events(ctx context.Context, tenantID string, q EventQuery) ([]Event, error)
 	// PruneEvents deletes events older than before, of every tenant; returns how many.
 	PruneEvents(ctx context.Context, before time.Time) (int64, error)
+}
 
+// LimitStore keeps what every replica shares to bound work: rate-limit buckets and
+// installation secrets.
+type LimitStore interface {
 	// TakeToken takes one token from the tenant's bucket, which holds at most burst tokens
 	// and refills at rate per second; shared by every replica. It reports whether a token was
 	// there and, if not, how long until one will be.
 	TakeToken(ctx context.Context, tenantID string, rate, burst float64, now time.Time) (bool, time.Duration, error)
-
 	// Secret returns the installation secret with the name, creating it with newValue() the
 	// first time; every replica gets the same value.
 	Secret(ctx context.Context, name string, newValue func() []byte) ([]byte, error)
+}
+
+// Health is the database itself: whether it answers, its schema version, its pool.
+type Health interface {
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
+	// Version returns the highest migration applied.
+	Version(ctx context.Context) (int, error)
+	// PoolStats returns the state of the connection pool.
+	PoolStats() PoolStats
 	// Close releases the database.
 	Close() error
 }

@@ -311,3 +311,21 @@ func TestMatch(t *testing.T) {
 		})
 	}
 }
+
+func TestLimitsParse(t *testing.T) {
+	lim := filter.Limits{MaxLength: 20, MaxDepth: 2}
+	for _, tc := range []struct {
+		name, filter, wantErr string
+	}{
+		{"within both", `(title pr)`, ""},
+		{"too long", `userName eq "abcdefghij"`, "the limit is 20"},
+		{"too deep", `(((title pr)))`, "more than 2 deep"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := lim.Parse(tc.filter, scim.Users)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("Parse(%q) = %v, want %q", tc.filter, err, tc.wantErr)
+			}
+		})
+	}
+}

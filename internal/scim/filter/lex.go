@@ -7,15 +7,31 @@ import (
 	"github.com/scimd/scimd/internal/scim"
 )
 
-// Bounds on hostile input, checked before the filter reaches the parser. Set them (scimd
-// serve's --max-filter-length and --max-filter-depth) before serving, never while filters
-// are being parsed.
-var (
-	// MaxLength is the longest filter accepted, in bytes.
+// The default bounds on hostile input, checked before the filter reaches the parser.
+const (
+	// MaxLength is the longest filter accepted by default, in bytes.
 	MaxLength = 4096
-	// MaxDepth is the deepest nesting of parentheses and brackets accepted.
+	// MaxDepth is the deepest nesting of parentheses and brackets accepted by default.
 	MaxDepth = 32
 )
+
+// Limits bounds the filters Limits.Parse accepts (scimd serve's --max-filter-length and
+// --max-filter-depth). A zero field is its default (MaxLength, MaxDepth).
+type Limits struct {
+	MaxLength int
+	MaxDepth  int
+}
+
+// withDefaults fills the zero fields.
+func (l Limits) withDefaults() Limits {
+	if l.MaxLength <= 0 {
+		l.MaxLength = MaxLength
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = MaxDepth
+	}
+	return l
+}
 
 type tokKind int
 
@@ -62,12 +78,13 @@ func position(s string, off int) int {
 	return utf8.RuneCountInString(s[:off]) + 1
 }
 
-// lex splits s into tokens, enforcing MaxLength and MaxDepth, balanced brackets and
+// lex splits s into tokens, enforcing lim, balanced brackets and
 // terminated strings, and rebuilds the text for the parser. It changes nothing inside a
 // quoted string but the case of \u escape digits (the parser takes only upper case).
-func lex(s string) (*lexed, error) {
-	if len(s) > MaxLength {
-		return nil, invalid("the filter is %d bytes long; the limit is %d", len(s), MaxLength)
+func lex(s string, lim Limits) (*lexed, error) {
+	lim = lim.withDefaults()
+	if len(s) > lim.MaxLength {
+		return nil, invalid("the filter is %d bytes long; the limit is %d", len(s), lim.MaxLength)
 	}
 	if !utf8.ValidString(s) {
 		return nil, invalid("the filter is not valid UTF-8")
@@ -96,8 +113,8 @@ func lex(s string) (*lexed, error) {
 			}
 			t := token{kind: k, pos: i, text: string(c), spaced: spaced}
 			stack = append(stack, t)
-			if len(stack) > MaxDepth {
-				return nil, invalid("the filter nests parentheses and brackets more than %d deep (at position %d)", MaxDepth, position(s, i))
+			if len(stack) > lim.MaxDepth {
+				return nil, invalid("the filter nests parentheses and brackets more than %d deep (at position %d)", lim.MaxDepth, position(s, i))
 			}
 			l.toks = append(l.toks, t)
 			i++

@@ -24,16 +24,19 @@ import (
 //
 // Every error is a *scim.Error with status 400 and scimType invalidFilter whose detail names
 // the attribute, or the position, at fault. Filters longer than MaxLength bytes or nested
-// deeper than MaxDepth are refused.
-func Parse(s string, rt *scim.ResourceType) (Expr, error) {
-	l, err := lex(s)
+// deeper than MaxDepth are refused; Limits.Parse takes other bounds.
+func Parse(s string, rt *scim.ResourceType) (Expr, error) { return Limits{}.Parse(s, rt) }
+
+// Parse is filter.Parse within the bounds of l.
+func (l Limits) Parse(s string, rt *scim.ResourceType) (Expr, error) {
+	lx, err := lex(s, l)
 	if err != nil {
 		return nil, err
 	}
-	if x, ok := simple(l); ok {
+	if x, ok := simple(lx); ok {
 		return check(x, rt, nil)
 	}
-	raw, err := parseTokens(l)
+	raw, err := parseTokens(lx)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ func TestSimpleMatchesParser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.filter, func(t *testing.T) {
-			l, err := lex(tt.filter)
+			l, err := lex(tt.filter, Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}

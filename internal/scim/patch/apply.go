@@ -116,8 +116,9 @@ func (a *applier) object(op string, obj map[string]any) error {
 			continue
 		}
 		if strings.Contains(k, "[") {
-			// Entra ID (aadOptscim062020) sends "emails[type eq \"work\"].value" as a key.
-			p, err := parsePath(k, a.rt)
+			// Entra ID (aadOptscim062020) sends "emails[type eq \"work\"].value" as a key; it
+			// is bounded by the body, and parsed within the default filter bounds.
+			p, err := parsePath(k, a.rt, filter.Limits{})
 			if se := scim.AsError(err); se != nil && se.ScimType == scim.InvalidFilter {
 				return se
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/scim/filter"
 )
 
 // checkErr fails unless err is nil or a *scim.Error with a 4xx status.
@@ -87,7 +88,7 @@ func FuzzParsePath(f *testing.F) {
 				}
 				if p := ops[0].Path; p != nil {
 					// A parsed path prints as a path that parses to the same.
-					q, err := parsePath(p.String(), rt)
+					q, err := parsePath(p.String(), rt, filter.Limits{})
 					if err != nil || q == nil || q.String() != p.String() {
 						t.Fatalf("path %q prints as %q, which parses to %v, %v", path, p.String(), q, err)
 					}

@@ -7,20 +7,6 @@ import (
 	"github.com/scimd/scimd/internal/scim/filter"
 )
 
-// Kinds of MemberEdit.
-const (
-	MembersAdd       = "add"
-	MembersRemove    = "remove"
-	MembersReplace   = "replace"
-	MembersRemoveAll = "removeAll"
-)
-
-// MemberEdit is one membership step taken out of a Group PATCH, applied in order by the caller.
-type MemberEdit struct {
-	Kind string   // "add", "remove", "replace" (replace = set the whole membership to IDs) or "removeAll"
-	IDs  []string // member ids (the `value` of each member object)
-}
-
 // SplitMembers takes out of ops every operation on the multi-valued attribute attr of the
 // core schema (e.g. "members"), whose values a caller keeps apart from the resource's JSON,
 // and returns the member edits in order plus the remaining operations. It understands:
@@ -34,8 +20,8 @@ type MemberEdit struct {
 // Errors are *scim.Error, 400: invalidValue for a member without a non-empty string
 // "value", invalidFilter for a filter on members other than value eq, invalidPath for a path
 // into a member's sub-attributes.
-func SplitMembers(ops []Operation, attr string) ([]MemberEdit, []Operation, error) {
-	var edits []MemberEdit
+func SplitMembers(ops []Operation, attr string) ([]scim.MemberEdit, []Operation, error) {
+	var edits []scim.MemberEdit
 	rest := make([]Operation, 0, len(ops))
 	for i, op := range ops {
 		got, keep, err := splitOne(op, attr)
@@ -51,7 +37,7 @@ func SplitMembers(ops []Operation, attr string) ([]MemberEdit, []Operation, erro
 }
 
 // splitOne returns the member edits op makes, and what remains of op (nil for nothing).
-func splitOne(op Operation, attr string) ([]MemberEdit, *Operation, error) {
+func splitOne(op Operation, attr string) ([]scim.MemberEdit, *Operation, error) {
 	kind := strings.ToLower(op.Op)
 	p := op.Path
 	if p == nil {
@@ -59,7 +45,7 @@ func splitOne(op Operation, attr string) ([]MemberEdit, *Operation, error) {
 		if !ok || (kind != OpAdd && kind != OpReplace) {
 			return nil, &op, nil
 		}
-		var edits []MemberEdit
+		var edits []scim.MemberEdit
 		restValue := make(map[string]any, len(obj))
 		for _, k := range sortedKeys(obj) {
 			v := obj[k]
@@ -71,7 +57,7 @@ func splitOne(op Operation, attr string) ([]MemberEdit, *Operation, error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			edits = append(edits, MemberEdit{Kind: kind, IDs: ids})
+			edits = append(edits, scim.MemberEdit{Kind: scim.MemberKind(kind), IDs: ids})
 		}
 		if len(edits) == 0 {
 			return nil, &op, nil
@@ -99,15 +85,15 @@ func splitOne(op Operation, attr string) ([]MemberEdit, *Operation, error) {
 	case OpRemove:
 		switch {
 		case p.Filter != nil:
-			return []MemberEdit{{Kind: MembersRemove, IDs: filterIDs}}, nil, nil
+			return []scim.MemberEdit{{Kind: scim.MembersRemove, IDs: filterIDs}}, nil, nil
 		case op.Value == nil:
-			return []MemberEdit{{Kind: MembersRemoveAll}}, nil, nil
+			return []scim.MemberEdit{{Kind: scim.MembersRemoveAll}}, nil, nil
 		}
 		ids, err := memberIDs(op.Value, attr, false)
 		if err != nil {
 			return nil, nil, err
 		}
-		return []MemberEdit{{Kind: MembersRemove, IDs: ids}}, nil, nil
+		return []scim.MemberEdit{{Kind: scim.MembersRemove, IDs: ids}}, nil, nil
 	case OpAdd, OpReplace:
 		ids, err := memberIDs(op.Value, attr, p.Filter != nil)
 		if err != nil {
@@ -115,20 +101,20 @@ func splitOne(op Operation, attr string) ([]MemberEdit, *Operation, error) {
 		}
 		switch {
 		case p.Filter == nil && kind == OpAdd:
-			return []MemberEdit{{Kind: MembersAdd, IDs: ids}}, nil, nil
+			return []scim.MemberEdit{{Kind: scim.MembersAdd, IDs: ids}}, nil, nil
 		case p.Filter == nil:
-			return []MemberEdit{{Kind: MembersReplace, IDs: ids}}, nil, nil
+			return []scim.MemberEdit{{Kind: scim.MembersReplace, IDs: ids}}, nil, nil
 		}
 		// A filter path replaces the members it selects with the value (add: the same, RFC
 		// 7644 §3.5.2.1); a value without an id keeps the selected members.
 		if len(ids) == 0 {
-			return []MemberEdit{{Kind: MembersAdd, IDs: filterIDs}}, nil, nil
+			return []scim.MemberEdit{{Kind: scim.MembersAdd, IDs: filterIDs}}, nil, nil
 		}
-		var edits []MemberEdit
+		var edits []scim.MemberEdit
 		if kind == OpReplace {
-			edits = append(edits, MemberEdit{Kind: MembersRemove, IDs: filterIDs})
+			edits = append(edits, scim.MemberEdit{Kind: scim.MembersRemove, IDs: filterIDs})
 		}
-		return append(edits, MemberEdit{Kind: MembersAdd, IDs: ids}), nil, nil
+		return append(edits, scim.MemberEdit{Kind: scim.MembersAdd, IDs: ids}), nil, nil
 	}
 	return nil, &op, nil
 }

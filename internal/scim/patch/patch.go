@@ -16,8 +16,16 @@ const (
 	OpReplace = "replace"
 )
 
-// MaxOperations is the most operations one PatchOp body may carry; more is 400 tooMany.
-var MaxOperations = 1000
+// MaxOperations is the most operations one PatchOp body may carry by default; more is 400
+// tooMany.
+const MaxOperations = 1000
+
+// Limits bounds the PatchOp bodies Limits.Parse accepts (scimd serve's
+// --max-patch-operations) and the filters of their paths. A zero field is its default.
+type Limits struct {
+	MaxOperations int
+	Filter        filter.Limits
+}
 
 // Operation is one checked PATCH operation.
 type Operation struct {
@@ -62,6 +70,15 @@ func (p *Path) isExtension() bool { return p.Attr.Attr == nil }
 // path naming a read-only attribute, invalidFilter for a bad filter in a path, invalidValue
 // for a missing value, and noTarget for a remove without a path.
 func Parse(body map[string]any, rt *scim.ResourceType) ([]Operation, error) {
+	return Limits{}.Parse(body, rt)
+}
+
+// Parse is patch.Parse within the bounds of l.
+func (l Limits) Parse(body map[string]any, rt *scim.ResourceType) ([]Operation, error) {
+	maxOps := l.MaxOperations
+	if maxOps <= 0 {
+		maxOps = MaxOperations
+	}
 	if body == nil {
 		return nil, scim.BadRequest(scim.InvalidSyntax, "the request body must be a PatchOp object")
 	}
@@ -79,12 +96,12 @@ func Parse(body map[string]any, rt *scim.ResourceType) ([]Operation, error) {
 	if len(list) == 0 {
 		return nil, scim.BadRequest(scim.InvalidSyntax, "\"Operations\" must hold at least one operation")
 	}
-	if len(list) > MaxOperations {
-		return nil, scim.BadRequest(scim.TooMany, "a PatchOp body may hold at most %d operations; got %d", MaxOperations, len(list))
+	if len(list) > maxOps {
+		return nil, scim.BadRequest(scim.TooMany, "a PatchOp body may hold at most %d operations; got %d", maxOps, len(list))
 	}
 	ops := make([]Operation, 0, len(list))
 	for i, item := range list {
-		op, err := parseOp(item, rt)
+		op, err := parseOp(item, rt, l.Filter)
 		if err != nil {
 			return nil, inOp(i, err)
 		}
@@ -102,7 +119,7 @@ func inOp(i int, err error) error {
 	return &scim.Error{Status: e.Status, ScimType: e.ScimType, Detail: "operation " + strconv.Itoa(i+1) + ": " + e.Detail}
 }
 
-func parseOp(item any, rt *scim.ResourceType) (Operation, error) {
+func parseOp(item any, rt *scim.ResourceType, fl filter.Limits) (Operation, error) {
 	var op Operation
 	m, ok := item.(map[string]any)
 	if !ok {
@@ -122,7 +139,7 @@ func parseOp(item any, rt *scim.ResourceType) (Operation, error) {
 		if !ok {
 			return op, scim.BadRequest(scim.InvalidPath, "\"path\" must be a string")
 		}
-		p, err := parsePath(s, rt)
+		p, err := parsePath(s, rt, fl)
 		if err != nil {
 			return op, err
 		}
@@ -150,7 +167,7 @@ func parseOp(item any, rt *scim.ResourceType) (Operation, error) {
 // parsePath reads a PATCH path (RFC 7644 §3.5.2 PATH): the attribute part is resolved with
 // rt.ResolveString, the bracket part is handed to filter.Parse as a value path. An empty path
 // is no path (nil).
-func parsePath(s string, rt *scim.ResourceType) (*Path, error) {
+func parsePath(s string, rt *scim.ResourceType, fl filter.Limits) (*Path, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
@@ -200,7 +217,7 @@ func parsePath(s string, rt *scim.ResourceType) (*Path, error) {
 	if ap.Extension != "" {
 		text = ap.Extension + ":" + text
 	}
-	e, err := filter.Parse(text+"["+p.filterText+"]", rt)
+	e, err := fl.Parse(text+"["+p.filterText+"]", rt)
 	if err != nil {
 		if se := scim.AsError(err); se != nil {
 			return nil, se

@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/scim/filter"
 )
 
 const ent = scim.EnterpriseUserSchema
@@ -448,14 +450,27 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestParseTooMany(t *testing.T) {
-	defer func(n int) { MaxOperations = n }(MaxOperations)
-	MaxOperations = 3
+	lim := Limits{MaxOperations: 3}
 	one := `{"op":"add","path":"title","value":"x"}`
-	if _, err := Parse(body(t, `[`+strings.Repeat(one+`,`, 2)+one+`]`), scim.Users); err != nil {
+	if _, err := lim.Parse(body(t, `[`+strings.Repeat(one+`,`, 2)+one+`]`), scim.Users); err != nil {
 		t.Fatalf("3 operations: %v", err)
 	}
-	_, err := Parse(body(t, `[`+strings.Repeat(one+`,`, 3)+one+`]`), scim.Users)
+	_, err := lim.Parse(body(t, `[`+strings.Repeat(one+`,`, 3)+one+`]`), scim.Users)
 	wantError(t, err, http.StatusBadRequest, scim.TooMany)
+	// The default bound is MaxOperations.
+	many := `[` + strings.Repeat(one+`,`, MaxOperations) + one + `]`
+	_, err = Parse(body(t, many), scim.Users)
+	wantError(t, err, http.StatusBadRequest, scim.TooMany)
+}
+
+func TestParseFilterLimits(t *testing.T) {
+	lim := Limits{Filter: filter.Limits{MaxLength: 30}}
+	op := func(path string) string { return `[{"op":"replace","path":` + strconv.Quote(path) + `,"value":"x"}]` }
+	if _, err := lim.Parse(body(t, op(`emails[type eq "work"].value`)), scim.Users); err != nil {
+		t.Fatalf("a short path filter: %v", err)
+	}
+	_, err := lim.Parse(body(t, op(`emails[type eq "`+strings.Repeat("w", 30)+`"].value`)), scim.Users)
+	wantError(t, err, http.StatusBadRequest, scim.InvalidFilter)
 }
 
 func TestParse(t *testing.T) {
@@ -495,7 +510,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestSplitMembers(t *testing.T) {
-	type edit = MemberEdit
+	type edit = scim.MemberEdit
 	tests := []struct {
 		name     string
 		ops      string
@@ -504,35 +519,35 @@ func TestSplitMembers(t *testing.T) {
 		scimType string
 	}{
 		{name: "okta add value list", ops: `[{"op":"add","path":"members","value":[{"value":"u1","display":"Ann"},{"value":"u2"}]}]`,
-			want: []edit{{"add", []string{"u1", "u2"}}}, rest: `[]`},
+			want: []edit{{Kind: "add", IDs: []string{"u1", "u2"}}}, rest: `[]`},
 		{name: "jumpcloud member objects with only value", ops: `[{"op":"add","path":"members","value":[{"value":"u1"}]}]`,
-			want: []edit{{"add", []string{"u1"}}}, rest: `[]`},
+			want: []edit{{Kind: "add", IDs: []string{"u1"}}}, rest: `[]`},
 		{name: "add a single member object", ops: `[{"op":"Add","path":"members","value":{"value":"u1"}}]`,
-			want: []edit{{"add", []string{"u1"}}}, rest: `[]`},
+			want: []edit{{Kind: "add", IDs: []string{"u1"}}}, rest: `[]`},
 		{name: "okta remove by filter", ops: `[{"op":"remove","path":"members[value eq \"u1\"]"}]`,
-			want: []edit{{"remove", []string{"u1"}}}, rest: `[]`},
+			want: []edit{{Kind: "remove", IDs: []string{"u1"}}}, rest: `[]`},
 		{name: "remove by filter joined with or", ops: `[{"op":"remove","path":"members[value eq \"u1\" or Value eq \"u2\"]"}]`,
-			want: []edit{{"remove", []string{"u1", "u2"}}}, rest: `[]`},
+			want: []edit{{Kind: "remove", IDs: []string{"u1", "u2"}}}, rest: `[]`},
 		{name: "entra remove with value list", ops: `[{"op":"Remove","path":"members","value":[{"value":"u1"},{"value":"u2"}]}]`,
-			want: []edit{{"remove", []string{"u1", "u2"}}}, rest: `[]`},
+			want: []edit{{Kind: "remove", IDs: []string{"u1", "u2"}}}, rest: `[]`},
 		{name: "remove all members", ops: `[{"op":"remove","path":"members"}]`,
-			want: []edit{{"removeAll", nil}}, rest: `[]`},
+			want: []edit{{Kind: "removeAll", IDs: nil}}, rest: `[]`},
 		{name: "okta replace all members", ops: `[{"op":"replace","path":"members","value":[{"value":"u1"}]}]`,
-			want: []edit{{"replace", []string{"u1"}}}, rest: `[]`},
+			want: []edit{{Kind: "replace", IDs: []string{"u1"}}}, rest: `[]`},
 		{name: "replace with no members", ops: `[{"op":"replace","path":"members","value":[]}]`,
-			want: []edit{{"replace", []string{}}}, rest: `[]`},
+			want: []edit{{Kind: "replace", IDs: []string{}}}, rest: `[]`},
 		{name: "replace with null members", ops: `[{"op":"replace","path":"members","value":null}]`,
-			want: []edit{{"replace", []string{}}}, rest: `[]`},
+			want: []edit{{Kind: "replace", IDs: []string{}}}, rest: `[]`},
 		{name: "replace by filter swaps members", ops: `[{"op":"replace","path":"members[value eq \"u1\"]","value":{"value":"u2"}}]`,
-			want: []edit{{"remove", []string{"u1"}}, {"add", []string{"u2"}}}, rest: `[]`},
+			want: []edit{{Kind: "remove", IDs: []string{"u1"}}, {Kind: "add", IDs: []string{"u2"}}}, rest: `[]`},
 		{name: "add by filter adds the filtered member", ops: `[{"op":"add","path":"members[value eq \"u1\"]","value":{"display":"Ann"}}]`,
-			want: []edit{{"add", []string{"u1"}}}, rest: `[]`},
+			want: []edit{{Kind: "add", IDs: []string{"u1"}}}, rest: `[]`},
 		{name: "path-less add with members only", ops: `[{"op":"add","value":{"Members":[{"value":"u1"}]}}]`,
-			want: []edit{{"add", []string{"u1"}}}, rest: `[]`},
+			want: []edit{{Kind: "add", IDs: []string{"u1"}}}, rest: `[]`},
 		{name: "path-less replace keeps the other keys", ops: `[{"op":"replace","value":{"id":"g1","displayName":"New","members":[{"value":"u1"}]}}]`,
-			want: []edit{{"replace", []string{"u1"}}}, rest: `[["replace",null,{"id":"g1","displayName":"New"}]]`},
+			want: []edit{{Kind: "replace", IDs: []string{"u1"}}}, rest: `[["replace",null,{"id":"g1","displayName":"New"}]]`},
 		{name: "other operations stay, in order", ops: `[{"op":"replace","path":"displayName","value":"A"},{"op":"add","path":"members","value":[{"value":"u1"}]},{"op":"remove","path":"members[value eq \"u2\"]"},{"op":"add","path":"externalId","value":"e"}]`,
-			want: []edit{{"add", []string{"u1"}}, {"remove", []string{"u2"}}},
+			want: []edit{{Kind: "add", IDs: []string{"u1"}}, {Kind: "remove", IDs: []string{"u2"}}},
 			rest: `[["replace","displayName","A"],["add","externalId","e"]]`},
 		{name: "path-less op without members stays", ops: `[{"op":"replace","value":{"displayName":"A"}}]`,
 			rest: `[["replace",null,{"displayName":"A"}]]`},
@@ -625,7 +640,7 @@ func TestPathString(t *testing.T) {
 		ent,
 		`addresses[type eq "work"].formatted`,
 	} {
-		p, err := parsePath(s, scim.Users)
+		p, err := parsePath(s, scim.Users, filter.Limits{})
 		if err != nil {
 			t.Fatalf("parsePath(%q): %v", s, err)
 		}

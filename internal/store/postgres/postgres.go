@@ -29,11 +29,7 @@ type Store struct {
 	Pool *pgxpool.Pool
 }
 
-var (
-	_ store.Store      = (*Store)(nil)
-	_ store.PoolStater = (*Store)(nil)
-	_ store.Versioner  = (*Store)(nil)
-)
+var _ store.Store = (*Store)(nil)
 
 // Open connects to the database at dsn (postgres://…) and checks that it answers.
 func Open(ctx context.Context, dsn string) (*Store, error) {
@@ -62,14 +58,20 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return &Store{Store: sqlstore.New(&db{conn: conn{pool}, pool: pool}, sqlfilter.Postgres), Pool: pool}, nil
 }
 
+// MigrationDir is the folder of migrations.FS this backend's migrations are in.
+const MigrationDir = "postgres"
+
 // Migrate applies pending migrations and returns those applied.
 func (s *Store) Migrate(ctx context.Context) ([]sqlstore.Migration, error) {
-	return s.Store.Migrate(ctx, migrations.FS, "postgres")
+	return s.Store.Migrate(ctx, migrations.FS, MigrationDir)
 }
 
-// PoolStats implements store.PoolStater: the pgx pool's connections.
-func (s *Store) PoolStats() store.PoolStats {
-	st := s.Pool.Stat()
+// MigrationDir returns the folder of migrations.FS this backend's migrations are in.
+func (s *Store) MigrationDir() string { return MigrationDir }
+
+// PoolStats implements sqlstore.DB: the pgx pool's connections.
+func (d *db) PoolStats() store.PoolStats {
+	st := d.pool.Stat()
 	return store.PoolStats{Acquired: int(st.AcquiredConns()), Idle: int(st.IdleConns()), Total: int(st.TotalConns()),
 		Max: int(st.MaxConns()), Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime()}
 }

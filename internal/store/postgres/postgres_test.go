@@ -38,12 +38,6 @@ func freshStores(t *testing.T) func(t *testing.T) store.Store {
 
 func TestConformance(t *testing.T) { storetest.Run(t, freshStores(t)) }
 
-func TestSAMLConformance(t *testing.T) { storetest.RunSAML(t, freshStores(t)) }
-
-func TestConsoleConformance(t *testing.T) { storetest.RunConsole(t, freshStores(t)) }
-
-func TestStreamsConformance(t *testing.T) { storetest.RunStreams(t, freshStores(t)) }
-
 func TestMigrateTwice(t *testing.T) {
 	s := open(t, pgtest.NewDatabase(t, ""))
 	first, err := s.Migrate(context.Background())
@@ -88,7 +82,7 @@ func TestMemberAddRacesUserDelete(t *testing.T) {
 	added := make(chan error, 1)
 	go func() {
 		_, err := s.UpdateResource(ctx, scim.Groups, tn.ID, group.ID, func(*scim.Resource) (store.Change, error) {
-			return store.Change{Members: []store.MemberEdit{{Kind: "add", IDs: []string{user.ID}}}}, nil
+			return store.Change{Members: []scim.MemberEdit{{Kind: "add", IDs: []string{user.ID}}}}, nil
 		})
 		added <- err
 	}()

@@ -89,30 +89,101 @@ type Table struct {
 	Columns map[string]Column
 }
 
-// UsersTable returns the users table of the migrations under alias.
-func UsersTable(alias string) Table {
-	return Table{Alias: alias, Type: scim.Users, Columns: map[string]Column{
-		"id":                {Name: "id", UUID: true, NotNull: true},
-		"userName":          {Name: "user_name"},
-		"externalId":        {Name: "external_id"},
-		"active":            {Name: "active", NotNull: true},
-		"userType":          {Name: "user_type"},
-		"displayName":       {Name: "display_name"},
-		"meta.created":      {Name: "created_at", NotNull: true},
-		"meta.lastModified": {Name: "last_modified", NotNull: true},
-	}}
+// Write says where an indexed column's value comes from when a resource is written.
+type Write int
+
+const (
+	// ByStore: the store writes it from the resource's id and meta, not its attributes.
+	ByStore Write = iota
+	// Text: the attribute's string value ("" when absent).
+	Text
+	// TextOrNull: the attribute's string value, NULL when absent or empty.
+	TextOrNull
+	// Bool: the attribute's boolean value (false when absent).
+	Bool
+)
+
+// Indexed is one attribute kept in a column of its own, beside the whole resource in data.
+type Indexed struct {
+	Attr  string // attribute path in schema case: "userName", "meta.created"
+	Write Write
+	Column
 }
 
-// GroupsTable returns the groups table of the migrations under alias.
-func GroupsTable(alias string) Table {
-	return Table{Alias: alias, Type: scim.Groups, Columns: map[string]Column{
-		"id":                {Name: "id", UUID: true, NotNull: true},
-		"displayName":       {Name: "display_name"},
-		"externalId":        {Name: "external_id"},
-		"meta.created":      {Name: "created_at", NotNull: true},
-		"meta.lastModified": {Name: "last_modified", NotNull: true},
-	}}
+// Layout is how one resource type is kept: its table, and the attributes that have a column
+// of their own. It is the one description of the resource layout: the store writes the
+// columns from it (Values) and the filter compiler reads them through it (Table).
+type Layout struct {
+	Name    string // the table
+	Type    *scim.ResourceType
+	Indexed []Indexed
 }
+
+// The layouts of the migrations' users and groups tables.
+var (
+	UsersLayout = &Layout{Name: "users", Type: scim.Users, Indexed: []Indexed{
+		{"id", ByStore, Column{Name: "id", UUID: true, NotNull: true}},
+		{"userName", Text, Column{Name: "user_name"}},
+		{"externalId", TextOrNull, Column{Name: "external_id"}},
+		{"active", Bool, Column{Name: "active", NotNull: true}},
+		{"userType", TextOrNull, Column{Name: "user_type"}},
+		{"displayName", TextOrNull, Column{Name: "display_name"}},
+		{"meta.created", ByStore, Column{Name: "created_at", NotNull: true}},
+		{"meta.lastModified", ByStore, Column{Name: "last_modified", NotNull: true}},
+	}}
+	GroupsLayout = &Layout{Name: "groups", Type: scim.Groups, Indexed: []Indexed{
+		{"id", ByStore, Column{Name: "id", UUID: true, NotNull: true}},
+		{"displayName", Text, Column{Name: "display_name"}},
+		{"externalId", TextOrNull, Column{Name: "external_id"}},
+		{"meta.created", ByStore, Column{Name: "created_at", NotNull: true}},
+		{"meta.lastModified", ByStore, Column{Name: "last_modified", NotNull: true}},
+	}}
+)
+
+// LayoutOf returns the layout of rt.
+func LayoutOf(rt *scim.ResourceType) *Layout {
+	if rt.Name == scim.Groups.Name {
+		return GroupsLayout
+	}
+	return UsersLayout
+}
+
+// Table returns the filter table of l under alias.
+func (l *Layout) Table(alias string) Table {
+	cols := make(map[string]Column, len(l.Indexed))
+	for _, ix := range l.Indexed {
+		cols[ix.Attr] = ix.Column
+	}
+	return Table{Alias: alias, Type: l.Type, Columns: cols}
+}
+
+// Values returns the columns written from a resource's attributes, and their values.
+func (l *Layout) Values(attrs map[string]any) (cols []string, vals []any) {
+	for _, ix := range l.Indexed {
+		var v any
+		switch ix.Write {
+		case ByStore:
+			continue
+		case Text:
+			v = scim.String(attrs, ix.Attr)
+		case TextOrNull:
+			if s := scim.String(attrs, ix.Attr); s != "" {
+				v = s
+			}
+		case Bool:
+			b, _ := attrs[ix.Attr].(bool)
+			v = b
+		}
+		cols, vals = append(cols, ix.Name), append(vals, v)
+	}
+	return cols, vals
+}
+
+// UsersTable returns the users table of the migrations under alias.
+func UsersTable(alias string) Table { return UsersLayout.Table(alias) }
+
+// GroupsTable returns the groups table of the migrations under alias.
+func GroupsTable(alias string) Table { return GroupsLayout.Table(alias) }
 
 // The aliases of the subqueries Compile and OrderBy write; a Table may not use them.
 const (

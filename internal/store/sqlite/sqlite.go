@@ -30,11 +30,7 @@ type Store struct {
 	DB *sql.DB
 }
 
-var (
-	_ store.Store      = (*Store)(nil)
-	_ store.PoolStater = (*Store)(nil)
-	_ store.Versioner  = (*Store)(nil)
-)
+var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the SQLite database file at path.
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -79,14 +75,20 @@ func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 	return sdb, nil
 }
 
+// MigrationDir is the folder of migrations.FS this backend's migrations are in.
+const MigrationDir = "sqlite"
+
 // Migrate applies pending migrations and returns those applied.
 func (s *Store) Migrate(ctx context.Context) ([]sqlstore.Migration, error) {
-	return s.Store.Migrate(ctx, migrations.FS, "sqlite")
+	return s.Store.Migrate(ctx, migrations.FS, MigrationDir)
 }
 
-// PoolStats implements store.PoolStater: database/sql's connections.
-func (s *Store) PoolStats() store.PoolStats {
-	st := s.DB.Stats()
+// MigrationDir returns the folder of migrations.FS this backend's migrations are in.
+func (s *Store) MigrationDir() string { return MigrationDir }
+
+// PoolStats implements sqlstore.DB: the readers' database/sql connections.
+func (d *db) PoolStats() store.PoolStats {
+	st := d.sdb.Stats()
 	return store.PoolStats{Acquired: st.InUse, Idle: st.Idle, Total: st.OpenConnections, Max: st.MaxOpenConnections,
 		Waits: st.WaitCount, WaitTime: st.WaitDuration}
 }

@@ -31,12 +31,6 @@ func fresh(t *testing.T) store.Store {
 
 func TestConformance(t *testing.T) { storetest.Run(t, fresh) }
 
-func TestSAMLConformance(t *testing.T) { storetest.RunSAML(t, fresh) }
-
-func TestConsoleConformance(t *testing.T) { storetest.RunConsole(t, fresh) }
-
-func TestStreamsConformance(t *testing.T) { storetest.RunStreams(t, fresh) }
-
 func TestMigrateTwice(t *testing.T) {
 	s := open(t)
 	first, err := s.Migrate(context.Background())

@@ -7,8 +7,6 @@ import (
 	"github.com/scimd/scimd/internal/store"
 )
 
-var _ store.ConsoleStore = (*Store)(nil)
-
 // CreateAdminLink implements store.ConsoleStore. Expired links are deleted per tenant as
 // new ones are made, so no housekeeping spans tenants.
 func (s *Store) CreateAdminLink(ctx context.Context, l store.AdminLink) error {

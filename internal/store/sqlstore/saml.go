@@ -9,8 +9,6 @@ import (
 	"github.com/scimd/scimd/internal/store/sqlfilter"
 )
 
-var _ store.SAMLStore = (*Store)(nil)
-
 const samlConfigCols = `tenant_id, idp_entity_id, idp_sso_url, idp_cert_pem, jit, allow_idp_initiated, default_redirect,
 	sp_key_pem, sp_cert_pem, created_at, updated_at`
 
@@ -23,11 +21,23 @@ func scanSAMLConfig(r Row) (store.SAMLConfig, error) {
 
 // PutSAMLConfig implements store.SAMLStore. The upsert never touches the key pair or
 // created_at of a stored row, so two replicas configuring at once keep one key pair.
-func (s *Store) PutSAMLConfig(ctx context.Context, c store.SAMLConfig) (store.SAMLConfig, error) {
+func (s *Store) PutSAMLConfig(ctx context.Context, c store.SAMLConfig, ev *store.Event) (store.SAMLConfig, error) {
 	if len(c.SPKeyPEM) == 0 || c.SPCertPEM == "" {
 		return store.SAMLConfig{}, errors.New("sqlstore: a SAML config needs the SP key pair")
 	}
-	return scanSAMLConfig(s.db.QueryRow(ctx, `INSERT INTO saml_configs (`+samlConfigCols+`)
+	var out store.SAMLConfig
+	err := s.db.Tx(ctx, func(tx Conn) error {
+		var err error
+		if out, err = s.putSAMLConfig(ctx, tx, c); err != nil {
+			return err
+		}
+		return s.insertEvent(ctx, tx, ev)
+	})
+	return out, err
+}
+
+func (s *Store) putSAMLConfig(ctx context.Context, tx Conn, c store.SAMLConfig) (store.SAMLConfig, error) {
+	return scanSAMLConfig(tx.QueryRow(ctx, `INSERT INTO saml_configs (`+samlConfigCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (tenant_id) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, idp_sso_url = excluded.idp_sso_url,
 			idp_cert_pem = excluded.idp_cert_pem, jit = excluded.jit, allow_idp_initiated = excluded.allow_idp_initiated,

@@ -45,6 +45,8 @@ type DB interface {
 	// deadlocks.
 	Tx(ctx context.Context, fn func(Conn) error) error
 	Ping(ctx context.Context) error
+	// PoolStats reports the connection pool.
+	PoolStats() store.PoolStats
 	Close() error
 }
 
@@ -189,14 +191,17 @@ func (s *Store) Tenants(ctx context.Context) ([]store.Tenant, error) {
 }
 
 // UpdateTenant implements store.Store.
-func (s *Store) UpdateTenant(ctx context.Context, t store.Tenant) error {
+func (s *Store) UpdateTenant(ctx context.Context, t store.Tenant, ev *store.Event) error {
 	return s.db.Tx(ctx, func(c Conn) error {
 		var id string
 		if err := c.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1`, t.ID).Scan(&id); err != nil {
 			return err
 		}
-		return c.Exec(ctx, `UPDATE tenants SET name = $2, default_user_type = $3, user_types = $4 WHERE id = $1`,
-			t.ID, t.Name, t.DefaultUserType, strings.Join(t.UserTypes, ","))
+		if err := c.Exec(ctx, `UPDATE tenants SET name = $2, default_user_type = $3, user_types = $4 WHERE id = $1`,
+			t.ID, t.Name, t.DefaultUserType, strings.Join(t.UserTypes, ",")); err != nil {
+			return err
+		}
+		return s.insertEvent(ctx, c, ev)
 	})
 }
 
@@ -211,9 +216,14 @@ func scanToken(r Row) (store.Token, error) {
 }
 
 // CreateToken implements store.Store.
-func (s *Store) CreateToken(ctx context.Context, t store.Token, hash []byte) error {
-	return s.db.Exec(ctx, `INSERT INTO scim_tokens (tenant_id, id, label, hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		t.TenantID, t.ID, t.Label, hash, s.timeArg(t.CreatedAt))
+func (s *Store) CreateToken(ctx context.Context, t store.Token, hash []byte, ev *store.Event) error {
+	return s.db.Tx(ctx, func(c Conn) error {
+		if err := c.Exec(ctx, `INSERT INTO scim_tokens (tenant_id, id, label, hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			t.TenantID, t.ID, t.Label, hash, s.timeArg(t.CreatedAt)); err != nil {
+			return err
+		}
+		return s.insertEvent(ctx, c, ev)
+	})
 }
 
 // TokenByHash implements store.Store. It is the one token query without a tenant: the token
@@ -249,15 +259,18 @@ func (s *Store) Tokens(ctx context.Context, tenantID string) ([]store.Token, err
 	return out, rows.Err()
 }
 
-// RevokeToken implements store.Store. Token ids are random and unique across tenants.
-func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
+// RevokeToken implements store.Store.
+func (s *Store) RevokeToken(ctx context.Context, tenantID, id string, at time.Time, ev *store.Event) error {
 	return s.db.Tx(ctx, func(c Conn) error {
-		var tenant string
-		if err := c.QueryRow(ctx, `SELECT tenant_id FROM scim_tokens WHERE id = $1`, id).Scan(&tenant); err != nil {
+		var found string
+		if err := c.QueryRow(ctx, `SELECT id FROM scim_tokens WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(&found); err != nil {
 			return err
 		}
-		return c.Exec(ctx, `UPDATE scim_tokens SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant_id = $1 AND id = $2`,
-			tenant, id, s.timeArg(at))
+		if err := c.Exec(ctx, `UPDATE scim_tokens SET revoked_at = COALESCE(revoked_at, $3) WHERE tenant_id = $1 AND id = $2`,
+			tenantID, id, s.timeArg(at)); err != nil {
+			return err
+		}
+		return s.insertEvent(ctx, c, ev)
 	})
 }
 
@@ -285,6 +298,9 @@ func (s *Store) Secret(ctx context.Context, name string, newValue func() []byte)
 
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+// PoolStats implements store.Store: the backend's connection pool.
+func (s *Store) PoolStats() store.PoolStats { return s.db.PoolStats() }
 
 // Close implements store.Store.
 func (s *Store) Close() error { return s.db.Close() }
@@ -377,15 +393,25 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error
 // ensure database/sql's Scanner contract is what timeDest meets.
 var _ sql.Scanner = timeDest{}
 
+// marshalAttrs is the JSON of data: the attributes without memberships, which are rows of
+// group_members.
 func marshalAttrs(attrs map[string]any) ([]byte, error) {
 	clean := make(map[string]any, len(attrs))
 	for k, v := range attrs {
-		if k == "members" || k == "groups" {
-			continue // kept as rows of group_members
-		}
 		clean[k] = v
 	}
+	stripMemberships(clean)
 	return json.Marshal(clean)
+}
+
+// stripMemberships removes a group's members and a user's groups from attrs: they are kept
+// as rows of group_members, written from member edits and read back by the store alone.
+func stripMemberships(attrs map[string]any) {
+	for k := range attrs {
+		if strings.EqualFold(k, "members") || strings.EqualFold(k, "groups") {
+			delete(attrs, k)
+		}
+	}
 }
 
 // nextModified returns now, or just after prev when the clock has not moved past it, so

@@ -9,33 +9,16 @@ import (
 	"github.com/scimd/scimd/internal/store"
 )
 
-// ConsoleBackend is a store that also keeps the admin console's links and sessions.
-type ConsoleBackend interface {
-	store.Store
-	store.ConsoleStore
-}
-
-// RunConsole runs the conformance tests of store.ConsoleStore, each on a fresh store from
-// newStore; a store that does not implement store.ConsoleStore fails.
-func RunConsole(t *testing.T, newStore func(t *testing.T) store.Store) {
-	runTests(t, newStore, []test[ConsoleBackend]{
-		{"LinkTakenOnce", testAdminLinkOnce},
-		{"LinkRefused", testAdminLinkRefused},
-		{"LinkTakenOnceConcurrent", testAdminLinkConcurrent},
-		{"ExpiredLinksDeleted", testAdminLinkExpiredDeleted},
-	})
-}
-
 var consoleNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-func mustLink(t *testing.T, s ConsoleBackend, tenantID, hash string, created time.Time, ttl time.Duration) {
+func mustLink(t *testing.T, s store.Store, tenantID, hash string, created time.Time, ttl time.Duration) {
 	t.Helper()
 	if err := s.CreateAdminLink(ctx, store.AdminLink{TenantID: tenantID, Hash: []byte(hash), CreatedAt: created, ExpiresAt: created.Add(ttl)}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func testAdminLinkOnce(t *testing.T, s ConsoleBackend) {
+func testAdminLinkOnce(t *testing.T, s store.Store) {
 	a := mustTenant(t, s, "acme")
 	mustLink(t, s, a.ID, "link-1", consoleNow, 15*time.Minute)
 	got, err := s.TakeAdminLink(ctx, a.ID, []byte("link-1"), consoleNow.Add(time.Minute))
@@ -47,7 +30,7 @@ func testAdminLinkOnce(t *testing.T, s ConsoleBackend) {
 	}
 }
 
-func testAdminLinkRefused(t *testing.T, s ConsoleBackend) {
+func testAdminLinkRefused(t *testing.T, s store.Store) {
 	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "beta")
 	mustLink(t, s, a.ID, "link-1", consoleNow, 15*time.Minute)
 	cases := []struct {
@@ -71,7 +54,7 @@ func testAdminLinkRefused(t *testing.T, s ConsoleBackend) {
 	}
 }
 
-func testAdminLinkConcurrent(t *testing.T, s ConsoleBackend) {
+func testAdminLinkConcurrent(t *testing.T, s store.Store) {
 	a := mustTenant(t, s, "acme")
 	mustLink(t, s, a.ID, "link-1", consoleNow, 15*time.Minute)
 	const n = 8
@@ -101,7 +84,7 @@ func testAdminLinkConcurrent(t *testing.T, s ConsoleBackend) {
 	}
 }
 
-func testAdminLinkExpiredDeleted(t *testing.T, s ConsoleBackend) {
+func testAdminLinkExpiredDeleted(t *testing.T, s store.Store) {
 	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "beta")
 	mustLink(t, s, a.ID, "old", consoleNow, time.Minute)
 	mustLink(t, s, b.ID, "old", consoleNow, time.Minute)

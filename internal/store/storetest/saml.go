@@ -10,27 +10,6 @@ import (
 	"github.com/scimd/scimd/internal/store"
 )
 
-// SAMLBackend is a store that also keeps SAML single sign-on data.
-type SAMLBackend interface {
-	store.Store
-	store.SAMLStore
-}
-
-// RunSAML runs the conformance tests of store.SAMLStore, each on a fresh store from
-// newStore; a store that does not implement store.SAMLStore fails.
-func RunSAML(t *testing.T, newStore func(t *testing.T) store.Store) {
-	runTests(t, newStore, []test[SAMLBackend]{
-		{"ConfigKeyPairKeptOnUpdate", testSAMLConfig},
-		{"ConfigTenantIsolation", testSAMLConfigIsolation},
-		{"RequestsBoundToBrowser", testSAMLRequests},
-		{"RequestTakenOnce", testSAMLRequestTakenOnce},
-		{"AssertionReplay", testAssertionReplay},
-		{"AssertionReplayConcurrent", testAssertionReplayConcurrent},
-		{"Sessions", testSessions},
-		{"Prune", testSAMLPrune},
-	})
-}
-
 var samlNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 func samlConfig(tn store.Tenant, key string) store.SAMLConfig {
@@ -39,12 +18,12 @@ func samlConfig(tn store.Tenant, key string) store.SAMLConfig {
 		SPKeyPEM: []byte(key), SPCertPEM: "cert-of-" + key, CreatedAt: samlNow, UpdatedAt: samlNow}
 }
 
-func testSAMLConfig(t *testing.T, s SAMLBackend) {
+func testSAMLConfig(t *testing.T, s store.Store) {
 	tn := mustTenant(t, s, "acme")
 	if _, err := s.SAMLConfig(ctx, tn.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("SAMLConfig before configure: %v, want ErrNotFound", err)
 	}
-	first, err := s.PutSAMLConfig(ctx, samlConfig(tn, "key-1"))
+	first, err := s.PutSAMLConfig(ctx, samlConfig(tn, "key-1"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +33,7 @@ func testSAMLConfig(t *testing.T, s SAMLBackend) {
 	next := samlConfig(tn, "key-2")
 	next.IdPSSOURL, next.JIT, next.AllowIdPInitiated = "https://idp.example.com/other", false, true
 	next.CreatedAt, next.UpdatedAt = samlNow.Add(time.Hour), samlNow.Add(time.Hour)
-	got, err := s.PutSAMLConfig(ctx, next)
+	got, err := s.PutSAMLConfig(ctx, next, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,15 +54,15 @@ func testSAMLConfig(t *testing.T, s SAMLBackend) {
 	}
 }
 
-func testSAMLConfigIsolation(t *testing.T, s SAMLBackend) {
+func testSAMLConfigIsolation(t *testing.T, s store.Store) {
 	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "beta")
-	if _, err := s.PutSAMLConfig(ctx, samlConfig(a, "key-a")); err != nil {
+	if _, err := s.PutSAMLConfig(ctx, samlConfig(a, "key-a"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SAMLConfig(ctx, b.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("other tenant's config: %v, want ErrNotFound", err)
 	}
-	if _, err := s.PutSAMLConfig(ctx, samlConfig(b, "key-b")); err != nil {
+	if _, err := s.PutSAMLConfig(ctx, samlConfig(b, "key-b"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.SAMLConfig(ctx, b.ID); string(got.SPKeyPEM) != "key-b" || got.IdPEntityID != "https://idp.example.com/beta" {
@@ -91,7 +70,7 @@ func testSAMLConfigIsolation(t *testing.T, s SAMLBackend) {
 	}
 }
 
-func testSAMLRequests(t *testing.T, s SAMLBackend) {
+func testSAMLRequests(t *testing.T, s store.Store) {
 	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "beta")
 	browser, other := []byte("browser-1-hash-32-bytes........."), []byte("browser-2-hash-32-bytes.........")
 	reqs := []store.SAMLRequest{
@@ -119,7 +98,7 @@ func testSAMLRequests(t *testing.T, s SAMLBackend) {
 	}
 }
 
-func testSAMLRequestTakenOnce(t *testing.T, s SAMLBackend) {
+func testSAMLRequestTakenOnce(t *testing.T, s store.Store) {
 	a := mustTenant(t, s, "acme")
 	r := store.SAMLRequest{TenantID: a.ID, ID: "id-1", BindingHash: []byte("h"), ReturnTo: "/t/acme/", CreatedAt: samlNow, ExpiresAt: samlNow.Add(time.Minute)}
 	if err := s.CreateSAMLRequest(ctx, r); err != nil {
@@ -137,7 +116,7 @@ func testSAMLRequestTakenOnce(t *testing.T, s SAMLBackend) {
 	}
 }
 
-func testAssertionReplay(t *testing.T, s SAMLBackend) {
+func testAssertionReplay(t *testing.T, s store.Store) {
 	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "beta")
 	exp, later := samlNow.Add(5*time.Minute), samlNow.Add(time.Hour)
 	tests := []struct {
@@ -163,7 +142,7 @@ func testAssertionReplay(t *testing.T, s SAMLBackend) {
 	}
 }
 
-func testAssertionReplayConcurrent(t *testing.T, s SAMLBackend) {
+func testAssertionReplayConcurrent(t *testing.T, s store.Store) {
 	a := mustTenant(t, s, "acme")
 	const n = 8
 	var wg sync.WaitGroup
@@ -193,7 +172,7 @@ func testAssertionReplayConcurrent(t *testing.T, s SAMLBackend) {
 	}
 }
 
-func testSessions(t *testing.T, s SAMLBackend) {
+func testSessions(t *testing.T, s store.Store) {
 	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "beta")
 	user := store.NewID()
 	hash := []byte("session-hash-32-bytes-long......")
@@ -242,7 +221,7 @@ func testSessions(t *testing.T, s SAMLBackend) {
 	}
 }
 
-func testSAMLPrune(t *testing.T, s SAMLBackend) {
+func testSAMLPrune(t *testing.T, s store.Store) {
 	a := mustTenant(t, s, "acme")
 	past, future := samlNow.Add(-time.Minute), samlNow.Add(time.Minute)
 	for i, exp := range []time.Time{past, future} {

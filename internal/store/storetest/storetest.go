@@ -16,9 +16,13 @@ import (
 	"github.com/scimd/scimd/internal/store"
 )
 
-// Run runs every conformance test, each on a fresh store from newStore.
+// Run runs every conformance test, each on a fresh store from newStore: the one entry point
+// for every part of store.Store (a new small interface adds its tests to this list).
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
-	runTests(t, newStore, []test[store.Store]{
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
 		{"Tenants", testTenants},
 		{"Tokens", testTokens},
 		{"UserCRUD", testUserCRUD},
@@ -37,28 +41,33 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Secret", testSecret},
 		{"TakeToken", testTakeToken},
 		{"MemberCounts", testMemberCounts},
-		{"SigningFirstKey", testSigningFirstKey},
-		{"SigningFirstKeyConcurrent", testSigningFirstKeyConcurrent},
-		{"SigningRotation", testSigningRotation},
-	})
-}
-
-// test is one conformance test, of a store of kind B.
-type test[B any] struct {
-	name string
-	fn   func(t *testing.T, s B)
-}
-
-// runTests runs each test as a subtest on a fresh store from newStore, which must be a B.
-func runTests[B any](t *testing.T, newStore func(t *testing.T) store.Store, tests []test[B]) {
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s, ok := newStore(t).(B)
-			if !ok {
-				t.Fatalf("the store does not implement %T", (*B)(nil))
-			}
-			tc.fn(t, s)
-		})
+		{"AdminChangesWriteTheirEvent", testAdminEvents},
+		{"SAML/ConfigKeyPairKeptOnUpdate", testSAMLConfig},
+		{"SAML/ConfigTenantIsolation", testSAMLConfigIsolation},
+		{"SAML/RequestsBoundToBrowser", testSAMLRequests},
+		{"SAML/RequestTakenOnce", testSAMLRequestTakenOnce},
+		{"SAML/AssertionReplay", testAssertionReplay},
+		{"SAML/AssertionReplayConcurrent", testAssertionReplayConcurrent},
+		{"SAML/Sessions", testSessions},
+		{"SAML/Prune", testSAMLPrune},
+		{"Console/LinkTakenOnce", testAdminLinkOnce},
+		{"Console/LinkRefused", testAdminLinkRefused},
+		{"Console/LinkTakenOnceConcurrent", testAdminLinkConcurrent},
+		{"Console/ExpiredLinksDeleted", testAdminLinkExpiredDeleted},
+		{"Signing/FirstKey", testSigningFirstKey},
+		{"Signing/FirstKeyConcurrent", testSigningFirstKeyConcurrent},
+		{"Signing/Rotation", testSigningRotation},
+		{"Streams/CRUD", testStreamCRUD},
+		{"Streams/OutboxFanOut", testOutboxFanOut},
+		{"Streams/ResourceOrder", testResourceOrder},
+		{"Streams/LeaseExpiry", testLeaseExpiry},
+		{"Streams/PollAckGeneration", testPollAckGeneration},
+		{"Streams/Replay", testReplay},
+		{"Streams/StatsAndParked", testStatsAndParked},
+		{"Streams/ConcurrentClaimsExclusive", testConcurrentClaims},
+		{"Streams/PruneTakesDeliveries", testPruneDeliveries},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
 }
 
@@ -130,7 +139,7 @@ func testTenants(t *testing.T, s store.Store) {
 		t.Fatalf("Tenants = %+v, %v", list, err)
 	}
 	got.DefaultUserType, got.UserTypes = "guest", []string{"guest", "admin"}
-	if err := s.UpdateTenant(ctx, got); err != nil {
+	if err := s.UpdateTenant(ctx, got, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ = s.TenantBySlug(ctx, "acme"); got.DefaultUserType != "guest" || got.UserTypes[0] != "guest" {
@@ -141,15 +150,15 @@ func testTenants(t *testing.T, s store.Store) {
 func testTokens(t *testing.T, s store.Store) {
 	tn := mustTenant(t, s, "acme")
 	tok := store.Token{ID: "tok1", TenantID: tn.ID, Label: "jumpcloud", CreatedAt: tick()}
-	if err := s.CreateToken(ctx, tok, []byte("hash-1")); err != nil {
+	if err := s.CreateToken(ctx, tok, []byte("hash-1"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateToken(ctx, store.Token{ID: "tok2", TenantID: tn.ID, Label: "okta", CreatedAt: tick()}, []byte("hash-2")); err != nil {
+	if err := s.CreateToken(ctx, store.Token{ID: "tok2", TenantID: tn.ID, Label: "okta", CreatedAt: tick()}, []byte("hash-2"), nil); err != nil {
 		t.Fatal(err)
 	}
 	// A token id names one token of one tenant: RevokeToken by id cannot hit another's.
 	other := mustTenant(t, s, "other")
-	if err := s.CreateToken(ctx, store.Token{ID: "tok1", TenantID: other.ID, Label: "x", CreatedAt: tick()}, []byte("hash-x")); !errors.Is(err, store.ErrConflict) {
+	if err := s.CreateToken(ctx, store.Token{ID: "tok1", TenantID: other.ID, Label: "x", CreatedAt: tick()}, []byte("hash-x"), nil); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("a second tenant's token with the same id: %v, want ErrConflict", err)
 	}
 	got, gotTenant, err := s.TokenByHash(ctx, []byte("hash-1"))
@@ -166,11 +175,14 @@ func testTokens(t *testing.T, s store.Store) {
 	if err := s.TouchToken(ctx, tn.ID, "tok1", used); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RevokeToken(ctx, "tok2", tick()); err != nil {
+	if err := s.RevokeToken(ctx, tn.ID, "tok2", tick(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RevokeToken(ctx, "nope", tick()); !errors.Is(err, store.ErrNotFound) {
+	if err := s.RevokeToken(ctx, tn.ID, "nope", tick(), nil); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("revoke unknown: %v", err)
+	}
+	if err := s.RevokeToken(ctx, other.ID, "tok1", tick(), nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoke another tenant's token: %v, want ErrNotFound", err)
 	}
 	list, err := s.Tokens(ctx, tn.ID)
 	if err != nil || len(list) != 2 {
@@ -330,7 +342,7 @@ func testTenantIsolation(t *testing.T, s store.Store) {
 	ga := newGroup("A team")
 	mustCreate(t, s, scim.Groups, a, ga)
 	_, err := s.UpdateResource(ctx, scim.Groups, a.ID, ga.ID, func(r *scim.Resource) (store.Change, error) {
-		return store.Change{Members: []store.MemberEdit{{Kind: "add", IDs: []string{ub.ID}}}}, nil
+		return store.Change{Members: []scim.MemberEdit{{Kind: "add", IDs: []string{ub.ID}}}}, nil
 	})
 	var unknown *store.UnknownMemberError
 	if !errors.As(err, &unknown) || unknown.ID != ub.ID {
@@ -358,7 +370,7 @@ func sorted(ids ...string) []string {
 	return out
 }
 
-func edit(t *testing.T, s store.Store, tn store.Tenant, groupID string, edits ...store.MemberEdit) error {
+func edit(t *testing.T, s store.Store, tn store.Tenant, groupID string, edits ...scim.MemberEdit) error {
 	t.Helper()
 	_, err := s.UpdateResource(ctx, scim.Groups, tn.ID, groupID, func(r *scim.Resource) (store.Change, error) {
 		return store.Change{Members: edits, Event: ev(tn, "group_update_provision", r.ID)}, nil
@@ -388,7 +400,7 @@ func testGroupMembers(t *testing.T, s store.Store) {
 		}
 	}
 	check(u1.ID)
-	if err := edit(t, s, tn, g.ID, store.MemberEdit{Kind: "add", IDs: []string{u2.ID, u1.ID, u2.ID, sub.ID}}); err != nil {
+	if err := edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "add", IDs: []string{u2.ID, u1.ID, u2.ID, sub.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	check(u1.ID, u2.ID, sub.ID)
@@ -410,11 +422,11 @@ func testGroupMembers(t *testing.T, s store.Store) {
 			}
 		}
 	}
-	if err := edit(t, s, tn, g.ID, store.MemberEdit{Kind: "remove", IDs: []string{u1.ID, u3.ID, "not-an-id"}}); err != nil {
+	if err := edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "remove", IDs: []string{u1.ID, u3.ID, "not-an-id"}}); err != nil {
 		t.Fatal(err)
 	}
 	check(u2.ID, sub.ID)
-	if err := edit(t, s, tn, g.ID, store.MemberEdit{Kind: "replace", IDs: []string{u3.ID}}); err != nil {
+	if err := edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "replace", IDs: []string{u3.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	check(u3.ID)
@@ -426,12 +438,12 @@ func testGroupMembers(t *testing.T, s store.Store) {
 	if gs := user.Attrs["groups"].([]any)[0].(map[string]any); gs["display"] != "Sales" || gs["type"] != "direct" {
 		t.Fatalf("u3 groups = %v", gs)
 	}
-	if err := edit(t, s, tn, g.ID, store.MemberEdit{Kind: "removeAll"}); err != nil {
+	if err := edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "removeAll"}); err != nil {
 		t.Fatal(err)
 	}
 	check()
 	// Without members, a group is read without them.
-	if err := edit(t, s, tn, g.ID, store.MemberEdit{Kind: "add", IDs: []string{u1.ID}}); err != nil {
+	if err := edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "add", IDs: []string{u1.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	bare, _ := s.Resource(ctx, scim.Groups, tn.ID, g.ID, false)
@@ -463,7 +475,7 @@ func testUnknownMember(t *testing.T, s store.Store) {
 		t.Fatalf("group written although a member was unknown: %v", err)
 	}
 	mustCreate(t, s, scim.Groups, tn, g)
-	err = edit(t, s, tn, g.ID, store.MemberEdit{Kind: "add", IDs: []string{u.ID}}, store.MemberEdit{Kind: "add", IDs: []string{"garbage"}})
+	err = edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "add", IDs: []string{u.ID}}, scim.MemberEdit{Kind: "add", IDs: []string{"garbage"}})
 	if !errors.As(err, &unknown) || unknown.ID != "garbage" {
 		t.Fatalf("add unknown member: %v", err)
 	}
@@ -589,7 +601,7 @@ func testConcurrentMemberAdds(t *testing.T, s store.Store) {
 	for w := range workers {
 		wg.Go(func() {
 			for _, id := range ids[w*each : (w+1)*each] {
-				if err := edit(t, s, tn, g.ID, store.MemberEdit{Kind: "add", IDs: []string{id}}); err != nil {
+				if err := edit(t, s, tn, g.ID, scim.MemberEdit{Kind: "add", IDs: []string{id}}); err != nil {
 					errs <- err
 				}
 			}
@@ -715,5 +727,43 @@ func testMemberCounts(t *testing.T, s store.Store) {
 		if _, read := g.Attrs["members"]; read {
 			t.Fatalf("members read although only counted: %v", g.Attrs)
 		}
+	}
+}
+
+// testAdminEvents: a token made, a token revoked, SAML configured and user types set each
+// write the event they are given in their own transaction.
+func testAdminEvents(t *testing.T, s store.Store) {
+	tn := mustTenant(t, s, "acme")
+	ev := func(name string) *store.Event {
+		return &store.Event{TenantID: tn.ID, At: tick(), Name: name, Outcome: "success", Actor: "cli"}
+	}
+	if err := s.CreateToken(ctx, store.Token{ID: "tok1", TenantID: tn.ID, Label: "okta", CreatedAt: tick()}, []byte("h1"), ev("scim_token_create")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeToken(ctx, tn.ID, "tok1", tick(), ev("scim_token_revoke")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutSAMLConfig(ctx, samlConfig(tn, "key"), ev("saml_configure")); err != nil {
+		t.Fatal(err)
+	}
+	tn.DefaultUserType = "admin"
+	if err := s.UpdateTenant(ctx, tn, ev("user_types_update")); err != nil {
+		t.Fatal(err)
+	}
+	// A refused change writes no event.
+	if err := s.RevokeToken(ctx, tn.ID, "nope", tick(), ev("refused")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RevokeToken(unknown) = %v, want ErrNotFound", err)
+	}
+	evs, err := s.Events(ctx, tn.ID, store.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Name)
+	}
+	want := []string{"user_types_update", "saml_configure", "scim_token_revoke", "scim_token_create"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events = %v, want %v", got, want)
 	}
 }

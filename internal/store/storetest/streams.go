@@ -12,26 +12,8 @@ import (
 	"github.com/scimd/scimd/internal/store"
 )
 
-// StreamsBackend is a store that also keeps event streams and SET delivery state.
-type StreamsBackend interface {
-	store.Store
-	store.EventStreamStore
-}
-
-// RunStreams runs the event stream conformance tests.
-func RunStreams(t *testing.T, newStore func(t *testing.T) store.Store) {
-	runTests(t, newStore, []test[StreamsBackend]{
-		{"StreamCRUD", testStreamCRUD},
-		{"OutboxFanOut", testOutboxFanOut},
-		{"ResourceOrder", testResourceOrder},
-		{"LeaseExpiry", testLeaseExpiry},
-		{"PollAckGeneration", testPollAckGeneration},
-		{"Replay", testReplay},
-		{"StatsAndParked", testStatsAndParked},
-		{"ConcurrentClaimsExclusive", testConcurrentClaims},
-		{"PruneTakesDeliveries", testPruneDeliveries},
-	})
-}
+// StreamsBackend is the store the stream tests use: event streams are part of store.Store.
+type StreamsBackend = store.Store
 
 var provisioning = []string{"user_create_provision", "user_update_provision", "user_deprovision", "user_delete_provision",
 	"group_create_provision", "group_update_provision", "group_delete_provision"}

@@ -1,4 +1,4 @@
-package deploy
+package sqlstore_test
 
 import (
 	"go/ast"
@@ -18,6 +18,9 @@ import (
 // table filters on (or writes) tenant_id.
 
 // globalTables are the tables without a tenant: reference tables under Citus.
+// scalingDoc is the document that explains the tenancy exceptions and places every table.
+const scalingDoc = "../../../deploy/SCALING.md"
+
 var globalTables = map[string]string{
 	"tenants":           "the tenants themselves; keyed by id, found by slug (a reference table)",
 	"settings":          "installation-wide secrets such as the cursor key (a reference table)",
@@ -30,7 +33,6 @@ var globalTables = map[string]string{
 // without a tenant_id filter, and why. SCALING.md lists them too.
 var crossTenantStatements = map[string]string{
 	"TokenByHash":     "the token is how the tenant is found: a lookup by the unique hash, before any tenant is known",
-	"RevokeToken":     "`scimd token revoke ID` names a token only; token ids are random and unique across tenants, so the id finds the tenant, then the update filters on it",
 	"PruneEvents":     "retention housekeeping deletes old audit events of every tenant at once",
 	"PruneSAML":       "housekeeping deletes expired SAML requests, consumed assertion ids and sessions of every tenant at once",
 	"fillEvents":      "a claimed batch of an all-tenants event stream spans tenants; each row is read by its whole key (tenant_id, id)",
@@ -48,7 +50,7 @@ var (
 func migrationTables(t *testing.T) map[string]map[string][]string {
 	t.Helper()
 	out := map[string]map[string][]string{}
-	dirs, _ := filepath.Glob("../migrations/*")
+	dirs, _ := filepath.Glob("../../../migrations/*")
 	for _, dir := range dirs {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			continue
@@ -273,7 +275,7 @@ func TestStoreQueriesFilterOnTenant(t *testing.T) {
 			}
 		}
 	}
-	stmts := storeStatements(t, "../internal/store/sqlstore")
+	stmts := storeStatements(t, ".")
 	t.Logf("%d SQL statements in the store", len(stmts))
 	if len(stmts) < 20 {
 		t.Fatalf("found only %d SQL statements; is the parser broken?", len(stmts))
@@ -314,7 +316,7 @@ func TestStoreQueriesFilterOnTenant(t *testing.T) {
 
 // TestScalingDocumentsExceptions: SCALING.md names every exception this test allows.
 func TestScalingDocumentsExceptions(t *testing.T) {
-	raw, err := os.ReadFile("SCALING.md")
+	raw, err := os.ReadFile(scalingDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +384,7 @@ func bad(db any, id string) {
 // PostgreSQL migrations create (schema_migrations is the migration runner's own), so a new
 // table cannot be forgotten there.
 func TestScalingPlacesEveryTable(t *testing.T) {
-	raw, err := os.ReadFile("SCALING.md")
+	raw, err := os.ReadFile(scalingDoc)
 	if err != nil {
 		t.Fatal(err)
 	}

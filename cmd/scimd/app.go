@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scimd/scimd/internal/console"
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/saml"
+	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/signing"
+	"github.com/scimd/scimd/internal/store"
+)
+
+// app is scimd serve's parts, built and wired in one place (newApp): the one store value,
+// instrumented; the one directory every change goes through; and the services whose routes
+// are mounted on the one router.
+type app struct {
+	dir     *directory.Directory
+	router  http.Handler // every route, behind the shared middleware
+	metrics http.Handler // /metrics, for --metrics-addr
+}
+
+// mounter is a service with routes: each mounts its full paths on the process's router.
+type mounter interface{ Mount(r chi.Router) }
+
+// newApp is the composition root. A new service is one constructor call here and one entry
+// in the list of mounted services; a goroutine it needs starts here, bounded by ctx.
+func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL string, expectedMigration int, log *slog.Logger) (*app, error) {
+	reg := prometheus.NewRegistry()
+	m := server.NewMetrics(reg, c.MetricsTenantLabel)
+	st := store.Instrument(db, m.ObserveOp)
+	dir := directory.NewWithLimits(st, log, m.EventObserver(st), c.directoryLimits())
+
+	scim, err := server.New(ctx, server.Config{PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize,
+		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures,
+		ExpectedMigration: expectedMigration}, st, dir, m, log)
+	if err != nil {
+		return nil, err
+	}
+	sso, err := saml.New(saml.Config{PublicURL: publicURL}, st, dir, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := console.New(ctx, console.Config{PublicURL: publicURL}, st, dir, sso, log)
+	if err != nil {
+		return nil, err
+	}
+
+	ev, err := newEventsService(ctx, c.eventsConfig, publicURL, st, signing.New(st, signing.Options{}), log, reg)
+	if err != nil {
+		return nil, err
+	}
+
+	r := server.NewRouter(m, log)
+	for _, svc := range []mounter{scim, sso, admin, ev} {
+		svc.Mount(r)
+	}
+	metrics := server.MetricsHandler(reg)
+	if c.MetricsAddr == "" {
+		r.Method(http.MethodGet, "/metrics", metrics)
+	}
+	go sso.PruneEvery(ctx, 10*time.Minute)
+	return &app{dir: dir, router: r, metrics: metrics}, nil
+}
