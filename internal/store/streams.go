@@ -57,11 +57,11 @@ type DeliveryOutcome struct {
 	// Claim is the claim the delivery was sent under (push): the outcome is recorded only
 	// if the row is still held by it. "" records an acknowledgement (poll) of any claim,
 	// of the generation Gen.
-	Claim    string
-	Gen      int
-	State    string // DeliveryDelivered, DeliveryPending (retry at NextAt) or DeliveryParked
-	NextAt   time.Time
-	Error    string
+	Claim  string
+	Gen    int
+	State  string // DeliveryDelivered, DeliveryPending (retry at NextAt) or DeliveryParked
+	NextAt time.Time
+	Error  string
 }
 
 // StreamStats is a stream's backlog.
