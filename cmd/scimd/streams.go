@@ -98,7 +98,12 @@ func streamCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fn(d, s)
 		})
 	}
-	oneID := func(pos []string) (string, error) {
+	// oneID parses the flags and the one stream id the command names.
+	oneID := func() (string, error) {
+		pos, err := parseArgs(fs, args[1:])
+		if err != nil {
+			return "", err
+		}
 		if len(pos) != 1 {
 			return "", usageErr("%s", streamUsage)
 		}
@@ -199,11 +204,7 @@ func streamCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return printStreams(ctx, stdout, ts, es, pos, *parked)
 		})
 	case "pause", "resume", "delete":
-		pos, err := parseArgs(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		id, err := oneID(pos)
+		id, err := oneID()
 		if err != nil {
 			return err
 		}
@@ -222,11 +223,7 @@ func streamCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		})
 	case "replay":
 		since := fs.String("since", "", "replay the SETs of changes since this: a duration back (24h, 7d) or an RFC 3339 time (required)")
-		pos, err := parseArgs(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		id, err := oneID(pos)
+		id, err := oneID()
 		if err != nil {
 			return err
 		}

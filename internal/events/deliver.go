@@ -37,6 +37,8 @@ type Config struct {
 	// BaseBackoff is the first retry's delay, doubled per attempt up to MaxBackoff
 	// (defaults 1 s and 10 min); each delay is jittered to between half and all of it.
 	BaseBackoff, MaxBackoff time.Duration
+	// Now is the clock (default time.Now); tests move it to make a SET old.
+	Now func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -95,8 +97,12 @@ func NewDeliverer(s store.EventStreamStore, signer Signer, cfg Config, log *slog
 			ResponseHeaderTimeout: cfg.Timeout,
 		},
 	}
+	clock := cfg.Now
+	if clock == nil {
+		clock = time.Now
+	}
 	return &Deliverer{store: s, signer: signer, cfg: cfg, client: client, log: log, m: m,
-		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+		now: func() time.Time { return clock().UTC().Truncate(time.Microsecond) }}
 }
 
 // Run delivers until ctx is done: one worker per active push stream, started and stopped

@@ -328,7 +328,23 @@ func TestGiveUpAfterMaxAge(t *testing.T) {
 	if err := e.dir.DeleteUser(ctx, tn, u.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	d := deliverer(e, events.Config{MaxAge: 300 * time.Millisecond})
+	var mu sync.Mutex
+	clock := time.Now()
+	advance := func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(d)
+	}
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	rcv.clock = now // the receiver lives in the same (moved) time
+	d := deliverer(e, events.Config{MaxAge: time.Hour, Now: now})
+	if _, err := d.DeliverOnce(ctx, st); err != nil { // attempt 1: 503, retried
+		t.Fatal(err)
+	}
+	if s := stats(t, e.s, st.ID); s.Parked != 0 || s.Undelivered != 2 {
+		t.Fatalf("after one failure: %+v", s)
+	}
+	advance(2 * time.Hour) // past MaxAge: the next failure parks it
 	waitFor(t, 20*time.Second, "the create parked and the delete delivered", func() bool {
 		if _, err := d.DeliverOnce(ctx, st); err != nil {
 			t.Fatal(err)

@@ -122,6 +122,7 @@ type receiver struct {
 	seen    map[string]int // jti → times received
 	calls   int
 	respond func(call int, c events.Claims, w http.ResponseWriter) bool // true: answered
+	clock   func() time.Time                                            // the receiver's time (nil: time.Now)
 }
 
 func newReceiver(t *testing.T, jwksURL string) *receiver {
@@ -133,6 +134,11 @@ func newReceiver(t *testing.T, jwksURL string) *receiver {
 
 // verify checks a SET as an application would, with go-jose and the published JWKS.
 func verify(jwksURL, aud, raw string) (events.Claims, error) {
+	return verifyAt(jwksURL, aud, raw, time.Now())
+}
+
+// verifyAt is verify at the receiver's time now.
+func verifyAt(jwksURL, aud, raw string, now time.Time) (events.Claims, error) {
 	var c events.Claims
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
 	if err != nil {
@@ -158,7 +164,7 @@ func verify(jwksURL, aud, raw string) (events.Claims, error) {
 	if err := tok.Claims(keys[0].Key, &c, &std); err != nil {
 		return c, err
 	}
-	if err := std.Validate(jwt.Expected{Issuer: issuer, AnyAudience: jwt.Audience{aud}}); err != nil {
+	if err := std.Validate(jwt.Expected{Issuer: issuer, AnyAudience: jwt.Audience{aud}, Time: now}); err != nil {
 		return c, err
 	}
 	if c.Jti == "" || c.Txn == "" || c.Toe == 0 || c.SubID.Format != "scim" || c.Tenant.ID == "" || c.Tenant.Slug == "" || len(c.Events) == 0 {
@@ -177,7 +183,11 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	if ct := req.Header.Get("Content-Type"); ct != events.MediaType {
 		r.t.Errorf("Content-Type %q", ct)
 	}
-	c, err := verify(r.jwksURL, r.aud, string(body))
+	now := time.Now()
+	if r.clock != nil {
+		now = r.clock()
+	}
+	c, err := verifyAt(r.jwksURL, r.aud, string(body), now)
 	if err != nil {
 		r.t.Errorf("SET refused: %v", err)
 		w.WriteHeader(http.StatusBadRequest)
