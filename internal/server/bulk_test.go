@@ -356,6 +356,12 @@ func TestBulkLimits(t *testing.T) {
 			return out
 		}
 		e.wantOps(e.bulk(bulkReq(0, ops(3)...)), "201", "201", "201")
+		// The path in any case, with the bulk's limits (Microsoft's tools send lower case).
+		r = e.do("POST", "/scim/v2/bulk", bulkReq(0, ops(4)...))
+		e.want(r, 413, "")
+		if !strings.Contains(r.str("detail"), "maxOperations is 3") {
+			t.Fatalf("detail %q", r.str("detail"))
+		}
 		r = e.do("POST", "/scim/v2/Bulk", bulkReq(0, ops(4)...))
 		e.want(r, 413, "")
 		if !strings.Contains(r.str("detail"), "maxOperations is 3") {
@@ -390,7 +396,7 @@ func TestBulkLimits(t *testing.T) {
 		} {
 			e.want(e.do("POST", "/scim/v2/Bulk", tc.body), 400, tc.scimType)
 		}
-		if !hasCount(e.scrape()["scimd_bulk_requests_total"], map[string]string{"outcome": "refused"}, 7) {
+		if !hasCount(e.scrape()["scimd_bulk_requests_total"], map[string]string{"outcome": "refused"}, 8) {
 			t.Fatalf("refused bulks not counted: %v", e.scrape()["scimd_bulk_requests_total"])
 		}
 	})

@@ -295,11 +295,12 @@ func (s *edge) recoverer(next http.Handler) http.Handler {
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit, tooLarge := s.cfg.MaxBodyBytes, errBodyTooLarge
-		if r.URL.Path == bulkPath {
+		bulk := strings.EqualFold(r.URL.Path, bulkPath) // in any case, as canonicalRoute routes it
+		if bulk {
 			limit, tooLarge = s.cfg.BulkMaxPayloadBytes, errBulkTooLarge
 		}
 		if r.ContentLength > limit {
-			if r.URL.Path == bulkPath {
+			if bulk {
 				s.metrics.bulkRequests.WithLabelValues("refused").Inc()
 			}
 			s.writeError(w, r, tooLarge(limit))

@@ -372,7 +372,9 @@ func TestRootSearch(t *testing.T) {
 // test covers.
 func TestDeviationsAnswerAsDocumented(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
-		e.want(e.do("POST", "/scim/v2/Bulk", map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"}}), 404, "")
+		e.wantOps(e.bulk(bulkReq(0,
+			bulkOp("POST", "/Groups", "a", groupData("Cycle A", "bulkId:b")),
+			bulkOp("POST", "/Groups", "b", groupData("Cycle B", "bulkId:a")))), "409 |circular", "409 |circular")
 		e.want(e.do("GET", "/scim/v2?filter="+url.QueryEscape(`userName eq "x"`), nil), 404, "")
 		e.want(e.do("GET", "/scim/v2/Users?cursor=&sortBy=userName", nil), 400, "invalidValue")
 		e.want(e.do("GET", "/scim/v2/Users/not-a-uuid", nil), 404, "")
