@@ -59,11 +59,16 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 		return nil, err
 	}
 
-	// The application's OpenID Connect provider signs with the deployment's key set and
-	// signs users in through the SAML service. zitadel/oidc logs through slog's default
-	// logger: make it scimd's.
+	// The deployment's one key set signs OIDC tokens and SETs, published at one JWKS URL.
+	keys := signing.New(st, signing.Options{})
+	// The application's OpenID Connect provider signs users in through the SAML service.
+	// zitadel/oidc logs through slog's default logger: make it scimd's.
 	slog.SetDefault(log)
-	apps, err := oidc.New(ctx, c.oidcConfig.provider(publicURL), st, dir, signing.New(st, signing.Options{}), sso, log, reg)
+	apps, err := oidc.New(ctx, c.oidcConfig.provider(publicURL), st, dir, keys, sso, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := newEventsService(ctx, c.eventsConfig, publicURL, st, keys, log, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +76,7 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	r := server.NewRouter(m, log)
 	scim.Mount(r)
 	apps.Mount(r)
+	ev.Mount(r)
 	// Browser pages under /t/{slug}/ get their tenant's share of concurrent work, apart
 	// from its SCIM requests.
 	browser := r.With(scim.SlugShare)

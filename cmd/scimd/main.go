@@ -41,6 +41,8 @@ Usage:
   scimd saml configure --tenant SLUG --idp-metadata FILE [--jit] [...]
   scimd saml show --tenant SLUG [--public-url URL]
   scimd events --tenant SLUG [--since 24h] [--user ID|--group ID] [--event NAME] [--json]
+  scimd events stream create --url URL|--poll [--tenant SLUG|--all-tenants] [--events prov:…]
+  scimd events stream status [ID] | pause ID | resume ID | delete ID | replay ID --since 24h
   scimd admin link --tenant SLUG [--public-url URL]   # one-time sign-in URL to the admin console
   scimd app create --name NAME --redirect-uri URL [--redirect-uri URL…] [--public]
   scimd app list

@@ -36,6 +36,7 @@ type serveConfig struct {
 	SAMLClockSkew   time.Duration
 	opsConfig
 	limitsConfig
+	eventsConfig
 	fairshareConfig
 	oidcConfig
 }
@@ -67,6 +68,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 		"how far an IdP's clock may be ahead of or behind this server's when SAML responses are checked (env SCIMD_SAML_CLOCK_SKEW)")
 	opsFlags(fs, &c.opsConfig)
 	limitsFlags(fs, &c.limitsConfig)
+	eventsFlags(fs, &c.eventsConfig)
 	fairshareFlags(fs, &c.fairshareConfig)
 	oidcFlags(fs, &c.oidcConfig)
 	return c

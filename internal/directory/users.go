@@ -87,6 +87,7 @@ func (d *Directory) createUser(ctx context.Context, t store.Tenant, attrs map[st
 	now := d.now()
 	r := &scim.Resource{ID: store.NewID(), Meta: scim.Meta{Created: now, LastModified: now, Version: 1}, Attrs: attrs}
 	ev := d.event(ctx, t, event, resourceTypeUser, r.ID, scim.String(attrs, "userName"))
+	ev.Method = http.MethodPost
 	err := userRules(t, attrs)
 	if err == nil {
 		err = d.checkStored(scim.Users, attrs)
@@ -95,6 +96,7 @@ func (d *Directory) createUser(ctx context.Context, t store.Tenant, attrs map[st
 		ev.ResourceID = ""
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
+	ev.Changed = changedAttrs(scim.Users, nil, attrs)
 	if err := d.store.CreateResource(ctx, scim.Users, t.ID, r, nil, ev); err != nil {
 		ev.ResourceID = ""
 		return nil, d.finish(ctx, t, ev, err, fmt.Sprintf("userName %q", scim.String(attrs, "userName")))
@@ -121,6 +123,7 @@ func (d *Directory) refuse(ctx context.Context, t store.Tenant, event, rtype, id
 // stale If-Match, 400, 409.
 func (d *Directory) ReplaceUser(ctx context.Context, t store.Tenant, id string, body map[string]any, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventUserUpdate, resourceTypeUser, id, "")
+	ev.Method = http.MethodPut
 	if err := scim.CheckSchemas(body, scim.UserSchema); err != nil {
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
@@ -208,6 +211,7 @@ func checkGroupsUnchanged(body map[string]any, r *scim.Resource) error {
 // With userType from group rules, an operation on userType is ignored.
 func (d *Directory) PatchUser(ctx context.Context, t store.Tenant, id string, ops []patch.Operation, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventUserUpdate, resourceTypeUser, id, "")
+	ev.Method = http.MethodPatch
 	r, err := d.store.UpdateResource(ctx, scim.Users, t.ID, id, func(r *scim.Resource) (store.Change, error) {
 		if err := checkVersion(r, ifMatch); err != nil {
 			return store.Change{}, err
@@ -277,6 +281,7 @@ func (d *Directory) SetUserActive(ctx context.Context, t store.Tenant, id string
 
 func (d *Directory) delete(ctx context.Context, rt *scim.ResourceType, t store.Tenant, id, ifMatch, event, nameAttr string) error {
 	ev := d.event(ctx, t, event, rt.Name, id, "")
+	ev.Method = http.MethodDelete
 	err := d.store.DeleteResource(ctx, rt, t.ID, id, func(r *scim.Resource) (*store.Event, error) {
 		if err := checkVersion(r, ifMatch); err != nil {
 			return nil, err

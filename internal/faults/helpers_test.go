@@ -22,6 +22,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the checks
 	"github.com/scimd/scimd/internal/testkit"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", for the checks
+
+	"github.com/scimd/scimd/internal/store/postgres/pgtest"
 )
 
 const (
@@ -337,6 +339,15 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(buildDir)
 	}
 	os.Exit(code)
+}
+
+// binaryBackends name a fresh database of each backend for the binary (--database).
+var binaryBackends = []struct {
+	name string
+	dsn  func(t *testing.T) string
+}{
+	{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "scimd.db") }},
+	{"postgres", func(t *testing.T) string { return pgtest.NewDatabase(t, "") }},
 }
 
 // scimdBinary builds cmd/scimd once per test process and returns its path.

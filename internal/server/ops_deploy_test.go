@@ -15,10 +15,12 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
 	"github.com/scimd/scimd/internal/oidc"
 	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/signing"
+	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
 )
 
@@ -66,6 +68,7 @@ func knownMetrics(t *testing.T) map[string]bool {
 	if _, err := oidc.New(context.Background(), oidc.Config{Issuer: "http://scimd.test"}, s, dir, signing.New(s, signing.Options{}), sso, log, rec); err != nil {
 		t.Fatal(err)
 	}
+	events.NewMetrics(rec, s.(store.EventStreamStore))
 	e := newEnvConfig(t, teststores.SQLite(t), func(c *server.Config) { c.ExpectedMigration = embeddedVersion(t) })
 	e.traffic()
 	for name := range e.scrape() {
@@ -134,7 +137,7 @@ func TestDeployAlerts(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"ScimdHigh5xxRatio", "ScimdHighLatencyP99", "ScimdTokenFailuresSpike", "ScimdSAMLFailuresSpike", "ScimdDatabaseNotReady",
-		"ScimdOIDCServerErrors", "ScimdOIDCTokenReplay"} {
+		"ScimdOIDCServerErrors", "ScimdOIDCTokenReplay", "ScimdEventsLagging", "ScimdEventsParked"} {
 		if !alerts[name] {
 			t.Errorf("alerts.yml has no alert %s", name)
 		}

@@ -241,6 +241,85 @@ func (s *instrumented) TakeAdminLink(ctx context.Context, tenantID string, hash 
 	return s.Store.TakeAdminLink(ctx, tenantID, hash, now)
 }
 
+// ---- signing keys ----
+
+func (s *instrumented) CreateFirstSigningKey(ctx context.Context, k SigningKey) (out SigningKey, err error) {
+	defer func(start time.Time) { s.done("create_first_signing_key", start, err) }(time.Now())
+	return s.Store.CreateFirstSigningKey(ctx, k)
+}
+
+func (s *instrumented) AddSigningKey(ctx context.Context, k SigningKey, olderExpire time.Time) (out SigningKey, err error) {
+	defer func(start time.Time) { s.done("add_signing_key", start, err) }(time.Now())
+	return s.Store.AddSigningKey(ctx, k, olderExpire)
+}
+
+func (s *instrumented) SigningKeys(ctx context.Context, now time.Time) (ks []SigningKey, err error) {
+	defer func(start time.Time) { s.done("signing_keys", start, err) }(time.Now())
+	return s.Store.SigningKeys(ctx, now)
+}
+
+func (s *instrumented) PruneSigningKeys(ctx context.Context, now time.Time) (n int64, err error) {
+	defer func(start time.Time) { s.done("prune_signing_keys", start, err) }(time.Now())
+	return s.Store.PruneSigningKeys(ctx, now)
+}
+
+// ---- event streams ----
+
+func (s *instrumented) CreateStream(ctx context.Context, st Stream, credentialHash []byte) (err error) {
+	defer func(start time.Time) { s.done("create_stream", start, err) }(time.Now())
+	return s.Store.CreateStream(ctx, st, credentialHash)
+}
+
+func (s *instrumented) Streams(ctx context.Context) (sts []Stream, err error) {
+	defer func(start time.Time) { s.done("streams", start, err) }(time.Now())
+	return s.Store.Streams(ctx)
+}
+
+func (s *instrumented) Stream(ctx context.Context, id string) (st Stream, err error) {
+	defer func(start time.Time) { s.done("stream", start, err) }(time.Now())
+	return s.Store.Stream(ctx, id)
+}
+
+func (s *instrumented) StreamByCredential(ctx context.Context, hash []byte) (st Stream, err error) {
+	defer func(start time.Time) { s.done("stream_by_credential", start, err) }(time.Now())
+	return s.Store.StreamByCredential(ctx, hash)
+}
+
+func (s *instrumented) SetStreamPaused(ctx context.Context, id string, paused bool) (err error) {
+	defer func(start time.Time) { s.done("set_stream_paused", start, err) }(time.Now())
+	return s.Store.SetStreamPaused(ctx, id, paused)
+}
+
+func (s *instrumented) DeleteStream(ctx context.Context, id string) (err error) {
+	defer func(start time.Time) { s.done("delete_stream", start, err) }(time.Now())
+	return s.Store.DeleteStream(ctx, id)
+}
+
+func (s *instrumented) ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max int) (ds []Delivery, err error) {
+	defer func(start time.Time) { s.done("claim_deliveries", start, err) }(time.Now())
+	return s.Store.ClaimDeliveries(ctx, streamID, now, lease, max)
+}
+
+func (s *instrumented) FinishDeliveries(ctx context.Context, streamID string, now time.Time, outcomes []DeliveryOutcome) (n int, err error) {
+	defer func(start time.Time) { s.done("finish_deliveries", start, err) }(time.Now())
+	return s.Store.FinishDeliveries(ctx, streamID, now, outcomes)
+}
+
+func (s *instrumented) ReplayStream(ctx context.Context, streamID string, since, now time.Time) (n int64, err error) {
+	defer func(start time.Time) { s.done("replay_stream", start, err) }(time.Now())
+	return s.Store.ReplayStream(ctx, streamID, since, now)
+}
+
+func (s *instrumented) StreamStats(ctx context.Context) (st []StreamStats, err error) {
+	defer func(start time.Time) { s.done("stream_stats", start, err) }(time.Now())
+	return s.Store.StreamStats(ctx)
+}
+
+func (s *instrumented) ParkedDeliveries(ctx context.Context, streamID string, limit int) (ds []Delivery, err error) {
+	defer func(start time.Time) { s.done("parked_deliveries", start, err) }(time.Now())
+	return s.Store.ParkedDeliveries(ctx, streamID, limit)
+}
+
 // ---- userType rules ----
 
 func (s *instrumented) UserTypeRules(ctx context.Context, tenantID string) (r UserTypeRules, err error) {
@@ -263,27 +342,7 @@ func (s *instrumented) UserTypeProgress(ctx context.Context, tenantID string) (p
 	return s.Store.UserTypeProgress(ctx, tenantID)
 }
 
-// ---- signing keys and the OpenID Connect provider ----
-
-func (s *instrumented) CreateFirstSigningKey(ctx context.Context, k SigningKey) (out SigningKey, err error) {
-	defer func(start time.Time) { s.done("create_first_signing_key", start, err) }(time.Now())
-	return s.Store.CreateFirstSigningKey(ctx, k)
-}
-
-func (s *instrumented) AddSigningKey(ctx context.Context, k SigningKey, olderExpire time.Time) (out SigningKey, err error) {
-	defer func(start time.Time) { s.done("add_signing_key", start, err) }(time.Now())
-	return s.Store.AddSigningKey(ctx, k, olderExpire)
-}
-
-func (s *instrumented) SigningKeys(ctx context.Context, now time.Time) (out []SigningKey, err error) {
-	defer func(start time.Time) { s.done("signing_keys", start, err) }(time.Now())
-	return s.Store.SigningKeys(ctx, now)
-}
-
-func (s *instrumented) PruneSigningKeys(ctx context.Context, now time.Time) (out int64, err error) {
-	defer func(start time.Time) { s.done("prune_signing_keys", start, err) }(time.Now())
-	return s.Store.PruneSigningKeys(ctx, now)
-}
+// ---- the OpenID Connect provider ----
 
 func (s *instrumented) CreateOIDCClient(ctx context.Context, c OIDCClient) (err error) {
 	defer func(start time.Time) { s.done("create_oidc_client", start, err) }(time.Now())

@@ -72,6 +72,9 @@ type Event struct {
 	ResourceName string // userName or displayName
 	Changed      []string
 	Detail       string
+	// Method is the SCIM operation of a provisioning change (POST, PUT, PATCH, DELETE):
+	// a PUT and a PATCH are one event name but different SCIM security events.
+	Method string
 }
 
 // EventQuery selects audit events, newest first.
@@ -147,6 +150,8 @@ type Store interface {
 	LimitStore
 	SAMLStore
 	ConsoleStore
+	SigningKeyStore
+	EventStreamStore
 	UserTypeStore
 	SigningKeyStore
 	OIDCStore

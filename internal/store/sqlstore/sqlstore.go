@@ -324,10 +324,15 @@ func (s *Store) insertEvent(ctx context.Context, c Conn, ev *store.Event) error 
 	if s.d == sqlfilter.SQLite {
 		id = `(SELECT COALESCE(MAX(id), 0) + 1 FROM audit_events WHERE tenant_id = $1)`
 	}
-	return c.Exec(ctx, `INSERT INTO audit_events (tenant_id, id, at, event, outcome, actor, token_id, resource_type, resource_id, resource_name, changed, detail)
-		VALUES ($1, `+id+`, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	err := c.QueryRow(ctx, `INSERT INTO audit_events (tenant_id, id, at, event, outcome, actor, token_id, resource_type, resource_id, resource_name, changed, detail, method)
+		VALUES ($1, `+id+`, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
 		ev.TenantID, s.timeArg(ev.At), ev.Name, ev.Outcome, ev.Actor, nullString(ev.TokenID), nullString(ev.ResourceType),
-		nullString(ev.ResourceID), nullString(ev.ResourceName), nullString(strings.Join(ev.Changed, ",")), nullString(ev.Detail))
+		nullString(ev.ResourceID), nullString(ev.ResourceName), nullString(strings.Join(ev.Changed, ",")), nullString(ev.Detail),
+		nullString(ev.Method)).Scan(&ev.ID)
+	if err != nil || !publishes(ev) {
+		return err
+	}
+	return s.enqueueDeliveries(ctx, c, ev)
 }
 
 // AppendEvent implements store.Store.
@@ -383,6 +388,10 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error
 	var n int64
 	err := s.db.Tx(ctx, func(c Conn) error {
 		if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE at < $1`, s.timeArg(before)).Scan(&n); err != nil {
+			return err
+		}
+		if err := c.Exec(ctx, `DELETE FROM event_deliveries WHERE (tenant_id, event_id) IN (SELECT tenant_id, id FROM audit_events WHERE at < $1)`,
+			s.timeArg(before)); err != nil {
 			return err
 		}
 		return c.Exec(ctx, `DELETE FROM audit_events WHERE at < $1`, s.timeArg(before))
