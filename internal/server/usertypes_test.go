@@ -82,6 +82,9 @@ func TestUserTypeFromGroups(t *testing.T) {
 			t.Fatalf("create with userType admin: response userType %v, want member (the default)", dan["userType"])
 		}
 		ids["dan"] = dan["id"].(string)
+		if odd := e.createUser("eve@example.com", map[string]any{"userType": "overlord"}); odd["userType"] != "member" {
+			t.Fatalf("create with a userType outside the tenant's types: %v, want member (ignored)", odd["userType"])
+		}
 		admins := e.createGroup("Monday Admins")["id"].(string)
 		contractors := e.createGroup("Contractors")["id"].(string)
 		patchMembers := func(group, o string, who ...string) {

@@ -77,6 +77,10 @@ func (s *Store) retypeCalc(k retypeScope) string {
 		WHERE u.tenant_id = $1 AND u.id = s.id AND t.user_type_source = 'groups'`
 }
 
+// Each changed user's audit event is also its SCIM event: the delivery rows of the streams
+// that receive user_update_provision are written with it, set-based, as enqueueDeliveries
+// writes one event's.
+
 // retypeDetail is the audit event's detail: the rule that decided, or the default.
 const retypeDetail = `CASE WHEN c.group_ref IS NULL THEN 'userType ' || c.new_type || ': no group rule matches, the tenant default'
 	ELSE 'userType ' || c.new_type || ': group rule "' || c.group_ref || '"' END`
@@ -150,6 +154,14 @@ func (s *Store) retype(ctx context.Context, c Conn, tenantID string, k retypeSco
 		if after == before {
 			return 0, nil
 		}
+		// The outbox: a delivery row per event and stream that receives it (enqueueDeliveries,
+		// set-based).
+		if err := c.Exec(ctx, `INSERT INTO event_deliveries (tenant_id, stream_id, event_id, resource_id, state, enqueued_at, next_at)
+			SELECT $1, st.id, a.id, a.resource_id, 'pending', $3, $3 FROM audit_events a CROSS JOIN event_streams st
+			WHERE a.tenant_id = $1 AND a.id > $2 AND (st.tenant_id IS NULL OR st.tenant_id = $1) AND st.events LIKE $4 ESCAPE '\'`,
+			tenantID, before, now, likeMember(eventUserUpdate)); err != nil {
+			return 0, err
+		}
 		return after - before, c.Exec(ctx, `UPDATE users AS u SET user_type = c.new_type, data = json_set(u.data, '$.userType', c.new_type),
 			version = u.version + 1, last_modified = MAX($4, u.last_modified)
 			FROM (`+calc+`) AS c WHERE u.tenant_id = $1 AND u.id = c.id AND c.old_type IS NOT c.new_type`,
@@ -172,9 +184,13 @@ func (s *Store) retype(ctx context.Context, c Conn, tenantID string, k retypeSco
 		ins AS (
 			INSERT INTO audit_events (tenant_id, at, event, outcome, actor, token_id, resource_type, resource_id, resource_name, changed, detail)
 			SELECT $1, $4, $7, 'success', $5, $6, 'User', c.id::text, c.user_name, 'userType', `+retypeDetail+` FROM changed c
-			RETURNING 1)
+			RETURNING id, resource_id),
+		outbox AS (
+			INSERT INTO event_deliveries (tenant_id, stream_id, event_id, resource_id, state, enqueued_at, next_at)
+			SELECT $1, st.id, i.id, i.resource_id, 'pending', $4, $4 FROM ins i CROSS JOIN event_streams st
+			WHERE (st.tenant_id IS NULL OR st.tenant_id = $1) AND st.events LIKE $8 ESCAPE '\')
 		SELECT COUNT(*) FROM ins`,
-		tenantID, arg, excl, now, actor, token, eventUserUpdate).Scan(&n)
+		tenantID, arg, excl, now, actor, token, eventUserUpdate, likeMember(eventUserUpdate)).Scan(&n)
 	return n, err
 }
 

@@ -125,6 +125,8 @@ func testUserTypeRulesRoundTrip(t *testing.T, s store.Store) {
 
 func testUserTypeFromGroupEdits(t *testing.T, s store.Store) {
 	tn, u := groupsTenant(t, s, 4, store.UserTypeRule{Group: "Monday Admins", UserType: "admin"}, store.UserTypeRule{Group: "contractors", UserType: "guest"})
+	// A stream that receives user updates: each userType a rule changes is a SCIM event too.
+	stream := mustStream(t, s, tn.ID, []string{"user_update_provision"}, nil)
 	admins, contractors := newGroup("Monday Admins"), newGroup("Contractors")
 	mustCreate(t, s, scim.Groups, tn, admins, u[0].ID) // created with a member: recomputed too
 	mustCreate(t, s, scim.Groups, tn, contractors)
@@ -165,6 +167,11 @@ func testUserTypeFromGroupEdits(t *testing.T, s store.Store) {
 	}
 	if e := evs[0]; !strings.Contains(e.Detail, "default") {
 		t.Errorf("fallback event detail = %q", e.Detail)
+	}
+	all, _ := s.Events(ctx, tn.ID, store.EventQuery{Name: "user_update_provision", Limit: 100})
+	stats, err := s.StreamStats(ctx)
+	if err != nil || len(stats) != 1 || stats[0].StreamID != stream.ID || stats[0].Undelivered != int64(len(all)) || len(all) < 6 {
+		t.Fatalf("stream backlog = %+v, %v; want one pending delivery per userType event (%d)", stats, err, len(all))
 	}
 	r, _ := s.Resource(ctx, scim.Users, tn.ID, u[0].ID, false)
 	if r.Meta.Version != 4 {
