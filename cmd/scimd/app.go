@@ -25,6 +25,7 @@ type app struct {
 	dir     *directory.Directory
 	router  http.Handler // every route, behind the shared middleware
 	metrics http.Handler // /metrics, for --metrics-addr
+	drain   func()       // turns /readyz to 503 before shutdown (--drain-delay)
 }
 
 // mounter is a service with routes: each mounts its full paths on the process's router.
@@ -36,15 +37,19 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	reg := prometheus.NewRegistry()
 	m := server.NewMetrics(reg, c.MetricsTenantLabel)
 	st := store.Instrument(db, m.ObserveOp)
-	dir := directory.NewWithLimits(st, log, m.EventObserver(st), c.directoryLimits())
+	dir := directory.NewWithLimits(st, log, m.EventObserver(st), c.directoryLimits()).WithBounds(c.fairshareConfig.bounds())
 
 	scim, err := server.New(ctx, server.Config{PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize,
+		BulkMaxOperations: c.BulkMaxOperations, BulkMaxPayloadBytes: c.BulkMaxPayloadBytes,
 		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures,
-		ExpectedMigration: expectedMigration}, st, dir, m, log)
+		ExpectedMigration: expectedMigration, TenantConcurrency: c.TenantConcurrency, TenantQueueWait: c.TenantQueueWait,
+		MaxFilterTerms: c.MaxFilterTerms, ExpensiveQueryTimeout: c.ExpensiveQueryTimeout}, st, dir, m, log)
 	if err != nil {
 		return nil, err
 	}
-	sso, err := saml.New(saml.Config{PublicURL: publicURL}, st, dir, log, reg)
+	ssoCfg := c.fairshareConfig.saml()
+	ssoCfg.PublicURL = publicURL
+	sso, err := saml.New(ssoCfg, st, dir, log, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -63,8 +68,12 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	}
 
 	r := server.NewRouter(m, log)
-	for _, svc := range []mounter{scim, sso, admin, apps} {
-		svc.Mount(r)
+	scim.Mount(r)
+	// Browser pages under /t/{slug}/ get their tenant's share of concurrent work, apart
+	// from its SCIM requests.
+	browser := r.With(scim.SlugShare)
+	for _, svc := range []mounter{sso, admin, apps} {
+		svc.Mount(browser)
 	}
 	metrics := server.MetricsHandler(reg)
 	if c.MetricsAddr == "" {
@@ -72,5 +81,5 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	}
 	go sso.PruneEvery(ctx, 10*time.Minute)
 	go apps.PruneEvery(ctx, 10*time.Minute)
-	return &app{dir: dir, router: r, metrics: metrics}, nil
+	return &app{dir: dir, router: r, metrics: metrics, drain: scim.Drain}, nil
 }

@@ -156,7 +156,7 @@ func TestBrowserSSO(t *testing.T) {
 
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"saml", "configure", "--tenant", "default", "--sso-url", idp + "/saml/sso",
-		"--issuer", issuer, "--cert", certFile, "--jit", "--database", dsn, "--public-url", base}, &out, &errb); code != 0 {
+		"--issuer", issuer, "--cert", certFile, "--jit", "--jit-trust-user-type", "--database", dsn, "--public-url", base}, &out, &errb); code != 0 {
 		t.Fatalf("saml configure = %d: %s", code, errb.String())
 	}
 

@@ -29,7 +29,10 @@ Usage:
   scimd migrate [--database DSN]
   scimd tenant create SLUG [--name NAME]
   scimd tenant list
+  scimd tenant show SLUG
   scimd tenant user-types SLUG --allowed admin,member,viewer,guest --default member
+  scimd tenant user-type-rules SLUG --source groups --rule "Monday Admins=admin" [--rule ...]
+  scimd tenant user-type-rules SLUG --source idp | --resume
   scimd token create --tenant SLUG --label LABEL
   scimd token list --tenant SLUG
   scimd token revoke ID

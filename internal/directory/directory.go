@@ -111,6 +111,7 @@ type Directory struct {
 	observe Observer
 	limits  Limits
 	now     func() time.Time
+	bounds  Bounds
 }
 
 // New returns a Directory on s with the default Limits. observe may be nil.
@@ -124,7 +125,7 @@ func NewWithLimits(s store.Store, log *slog.Logger, observe Observer, lim Limits
 	if observe == nil {
 		observe = func(store.Event) {}
 	}
-	return &Directory{store: s, log: log, observe: observe, limits: lim.withDefaults(),
+	return &Directory{store: s, log: log, observe: observe, limits: lim.withDefaults(), bounds: Bounds{}.withDefaults(),
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
 

@@ -37,6 +37,18 @@ func memberIDs(body map[string]any, max int) ([]string, error) {
 	return ids, nil
 }
 
+// notSelf refuses a group named as its own member (400 invalidValue). Longer cycles (A in
+// B, B in A) are kept as written: scimd stores direct memberships only and never expands
+// nested groups, so a cycle costs nothing and loops nowhere.
+func notSelf(groupID string, ids []string) error {
+	for _, m := range ids {
+		if strings.EqualFold(m, groupID) {
+			return scim.BadRequest(scim.InvalidValue, "a group cannot be a member of itself")
+		}
+	}
+	return nil
+}
+
 func groupRules(attrs map[string]any) error {
 	if strings.TrimSpace(scim.String(attrs, "displayName")) == "" {
 		return scim.BadRequest(scim.InvalidValue, "displayName is required")
@@ -49,6 +61,9 @@ func groupRules(attrs map[string]any) error {
 func (d *Directory) CreateGroup(ctx context.Context, t store.Tenant, body map[string]any) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupCreate, resourceTypeGroup, "", "")
 	attrs, members, err := d.groupBody(body)
+	if err == nil {
+		err = d.checkStored(scim.Groups, attrs)
+	}
 	if err != nil {
 		ev.ResourceName = scim.String(attrs, "displayName")
 		return nil, d.finish(ctx, t, ev, err, "")
@@ -83,7 +98,13 @@ func (d *Directory) groupBody(body map[string]any) (map[string]any, []string, er
 func (d *Directory) ReplaceGroup(ctx context.Context, t store.Tenant, id string, body map[string]any, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupUpdate, resourceTypeGroup, id, "")
 	attrs, members, err := d.groupBody(body)
+	if err == nil {
+		err = d.checkStored(scim.Groups, attrs)
+	}
 	if err != nil {
+		return nil, d.finish(ctx, t, ev, err, "")
+	}
+	if err := notSelf(id, members); err != nil {
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
 	ev.ResourceName = scim.String(attrs, "displayName")
@@ -110,10 +131,16 @@ func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, o
 	if err != nil {
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
-	added, removed := 0, 0
+	added, removed, total := 0, 0, 0
 	for _, e := range edits {
-		if len(e.IDs) > d.limits.MaxMembersPerRequest {
+		// Counted over the whole request: three operations of 6,000 members are 18,000.
+		if total += len(e.IDs); total > d.limits.MaxMembersPerRequest {
 			return nil, d.finish(ctx, t, ev, scim.BadRequest(scim.TooMany, "at most %d members in one request", d.limits.MaxMembersPerRequest), "")
+		}
+		if e.Kind == scim.MembersAdd || e.Kind == scim.MembersReplace {
+			if err := notSelf(id, e.IDs); err != nil {
+				return nil, d.finish(ctx, t, ev, err, "")
+			}
 		}
 		switch e.Kind {
 		case scim.MembersAdd, scim.MembersReplace:
@@ -126,11 +153,14 @@ func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, o
 		if err := checkVersion(r, ifMatch); err != nil {
 			return store.Change{}, err
 		}
-		next, changed, err := patch.Apply(scim.Groups, r.Attrs, rest)
+		next, changed, err := patch.ApplyContext(ctx, scim.Groups, r.Attrs, rest, d.patchLimits())
 		if err != nil {
 			return store.Change{}, err
 		}
 		if err := groupRules(next); err != nil {
+			return store.Change{}, err
+		}
+		if err := d.checkStored(scim.Groups, next); err != nil {
 			return store.Change{}, err
 		}
 		ev.ResourceName = scim.String(next, "displayName")

@@ -223,27 +223,17 @@ func verify(t *testing.T, db *sql.DB, l *ledger) int {
 		}
 		rows.Close()
 	}
-	members := map[[2]string]bool{}
-	rows, err := db.QueryContext(ctx, `SELECT CAST(group_id AS TEXT), CAST(member_id AS TEXT) FROM group_members`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var g, m string
-		if err := rows.Scan(&g, &m); err != nil {
-			t.Fatal(err)
+	members := memberships(ctx, t, db)
+	for gm := range members {
+		if kinds[gm[0]] != "Group" {
+			t.Errorf("membership (%s, %s) names no group", gm[0], gm[1])
 		}
-		members[[2]string{g, m}] = true
-		if kinds[g] != "Group" {
-			t.Errorf("membership (%s, %s) names no group", g, m)
-		}
-		if kinds[m] == "" {
-			t.Errorf("membership (%s, %s) names no user or group", g, m)
+		if kinds[gm[1]] == "" {
+			t.Errorf("membership (%s, %s) names no user or group", gm[0], gm[1])
 		}
 	}
-	rows.Close()
 	creates, updates := map[string]int{}, map[string]int{}
-	rows, err = db.QueryContext(ctx, `SELECT event, resource_id FROM audit_events WHERE outcome = 'success' AND resource_id IS NOT NULL`)
+	rows, err := db.QueryContext(ctx, `SELECT event, resource_id FROM audit_events WHERE outcome = 'success' AND resource_id IS NOT NULL`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,6 +280,28 @@ func verify(t *testing.T, db *sql.DB, l *ledger) int {
 		}
 	}
 	return n
+}
+
+// memberships reads every (group id, member id) of group_members.
+func memberships(ctx context.Context, t *testing.T, db *sql.DB) map[[2]string]bool {
+	t.Helper()
+	out := map[[2]string]bool{}
+	rows, err := db.QueryContext(ctx, `SELECT CAST(group_id AS TEXT), CAST(member_id AS TEXT) FROM group_members`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g, m string
+		if err := rows.Scan(&g, &m); err != nil {
+			t.Fatal(err)
+		}
+		out[[2]string{g, m}] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // openSQL opens a database/sql handle on a scimd database DSN (sqlite:PATH or postgres://).

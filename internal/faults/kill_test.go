@@ -26,7 +26,9 @@ func TestKill9(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			dsn := b.dsn(t)
-			p := startScimd(t, dsn)
+			// The storm sends one tenant's requests faster than the default per-tenant rate
+			// limit allows (TestRateLimitPerTenant holds that); here every request must land.
+			p := startScimd(t, dsn, "--rate-limit", "0")
 			token := p.bootstrapToken(t)
 			c := newClient("http://"+p.addr, token)
 			var groups []string
@@ -54,7 +56,7 @@ func TestKill9(t *testing.T) {
 				t.Fatalf("only %d writes acknowledged before the kill", len(l.users))
 			}
 
-			p2 := startScimd(t, dsn)
+			p2 := startScimd(t, dsn, "--rate-limit", "0")
 			c2 := newClient("http://"+p2.addr, token)
 			if got := get(t, c2.Base+"/readyz"); got != http.StatusOK {
 				t.Fatalf("/readyz after restart = %d", got)

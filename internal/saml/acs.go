@@ -148,6 +148,19 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 	var jit map[string]any
 	if cfg.JIT {
 		jit = jitAttributes(name, p)
+		if t.UserTypeSource == store.UserTypeFromGroups {
+			// The rules give the userType from the groups the assertion names, until SCIM
+			// provisions the user's memberships.
+			rules, err := s.dir.UserTypeRules(ctx, t)
+			if err != nil {
+				return nil, "", refuse(ReasonUnavailable, http.StatusServiceUnavailable, "Sign-in is unavailable; try again shortly.", err)
+			}
+			jit[directory.JITGroups] = assertionGroups(assertion, rules.GroupsAttr)
+		}
+		if !cfg.JITTrustUserType {
+			// The assertion's userType makes admins: only a tenant that chose so trusts it.
+			delete(jit, "userType")
+		}
 	}
 	user, err := s.dir.SignIn(directory.WithActor(ctx, directory.Actor{Name: directory.ActorSAML}), t, name, jit)
 	switch {

@@ -49,6 +49,11 @@ type Config struct {
 	RequestTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// LoginStartsPerAddress and LoginStartsPerTenant bound the anonymous login starts
+	// (each signs an AuthnRequest and stores a row) per client address and per tenant per
+	// minute and process, refilled evenly (defaults 60 and 1200; negative: no bound). MaxPendingRequests
+	// bounds a tenant's unexpired stored AuthnRequests (default 10,000).
+	LoginStartsPerAddress, LoginStartsPerTenant, MaxPendingRequests int
 }
 
 // Service serves every tenant's SAML endpoints and browser pages.
@@ -63,6 +68,8 @@ type Service struct {
 
 	mu        sync.Mutex
 	providers map[string]cachedSP // tenant id → SP built from the config of that update
+
+	startsByAddr, startsByTenant *startLimiter
 }
 
 type cachedSP struct {
@@ -90,12 +97,22 @@ func New(cfg Config, s store.Store, dir *directory.Directory, log *slog.Logger, 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.LoginStartsPerAddress == 0 {
+		cfg.LoginStartsPerAddress = DefaultLoginStartsPerAddress
+	}
+	if cfg.LoginStartsPerTenant == 0 {
+		cfg.LoginStartsPerTenant = DefaultLoginStartsPerTenant
+	}
+	if cfg.MaxPendingRequests <= 0 {
+		cfg.MaxPendingRequests = DefaultMaxPendingRequests
+	}
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
 	return &Service{cfg: cfg, store: s, dir: dir, log: log, metrics: m, secure: u.Scheme == "https",
-		origin: u.Scheme + "://" + u.Host, providers: map[string]cachedSP{}}, nil
+		origin: u.Scheme + "://" + u.Host, providers: map[string]cachedSP{},
+		startsByAddr: newStartLimiter(cfg.LoginStartsPerAddress), startsByTenant: newStartLimiter(cfg.LoginStartsPerTenant)}, nil
 }
 
 // Mount registers the browser-facing routes on the process's router, each with its full

@@ -53,6 +53,9 @@ func (s *Server) serviceProviderConfig(w http.ResponseWriter, r *http.Request) e
 	if f, ok := doc["filter"].(map[string]any); ok {
 		f["maxResults"] = s.cfg.MaxPageSize
 	}
+	if b, ok := doc["bulk"].(map[string]any); ok {
+		b["maxOperations"], b["maxPayloadSize"] = s.cfg.BulkMaxOperations, s.cfg.BulkMaxPayloadBytes
+	}
 	if p, ok := doc["pagination"].(map[string]any); ok {
 		p["defaultPageSize"], p["maxPageSize"] = s.cfg.DefaultPageSize, s.cfg.MaxPageSize
 	}

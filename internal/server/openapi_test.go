@@ -335,6 +335,19 @@ func TestOpenAPIContract(t *testing.T) {
 		ok("DELETE", upath, "", 204)
 		ok("DELETE", upath, "", 404)
 
+		ok("POST", "/scim/v2/Bulk", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"failOnErrors":5,"Operations":[
+			{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Bulk","members":[{"value":"bulkId:u"}]}},
+			{"method":"POST","path":"/Users","bulkId":"u","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bulk@example.com"}},
+			{"method":"PUT","path":"/Users/bulkId:u","version":"W/\"1\"","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bulk@example.com","active":false}},
+			{"method":"PATCH","path":"/Users/bulkId:u","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}},
+			{"method":"DELETE","path":"/Groups/bulkId:g","version":"W/\"9\""},
+			{"method":"DELETE","path":"/Users/bulkId:u"}]}`, 200)
+		ok("POST", "/scim/v2/Bulk", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[
+			{"method":"POST","path":"/Groups","bulkId":"a","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"A","members":[{"value":"bulkId:b"}]}},
+			{"method":"POST","path":"/Groups","bulkId":"b","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"B","members":[{"value":"bulkId:a"}]}}]}`, 200)
+		bad("POST", "/scim/v2/Bulk", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[]}`, 400)
+		bad("POST", "/scim/v2/Bulk", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[`+strings.Repeat(`{"method":"DELETE","path":"/Users/x"},`, 1000)+`{}]}`, 413)
+
 		bad("GET", "/scim/v2/Nope", "", 404)
 		bad("DELETE", "/scim/v2/Users", "", 405)
 

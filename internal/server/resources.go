@@ -340,10 +340,19 @@ func (h *resourceHandlers) runList(w http.ResponseWriter, r *http.Request, lp li
 	if lp.count != nil {
 		q.Count = min(max(*lp.count, 0), h.s.cfg.MaxPageSize)
 	}
+	expensive := false
 	if lp.filter != "" {
 		f, err := h.s.dir.ParseFilter(lp.filter, h.rt)
 		if err != nil {
 			return err
+		}
+		if expensive, err = h.s.checkFilterCost(f); err != nil {
+			return err
+		}
+		if expensive {
+			ctx, cancel := context.WithTimeout(r.Context(), h.s.cfg.ExpensiveQueryTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
 		}
 		q.Filter = f
 	}
@@ -380,6 +389,9 @@ func (h *resourceHandlers) runList(w http.ResponseWriter, r *http.Request, lp li
 	q.WithMembers = h.wantsMembers(p)
 	page, err := h.s.dir.List(r.Context(), h.rt, t, q)
 	if err != nil {
+		if expensive {
+			return h.s.expensiveTimeout(r, err)
+		}
 		return err
 	}
 	resources := make([]any, 0, len(page.Resources))

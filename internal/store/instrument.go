@@ -179,6 +179,11 @@ func (s *instrumented) CreateSAMLRequest(ctx context.Context, r SAMLRequest) (er
 	return s.Store.CreateSAMLRequest(ctx, r)
 }
 
+func (s *instrumented) PendingSAMLRequests(ctx context.Context, tenantID string, now time.Time, limit int) (n int, err error) {
+	defer func(start time.Time) { s.done("pending_saml_requests", start, err) }(time.Now())
+	return s.Store.PendingSAMLRequests(ctx, tenantID, now, limit)
+}
+
 func (s *instrumented) SAMLRequests(ctx context.Context, tenantID string, bindingHash []byte, now time.Time) (rs []SAMLRequest, err error) {
 	defer func(start time.Time) { s.done("saml_requests", start, err) }(time.Now())
 	return s.Store.SAMLRequests(ctx, tenantID, bindingHash, now)
@@ -326,4 +331,26 @@ func (s *instrumented) RevokeOIDCFamily(ctx context.Context, tenantID, family st
 func (s *instrumented) PruneOIDC(ctx context.Context, now time.Time) (out int64, err error) {
 	defer func(start time.Time) { s.done("prune_oidc", start, err) }(time.Now())
 	return s.Store.PruneOIDC(ctx, now)
+}
+
+// ---- userType rules ----
+
+func (s *instrumented) UserTypeRules(ctx context.Context, tenantID string) (r UserTypeRules, err error) {
+	defer func(start time.Time) { s.done("user_type_rules", start, err) }(time.Now())
+	return s.Store.UserTypeRules(ctx, tenantID)
+}
+
+func (s *instrumented) SetUserTypeRules(ctx context.Context, tenantID string, rules UserTypeRules, ev *Event) (err error) {
+	defer func(start time.Time) { s.done("set_user_type_rules", start, err) }(time.Now())
+	return s.Store.SetUserTypeRules(ctx, tenantID, rules, ev)
+}
+
+func (s *instrumented) RecomputeUserTypes(ctx context.Context, tenantID string, n int, actor Event) (p UserTypeProgress, err error) {
+	defer func(start time.Time) { s.done("recompute_user_types", start, err) }(time.Now())
+	return s.Store.RecomputeUserTypes(ctx, tenantID, n, actor)
+}
+
+func (s *instrumented) UserTypeProgress(ctx context.Context, tenantID string) (p UserTypeProgress, err error) {
+	defer func(start time.Time) { s.done("user_type_progress", start, err) }(time.Now())
+	return s.Store.UserTypeProgress(ctx, tenantID)
 }

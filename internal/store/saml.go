@@ -18,6 +18,9 @@ type SAMLConfig struct {
 	IdPCertPEM string
 	// JIT creates unknown users from their first assertion.
 	JIT bool
+	// JITTrustUserType takes a JIT user's userType from the assertion (when it is one of the
+	// tenant's types); off, JIT users get the tenant's default.
+	JITTrustUserType bool
 	// AllowIdPInitiated accepts unsolicited responses (a login started at the IdP's portal).
 	AllowIdPInitiated bool
 	// DefaultRedirect is the local path of the tenant a login lands on when it names none.
@@ -75,6 +78,9 @@ type SAMLStore interface {
 
 	// CreateSAMLRequest records a sent AuthnRequest.
 	CreateSAMLRequest(ctx context.Context, r SAMLRequest) error
+	// PendingSAMLRequests counts the tenant's requests not expired at now, stopping at
+	// limit (it returns at most limit).
+	PendingSAMLRequests(ctx context.Context, tenantID string, now time.Time, limit int) (int, error)
 	// SAMLRequests lists the tenant's requests bound to bindingHash that have not expired
 	// at now, newest first (at most 50: a browser that started more logins finishes a recent one).
 	SAMLRequests(ctx context.Context, tenantID string, bindingHash []byte, now time.Time) ([]SAMLRequest, error)

@@ -40,7 +40,9 @@ type Tenant struct {
 	Name            string
 	DefaultUserType string
 	UserTypes       []string
-	CreatedAt       time.Time
+	// UserTypeSource is UserTypeFromIdP or UserTypeFromGroups (UserTypeStore keeps the rules).
+	UserTypeSource string
+	CreatedAt      time.Time
 }
 
 // Token is a SCIM bearer token's record; the token itself is never stored, only its hash.
@@ -145,6 +147,7 @@ type Store interface {
 	LimitStore
 	SAMLStore
 	ConsoleStore
+	UserTypeStore
 	SigningKeyStore
 	OIDCStore
 	Health

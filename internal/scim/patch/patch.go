@@ -25,6 +25,10 @@ const MaxOperations = 1000
 type Limits struct {
 	MaxOperations int
 	Filter        filter.Limits
+	// MaxValues is the most values a multi-valued attribute may hold after an operation of
+	// ApplyContext (groups' members are rows, bounded by the directory); more is 400
+	// invalidValue, reported as soon as the list grows past it. 0: no bound.
+	MaxValues int
 }
 
 // Operation is one checked PATCH operation.

@@ -139,12 +139,12 @@ func validID(id string) bool {
 
 // ---- tenants ----
 
-const tenantCols = `id, slug, name, default_user_type, user_types, created_at`
+const tenantCols = `id, slug, name, default_user_type, user_types, created_at, user_type_source`
 
 func scanTenant(r Row) (store.Tenant, error) {
 	var t store.Tenant
 	var types string
-	err := r.Scan(&t.ID, &t.Slug, &t.Name, &t.DefaultUserType, &types, timeDest{&t.CreatedAt})
+	err := r.Scan(&t.ID, &t.Slug, &t.Name, &t.DefaultUserType, &types, timeDest{&t.CreatedAt}, &t.UserTypeSource)
 	t.UserTypes = splitList(types)
 	return t, err
 }
@@ -158,8 +158,11 @@ func splitList(s string) []string {
 
 // CreateTenant implements store.Store.
 func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
-	return s.db.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		t.ID, t.Slug, t.Name, t.DefaultUserType, strings.Join(t.UserTypes, ","), s.timeArg(t.CreatedAt))
+	if t.UserTypeSource == "" {
+		t.UserTypeSource = store.UserTypeFromIdP
+	}
+	return s.db.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.ID, t.Slug, t.Name, t.DefaultUserType, strings.Join(t.UserTypes, ","), s.timeArg(t.CreatedAt), t.UserTypeSource)
 }
 
 // TenantBySlug implements store.Store.
@@ -193,13 +196,19 @@ func (s *Store) Tenants(ctx context.Context) ([]store.Tenant, error) {
 // UpdateTenant implements store.Store.
 func (s *Store) UpdateTenant(ctx context.Context, t store.Tenant, ev *store.Event) error {
 	return s.db.Tx(ctx, func(c Conn) error {
-		var id string
-		if err := c.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1`, t.ID).Scan(&id); err != nil {
+		var def, src string
+		if err := c.QueryRow(ctx, `SELECT default_user_type, user_type_source FROM tenants WHERE id = $1`, t.ID).Scan(&def, &src); err != nil {
 			return err
 		}
 		if err := c.Exec(ctx, `UPDATE tenants SET name = $2, default_user_type = $3, user_types = $4 WHERE id = $1`,
 			t.ID, t.Name, t.DefaultUserType, strings.Join(t.UserTypes, ",")); err != nil {
 			return err
+		}
+		if src == store.UserTypeFromGroups && def != t.DefaultUserType {
+			// Users no rule matches take the new default: every user is recomputed.
+			if err := s.startRecompute(ctx, c, t.ID, true); err != nil {
+				return err
+			}
 		}
 		return s.insertEvent(ctx, c, ev)
 	})
@@ -232,11 +241,11 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, stor
 	var t store.Token
 	var tn store.Tenant
 	var types string
-	err := s.db.QueryRow(ctx, `SELECT k.tenant_id, k.id, k.label, k.created_at, k.last_used_at, k.revoked_at,
-			n.id, n.slug, n.name, n.default_user_type, n.user_types, n.created_at
+	err := s.prio().QueryRow(ctx, `SELECT k.tenant_id, k.id, k.label, k.created_at, k.last_used_at, k.revoked_at,
+			n.id, n.slug, n.name, n.default_user_type, n.user_types, n.created_at, n.user_type_source
 		FROM scim_tokens k JOIN tenants n ON n.id = k.tenant_id WHERE k.hash = $1`, hash).Scan(
 		&t.TenantID, &t.ID, &t.Label, timeDest{&t.CreatedAt}, timeDest{&t.LastUsedAt}, timeDest{&t.RevokedAt},
-		&tn.ID, &tn.Slug, &tn.Name, &tn.DefaultUserType, &types, timeDest{&tn.CreatedAt})
+		&tn.ID, &tn.Slug, &tn.Name, &tn.DefaultUserType, &types, timeDest{&tn.CreatedAt}, &tn.UserTypeSource)
 	tn.UserTypes = splitList(types)
 	return t, tn, err
 }
@@ -276,7 +285,7 @@ func (s *Store) RevokeToken(ctx context.Context, tenantID, id string, at time.Ti
 
 // TouchToken implements store.Store.
 func (s *Store) TouchToken(ctx context.Context, tenantID, id string, at time.Time) error {
-	return s.db.Exec(ctx, `UPDATE scim_tokens SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2`,
+	return s.prio().Exec(ctx, `UPDATE scim_tokens SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2`,
 		tenantID, id, s.timeArg(at))
 }
 
@@ -296,8 +305,8 @@ func (s *Store) Secret(ctx context.Context, name string, newValue func() []byte)
 	return v, err
 }
 
-// Ping implements store.Store.
-func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+// Ping implements store.Store, on the reserved pool where there is one.
+func (s *Store) Ping(ctx context.Context) error { return s.prio().Ping(ctx) }
 
 // PoolStats implements store.Store: the backend's connection pool.
 func (s *Store) PoolStats() store.PoolStats { return s.db.PoolStats() }

@@ -32,10 +32,11 @@ var globalTables = map[string]string{
 // crossTenantStatements are the store functions whose statements may touch a tenant table
 // without a tenant_id filter, and why. SCALING.md lists them too.
 var crossTenantStatements = map[string]string{
-	"TokenByHash": "the token is how the tenant is found: a lookup by the unique hash, before any tenant is known",
-	"PruneEvents": "retention housekeeping deletes old audit events of every tenant at once",
-	"PruneSAML":   "housekeeping deletes expired SAML requests, consumed assertion ids and sessions of every tenant at once",
-	"PruneOIDC":   "housekeeping deletes expired OIDC authorization requests and tokens of every tenant at once",
+	"TokenByHash":  "the token is how the tenant is found: a lookup by the unique hash, before any tenant is known",
+	"PruneEvents":  "retention housekeeping deletes old audit events of every tenant at once",
+	"PruneSAML":    "housekeeping deletes expired SAML requests, consumed assertion ids and sessions of every tenant at once",
+	"fillFoldKeys": "after migrating, the folded name keys of rows stored before the key columns existed are written for every tenant once; each update filters on its row's tenant",
+	"PruneOIDC":    "housekeeping deletes expired OIDC authorization requests and tokens of every tenant at once",
 }
 
 var (

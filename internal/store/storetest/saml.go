@@ -27,11 +27,12 @@ func testSAMLConfig(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(first.SPKeyPEM) != "key-1" || !first.JIT || first.AllowIdPInitiated || !first.CreatedAt.Equal(samlNow) {
+	if string(first.SPKeyPEM) != "key-1" || !first.JIT || first.AllowIdPInitiated || first.JITTrustUserType || !first.CreatedAt.Equal(samlNow) {
 		t.Fatalf("first PutSAMLConfig = %+v", first)
 	}
 	next := samlConfig(tn, "key-2")
 	next.IdPSSOURL, next.JIT, next.AllowIdPInitiated = "https://idp.example.com/other", false, true
+	next.JITTrustUserType = true
 	next.CreatedAt, next.UpdatedAt = samlNow.Add(time.Hour), samlNow.Add(time.Hour)
 	got, err := s.PutSAMLConfig(ctx, next, nil)
 	if err != nil {
@@ -45,7 +46,7 @@ func testSAMLConfig(t *testing.T, s store.Store) {
 		if string(c.SPKeyPEM) != "key-1" || c.SPCertPEM != "cert-of-key-1" {
 			t.Fatalf("the SP key pair changed on update: %q %q", c.SPKeyPEM, c.SPCertPEM)
 		}
-		if c.IdPSSOURL != "https://idp.example.com/other" || c.JIT || !c.AllowIdPInitiated {
+		if c.IdPSSOURL != "https://idp.example.com/other" || c.JIT || !c.AllowIdPInitiated || !c.JITTrustUserType {
 			t.Fatalf("IdP settings not updated: %+v", c)
 		}
 		if !c.CreatedAt.Equal(samlNow) || !c.UpdatedAt.Equal(samlNow.Add(time.Hour)) {
@@ -248,5 +249,26 @@ func testSAMLPrune(t *testing.T, s store.Store) {
 	}
 	if err := s.ConsumeAssertion(ctx, a.ID, "new", future, samlNow); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("live assertion record pruned: %v", err)
+	}
+}
+
+func testPendingSAMLRequests(t *testing.T, s store.Store) {
+	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "beta")
+	for i, exp := range []time.Duration{time.Minute, time.Minute, time.Minute, -time.Minute} {
+		r := store.SAMLRequest{TenantID: a.ID, ID: "id-" + string(rune('a'+i)), BindingHash: []byte("h"), ReturnTo: "/t/acme/",
+			CreatedAt: samlNow, ExpiresAt: samlNow.Add(exp)}
+		if err := s.CreateSAMLRequest(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		tenant string
+		limit  int
+		want   int
+	}{{a.ID, 10, 3}, {a.ID, 2, 2}, {b.ID, 10, 0}} {
+		got, err := s.PendingSAMLRequests(ctx, tc.tenant, samlNow, tc.limit)
+		if err != nil || got != tc.want {
+			t.Errorf("PendingSAMLRequests(limit %d) = %d, %v; want %d (unexpired, this tenant, at most the limit)", tc.limit, got, err, tc.want)
+		}
 	}
 }

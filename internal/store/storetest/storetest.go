@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tokens", testTokens},
 		{"UserCRUD", testUserCRUD},
 		{"UserNameUniqueCaseInsensitive", testUserNameUnique},
+		{"UniqueByUnicodeFolding", testUnicodeFolding},
 		{"UpdateWritesEventInSameTransaction", testUpdateAtomic},
 		{"UpdateSkipKeepsVersion", testUpdateSkip},
 		{"MalformedIDNotFound", testMalformedID},
@@ -52,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SAML/ConfigTenantIsolation", testSAMLConfigIsolation},
 		{"SAML/RequestsBoundToBrowser", testSAMLRequests},
 		{"SAML/RequestTakenOnce", testSAMLRequestTakenOnce},
+		{"SAML/PendingRequestsCounted", testPendingSAMLRequests},
 		{"SAML/AssertionReplay", testAssertionReplay},
 		{"SAML/AssertionReplayConcurrent", testAssertionReplayConcurrent},
 		{"SAML/Sessions", testSessions},
@@ -60,6 +62,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Console/LinkRefused", testAdminLinkRefused},
 		{"Console/LinkTakenOnceConcurrent", testAdminLinkConcurrent},
 		{"Console/ExpiredLinksDeleted", testAdminLinkExpiredDeleted},
+		{"UserType/RulesRoundTrip", testUserTypeRulesRoundTrip},
+		{"UserType/FromGroupEdits", testUserTypeFromGroupEdits},
+		{"UserType/RenameAndDelete", testUserTypeRenameAndDelete},
+		{"UserType/IdPModeUntouched", testUserTypeIdPMode},
+		{"UserType/BatchesResume", testUserTypeBatches},
+		{"UserType/ConcurrentEdits", testUserTypeConcurrent},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
