@@ -184,7 +184,7 @@ func TestBrowserOIDC(t *testing.T) {
 	token := bootstrapToken(t, tb.stderr.String())
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"saml", "configure", "--tenant", "default", "--sso-url", tb.idp + "/saml/sso",
-		"--issuer", testIdPIssuer, "--cert", tb.certFile, "--jit", "--database", tb.dsn, "--public-url", tb.base}, &out, &errb); code != 0 {
+		"--issuer", testIdPIssuer, "--cert", tb.certFile, "--jit", "--jit-trust-user-type", "--database", tb.dsn, "--public-url", tb.base}, &out, &errb); code != 0 {
 		t.Fatalf("saml configure = %d: %s", code, errb.String())
 	}
 	app := newTestApp(t)
