@@ -423,25 +423,3 @@ func (s *instrumented) PruneOIDC(ctx context.Context, now time.Time) (out int64,
 	defer func(start time.Time) { s.done("prune_oidc", start, err) }(time.Now())
 	return s.Store.PruneOIDC(ctx, now)
 }
-
-// ---- userType rules ----
-
-func (s *instrumented) UserTypeRules(ctx context.Context, tenantID string) (r UserTypeRules, err error) {
-	defer func(start time.Time) { s.done("user_type_rules", start, err) }(time.Now())
-	return s.Store.UserTypeRules(ctx, tenantID)
-}
-
-func (s *instrumented) SetUserTypeRules(ctx context.Context, tenantID string, rules UserTypeRules, ev *Event) (err error) {
-	defer func(start time.Time) { s.done("set_user_type_rules", start, err) }(time.Now())
-	return s.Store.SetUserTypeRules(ctx, tenantID, rules, ev)
-}
-
-func (s *instrumented) RecomputeUserTypes(ctx context.Context, tenantID string, n int, actor Event) (p UserTypeProgress, err error) {
-	defer func(start time.Time) { s.done("recompute_user_types", start, err) }(time.Now())
-	return s.Store.RecomputeUserTypes(ctx, tenantID, n, actor)
-}
-
-func (s *instrumented) UserTypeProgress(ctx context.Context, tenantID string) (p UserTypeProgress, err error) {
-	defer func(start time.Time) { s.done("user_type_progress", start, err) }(time.Now())
-	return s.Store.UserTypeProgress(ctx, tenantID)
-}
