@@ -13,16 +13,19 @@ build:
 run: build
 	./$(BIN) serve
 
-# go vet, then every test with the race detector, PostgreSQL included when reachable.
+# go vet, then every test with the race detector, PostgreSQL included when reachable. The
+# timeout is above go test's default of 10 minutes: under the race detector on a shared
+# 2-core machine, internal/server's concurrency tests alone can take that long.
+TEST_TIMEOUT ?= 30m
 test: lint
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 # SQLite only, no race detector: the quick loop.
 test-short:
 	SCIMD_TEST_DATABASE_URL= $(GO) test -short -count=1 $(PKGS)
 
 test-race:
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
