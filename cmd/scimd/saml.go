@@ -30,6 +30,7 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		certFile := fs.String("cert", "", "file with the IdP's signing certificate, PEM X.509")
 		metadataFile := fs.String("idp-metadata", "", "file with the IdP's metadata XML, instead of --sso-url, --issuer and --cert")
 		jit := fs.Bool("jit", false, "create unknown users at their first login (just-in-time provisioning)")
+		trustType := fs.Bool("jit-trust-user-type", false, "take a JIT user's userType from the assertion (an IdP attribute userType=admin makes an admin); off, JIT users get the tenant default")
 		idpInit := fs.Bool("allow-idp-initiated", false, "accept logins started at the IdP (unsolicited responses)")
 		redirect := fs.String("default-redirect", "", "local path (/t/SLUG/…) a login lands on when it names none")
 		pos, err := parseArgs(fs, args[1:])
@@ -37,9 +38,9 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		if *tenant == "" || len(pos) > 0 {
-			return usageErr("usage: scimd saml configure --tenant SLUG (--sso-url URL --issuer ENTITY_ID --cert FILE.pem | --idp-metadata FILE) [--jit] [--allow-idp-initiated] [--default-redirect PATH]")
+			return usageErr("usage: scimd saml configure --tenant SLUG (--sso-url URL --issuer ENTITY_ID --cert FILE.pem | --idp-metadata FILE) [--jit [--jit-trust-user-type]] [--allow-idp-initiated] [--default-redirect PATH]")
 		}
-		in := saml.Settings{SSOURL: *ssoURL, Issuer: *issuer, JIT: *jit, AllowIdPInitiated: *idpInit, DefaultRedirect: *redirect}
+		in := saml.Settings{SSOURL: *ssoURL, Issuer: *issuer, JIT: *jit, JITTrustUserType: *trustType, AllowIdPInitiated: *idpInit, DefaultRedirect: *redirect}
 		if *metadataFile != "" {
 			if in.IdPMetadata, err = os.ReadFile(*metadataFile); err != nil {
 				return fmt.Errorf("cannot read the IdP metadata: %w", err)

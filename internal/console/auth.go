@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"encoding/base64"
 	"net/http"
@@ -167,12 +168,38 @@ func (s *Service) setAdminCookie(w http.ResponseWriter, slug, value string, maxA
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
 
+// readableText answers 400 with the error page for a path or query parameter that holds a
+// NUL character or invalid UTF-8: the database cannot compare such text (PostgreSQL
+// refuses it), and no link of the console makes it.
+func (s *Service) readableText(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok := readable(r.URL.Path)
+		for k, vs := range r.URL.Query() {
+			ok = ok && readable(k)
+			for _, v := range vs {
+				ok = ok && readable(v)
+			}
+		}
+		if !ok {
+			s.fail(w, r, nil, errUnreadable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+var errUnreadable = &pageErr{status: http.StatusBadRequest, title: "Bad request", msg: "The address holds characters that cannot be read (a NUL character or invalid UTF-8)."}
+
+func readable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
 // fail renders err as a page: a *pageErr as it says, store errors as 404/503, anything else
 // as a logged 500.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, q *request, err error) {
 	var pe *pageErr
 	switch {
 	case errors.As(err, &pe):
+	case errors.Is(err, store.ErrInvalidText):
+		pe = errUnreadable
 	case errors.Is(err, store.ErrNotFound):
 		pe = &pageErr{status: http.StatusNotFound, title: "Not found", msg: "There is no organisation here."}
 	case errors.Is(err, store.ErrUnavailable):

@@ -40,7 +40,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	s := teststores.SQLite(t)
+	return newEnvOn(t, teststores.SQLite(t))
+}
+
+// newEnvOn is newEnv on a given fresh store.
+func newEnvOn(t *testing.T, s store.Store) *env {
+	t.Helper()
 	e := &env{t: t, store: s, now: time.Now().UTC()}
 	clock := func() time.Time { return e.now }
 	st, err := testkit.New(ctx, s, testkit.Options{Server: server.Config{PublicURL: origin},

@@ -23,6 +23,7 @@ type samlForm struct {
 	Cert            string
 	Metadata        string
 	JIT             bool
+	TrustUserType   bool
 	IdPInitiated    bool
 	DefaultRedirect string
 	DefaultUserType string
@@ -51,6 +52,7 @@ func (s *Service) samlView(ctx context.Context, q *request) (*samlView, error) {
 		v.SP = s.sso.Values(t.Slug, &cfg)
 		v.Form.SSOURL, v.Form.Issuer, v.Form.Cert = cfg.IdPSSOURL, cfg.IdPEntityID, cfg.IdPCertPEM
 		v.Form.JIT, v.Form.IdPInitiated, v.Form.DefaultRedirect = cfg.JIT, cfg.AllowIdPInitiated, cfg.DefaultRedirect
+		v.Form.TrustUserType = cfg.JITTrustUserType
 	case errors.Is(err, store.ErrNotFound):
 		v.SP = s.sso.Values(t.Slug, nil)
 	default:
@@ -79,9 +81,9 @@ func (s *Service) samlSave(w http.ResponseWriter, r *http.Request, q *request) e
 	ctx, t := r.Context(), q.tenant
 	f := r.PostForm
 	form := samlForm{Source: f.Get("source"), SSOURL: strings.TrimSpace(f.Get("sso_url")), Issuer: strings.TrimSpace(f.Get("issuer")),
-		Cert: f.Get("cert"), Metadata: f.Get("metadata"), JIT: f.Get("jit") == "on", IdPInitiated: f.Get("allow_idp_initiated") == "on",
+		Cert: f.Get("cert"), Metadata: f.Get("metadata"), JIT: f.Get("jit") == "on", TrustUserType: f.Get("jit_trust_user_type") == "on", IdPInitiated: f.Get("allow_idp_initiated") == "on",
 		DefaultRedirect: strings.TrimSpace(f.Get("default_redirect")), DefaultUserType: f.Get("default_user_type"), Errors: map[string]string{}}
-	in := sso.Settings{JIT: form.JIT, AllowIdPInitiated: form.IdPInitiated, DefaultRedirect: form.DefaultRedirect}
+	in := sso.Settings{JIT: form.JIT, JITTrustUserType: form.TrustUserType, AllowIdPInitiated: form.IdPInitiated, DefaultRedirect: form.DefaultRedirect}
 	if form.Source == "metadata" {
 		in.IdPMetadata = []byte(strings.TrimSpace(form.Metadata))
 		if len(in.IdPMetadata) == 0 {

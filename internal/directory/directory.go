@@ -36,11 +36,20 @@ const (
 	EventTokenRevoke   = "scim_token_revoke"
 	EventSAMLConfigure = "saml_configure"
 	EventUserTypes     = "user_types_update"
-	OutcomeSuccess     = "success"
-	OutcomeClientErr   = "client_error"
-	OutcomeServerErr   = "server_error"
-	resourceTypeUser   = "User"
-	resourceTypeGroup  = "Group"
+	// Sign-ins to the application through scimd's OpenID Connect provider: granted, or
+	// refused with the reason in the detail; and a grant revoked because its code or
+	// refresh token was replayed.
+	EventAppSignIn        = "app_sign_in"
+	EventAppFamilyRevoked = "app_token_family_revoked"
+	// EventSAMLLoginRefused is a refused or failed SAML login; its detail is the reason in
+	// words for the tenant's administrator (what the SAML library found, which certificate
+	// signed, by how much a clock is off).
+	EventSAMLLoginRefused = "saml_login_refused"
+	OutcomeSuccess        = "success"
+	OutcomeClientErr      = "client_error"
+	OutcomeServerErr      = "server_error"
+	resourceTypeUser      = "User"
+	resourceTypeGroup     = "Group"
 )
 
 // ActorSAML is the actor of just-in-time provisioning at a SAML login.
@@ -106,6 +115,7 @@ type Directory struct {
 	observe Observer
 	limits  Limits
 	now     func() time.Time
+	bounds  Bounds
 }
 
 // New returns a Directory on s with the default Limits. observe may be nil.
@@ -119,7 +129,7 @@ func NewWithLimits(s store.Store, log *slog.Logger, observe Observer, lim Limits
 	if observe == nil {
 		observe = func(store.Event) {}
 	}
-	return &Directory{store: s, log: log, observe: observe, limits: lim.withDefaults(),
+	return &Directory{store: s, log: log, observe: observe, limits: lim.withDefaults(), bounds: Bounds{}.withDefaults(),
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
 

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/scimd/scimd/internal/scim"
@@ -37,6 +38,18 @@ func memberIDs(body map[string]any, max int) ([]string, error) {
 	return ids, nil
 }
 
+// notSelf refuses a group named as its own member (400 invalidValue). Longer cycles (A in
+// B, B in A) are kept as written: scimd stores direct memberships only and never expands
+// nested groups, so a cycle costs nothing and loops nowhere.
+func notSelf(groupID string, ids []string) error {
+	for _, m := range ids {
+		if strings.EqualFold(m, groupID) {
+			return scim.BadRequest(scim.InvalidValue, "a group cannot be a member of itself")
+		}
+	}
+	return nil
+}
+
 func groupRules(attrs map[string]any) error {
 	if strings.TrimSpace(scim.String(attrs, "displayName")) == "" {
 		return scim.BadRequest(scim.InvalidValue, "displayName is required")
@@ -48,7 +61,11 @@ func groupRules(attrs map[string]any) error {
 // member id that is no user or group of the tenant; nothing is written), 409 uniqueness.
 func (d *Directory) CreateGroup(ctx context.Context, t store.Tenant, body map[string]any) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupCreate, resourceTypeGroup, "", "")
+	ev.Method = http.MethodPost
 	attrs, members, err := d.groupBody(body)
+	if err == nil {
+		err = d.checkStored(scim.Groups, attrs)
+	}
 	if err != nil {
 		ev.ResourceName = scim.String(attrs, "displayName")
 		return nil, d.finish(ctx, t, ev, err, "")
@@ -57,6 +74,9 @@ func (d *Directory) CreateGroup(ctx context.Context, t store.Tenant, body map[st
 	r := &scim.Resource{ID: store.NewID(), Meta: scim.Meta{Created: now, LastModified: now, Version: 1}, Attrs: attrs}
 	ev.ResourceID, ev.ResourceName = r.ID, scim.String(attrs, "displayName")
 	ev.Detail = fmt.Sprintf("members added: %d", len(members))
+	if ev.Changed = changedAttrs(scim.Groups, nil, attrs); len(members) > 0 {
+		ev.Changed = append(ev.Changed, "members")
+	}
 	if err := d.store.CreateResource(ctx, scim.Groups, t.ID, r, members, ev); err != nil {
 		ev.ResourceID = ""
 		return nil, d.finish(ctx, t, ev, err, fmt.Sprintf("displayName %q", ev.ResourceName))
@@ -82,8 +102,15 @@ func (d *Directory) groupBody(body map[string]any) (map[string]any, []string, er
 // ReplaceGroup replaces a group's attributes and its whole membership from a PUT body.
 func (d *Directory) ReplaceGroup(ctx context.Context, t store.Tenant, id string, body map[string]any, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupUpdate, resourceTypeGroup, id, "")
+	ev.Method = http.MethodPut
 	attrs, members, err := d.groupBody(body)
+	if err == nil {
+		err = d.checkStored(scim.Groups, attrs)
+	}
 	if err != nil {
+		return nil, d.finish(ctx, t, ev, err, "")
+	}
+	if err := notSelf(id, members); err != nil {
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
 	ev.ResourceName = scim.String(attrs, "displayName")
@@ -106,14 +133,21 @@ func (d *Directory) ReplaceGroup(ctx context.Context, t store.Tenant, id string,
 // in one transaction.
 func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, ops []patch.Operation, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupUpdate, resourceTypeGroup, id, "")
+	ev.Method = http.MethodPatch
 	edits, rest, err := patch.SplitMembers(ops, "members")
 	if err != nil {
 		return nil, d.finish(ctx, t, ev, err, "")
 	}
-	added, removed := 0, 0
+	added, removed, total := 0, 0, 0
 	for _, e := range edits {
-		if len(e.IDs) > d.limits.MaxMembersPerRequest {
+		// Counted over the whole request: three operations of 6,000 members are 18,000.
+		if total += len(e.IDs); total > d.limits.MaxMembersPerRequest {
 			return nil, d.finish(ctx, t, ev, scim.BadRequest(scim.TooMany, "at most %d members in one request", d.limits.MaxMembersPerRequest), "")
+		}
+		if e.Kind == scim.MembersAdd || e.Kind == scim.MembersReplace {
+			if err := notSelf(id, e.IDs); err != nil {
+				return nil, d.finish(ctx, t, ev, err, "")
+			}
 		}
 		switch e.Kind {
 		case scim.MembersAdd, scim.MembersReplace:
@@ -126,11 +160,14 @@ func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, o
 		if err := checkVersion(r, ifMatch); err != nil {
 			return store.Change{}, err
 		}
-		next, changed, err := patch.Apply(scim.Groups, r.Attrs, rest)
+		next, changed, err := patch.ApplyContext(ctx, scim.Groups, r.Attrs, rest, d.patchLimits())
 		if err != nil {
 			return store.Change{}, err
 		}
 		if err := groupRules(next); err != nil {
+			return store.Change{}, err
+		}
+		if err := d.checkStored(scim.Groups, next); err != nil {
 			return store.Change{}, err
 		}
 		ev.ResourceName = scim.String(next, "displayName")

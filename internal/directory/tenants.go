@@ -122,7 +122,10 @@ func (a *Authenticator) touch(ctx context.Context, tok store.Token) {
 	}
 	a.touched[tok.ID] = now
 	a.mu.Unlock()
-	_ = a.store.TouchToken(context.WithoutCancel(ctx), tok.TenantID, tok.ID, now)
+	// Bounded: a busy database must not hold the request for a bookkeeping write.
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	_ = a.store.TouchToken(tctx, tok.TenantID, tok.ID, now)
 }
 
 // Tenants lists every tenant by slug.

@@ -3,12 +3,9 @@ package faults
 import (
 	"context"
 	"net/http"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/scimd/scimd/internal/store/postgres/pgtest"
 )
 
 // TestKill9 runs the real binary, storms it with creates and group PATCHes, kills it with
@@ -16,17 +13,12 @@ import (
 // write is there and that no resource is torn (resource, memberships and audit events
 // agree). On SQLite and on PostgreSQL.
 func TestKill9(t *testing.T) {
-	backends := []struct {
-		name string
-		dsn  func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "scimd.db") }},
-		{"postgres", func(t *testing.T) string { return pgtest.NewDatabase(t, "") }},
-	}
-	for _, b := range backends {
+	for _, b := range binaryBackends {
 		t.Run(b.name, func(t *testing.T) {
 			dsn := b.dsn(t)
-			p := startScimd(t, dsn)
+			// The storm sends one tenant's requests faster than the default per-tenant rate
+			// limit allows (TestRateLimitPerTenant holds that); here every request must land.
+			p := startScimd(t, dsn, "--rate-limit", "0")
 			token := p.bootstrapToken(t)
 			c := newClient("http://"+p.addr, token)
 			var groups []string
@@ -54,7 +46,7 @@ func TestKill9(t *testing.T) {
 				t.Fatalf("only %d writes acknowledged before the kill", len(l.users))
 			}
 
-			p2 := startScimd(t, dsn)
+			p2 := startScimd(t, dsn, "--rate-limit", "0")
 			c2 := newClient("http://"+p2.addr, token)
 			if got := get(t, c2.Base+"/readyz"); got != http.StatusOK {
 				t.Fatalf("/readyz after restart = %d", got)

@@ -73,7 +73,7 @@ func Configure(ctx context.Context, dir *directory.Directory, t store.Tenant, in
 	}
 	return dir.ConfigureSAML(ctx, t, store.SAMLConfig{
 		TenantID: t.ID, IdPEntityID: in.Issuer, IdPSSOURL: strings.TrimSpace(in.SSOURL), IdPCertPEM: encodeCerts(certs),
-		JIT: in.JIT, AllowIdPInitiated: in.AllowIdPInitiated, DefaultRedirect: redirect,
+		JIT: in.JIT, JITTrustUserType: in.JITTrustUserType, AllowIdPInitiated: in.AllowIdPInitiated, DefaultRedirect: redirect,
 		SPKeyPEM: key, SPCertPEM: cert, CreatedAt: now, UpdatedAt: now,
 	})
 }

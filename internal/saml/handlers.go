@@ -48,6 +48,19 @@ func (s *Service) metadata(w http.ResponseWriter, r *http.Request) {
 // database under the hash of the browser's request-binding cookie.
 func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	ctx, slug := r.Context(), chi.URLParam(r, "slug")
+	// Anonymous and not free (a signature and a stored row): bounded per address and per
+	// tenant before anything is read.
+	now := s.now()
+	if ok, wait := s.startsByAddr.take(remoteHost(r), now); !ok {
+		s.metrics.login(ReasonThrottled)
+		throttled(w, wait, "Too many sign-ins from your network; try again in a minute.")
+		return
+	}
+	if ok, wait := s.startsByTenant.take(slug, now); !ok {
+		s.metrics.login(ReasonThrottled)
+		throttled(w, wait, "Too many sign-ins to this account at once; try again in a minute.")
+		return
+	}
 	t, cfg, err := s.tenantConfig(ctx, slug)
 	if err != nil {
 		s.pageError(w, r, slug, err)
@@ -67,13 +80,24 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, slug, err)
 		return
 	}
+	if r.URL.Query().Get(forceAuthnParam) == "1" {
+		force := true
+		req.ForceAuthn = &force
+	}
 	binding := ""
 	if c, err := r.Cookie(requestCookie); err == nil && len(c.Value) == 43 {
 		binding = c.Value
 	} else {
 		binding = randomToken()
 	}
-	now := s.now()
+	if n, err := s.store.PendingSAMLRequests(ctx, t.ID, now, s.cfg.MaxPendingRequests); err != nil {
+		s.pageError(w, r, slug, err)
+		return
+	} else if n >= s.cfg.MaxPendingRequests {
+		s.metrics.login(ReasonThrottled)
+		throttled(w, s.cfg.RequestTTL, "Too many sign-ins to this account are in progress; try again in a few minutes.")
+		return
+	}
 	if err := s.store.CreateSAMLRequest(ctx, store.SAMLRequest{TenantID: t.ID, ID: req.ID, BindingHash: hashToken(binding),
 		ReturnTo: returnTo, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RequestTTL)}); err != nil {
 		s.pageError(w, r, slug, err)

@@ -34,6 +34,9 @@ const (
 	ReasonNotConfigured = "not_configured"
 	ReasonInternal      = "internal"
 	ReasonUnavailable   = "unavailable"
+	// ReasonThrottled: a login start refused by the per-address or per-tenant bound, or
+	// because the tenant has too many pending requests.
+	ReasonThrottled = "throttled"
 )
 
 // reasonOutcome is the outcome of each reason.
@@ -61,6 +64,7 @@ var reasonOutcome = map[string]string{
 	ReasonNotConfigured: OutcomeRefused,
 	ReasonInternal:      OutcomeError,
 	ReasonUnavailable:   OutcomeError,
+	ReasonThrottled:     OutcomeRefused,
 }
 
 type metrics struct {
@@ -70,7 +74,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scimd_saml_logins_total",
-		Help: "SAML logins at the ACS by outcome (success, refused, error) and reason (success, bad_signature, expired, replay, audience, destination, inactive_user, jit_disabled, …).",
+		Help: "SAML logins at the ACS (and login starts refused by a throttle, reason throttled) by outcome (success, refused, error) and reason (success, bad_signature, expired, replay, audience, destination, inactive_user, jit_disabled, …).",
 	}, []string{"outcome", "reason"})}
 	if err := reg.Register(m.logins); err != nil {
 		return nil, err

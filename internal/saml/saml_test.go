@@ -41,6 +41,7 @@ type env struct {
 // cfgOpts are a tenant's SAML options in a test.
 type cfgOpts struct {
 	noJIT, idpInitiated bool
+	trustUserType       bool
 	defaultRedirect     string
 }
 
@@ -58,9 +59,15 @@ func newEnv(t *testing.T, o cfgOpts) *env {
 // newEnvOn is newEnv on a given fresh store.
 func newEnvOn(t *testing.T, s store.Store, o cfgOpts) *env {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	d := directory.New(s, log, nil)
-	svc, err := New(Config{PublicURL: publicURL}, s, d, log, prometheus.NewRegistry())
+	return newEnvTuned(t, s, o, Config{PublicURL: publicURL}, directory.Bounds{}, slog.New(slog.DiscardHandler))
+}
+
+// newEnvTuned is newEnvOn with the service's configuration, the directory's bounds and the
+// logger given.
+func newEnvTuned(t *testing.T, s store.Store, o cfgOpts, cfg Config, bounds directory.Bounds, log *slog.Logger) *env {
+	t.Helper()
+	d := directory.New(s, log, nil).WithBounds(bounds)
+	svc, err := New(cfg, s, d, log, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +103,7 @@ func (e *env) configure(tn store.Tenant, o cfgOpts) {
 		o.defaultRedirect = "" // the option is meant for the other tenant
 	}
 	in := Settings{SSOURL: "https://idp.example.com/sso", Issuer: e.idp.entityID, CertPEM: e.idp.certPEM,
-		JIT: !o.noJIT, AllowIdPInitiated: o.idpInitiated, DefaultRedirect: o.defaultRedirect}
+		JIT: !o.noJIT, JITTrustUserType: o.trustUserType, AllowIdPInitiated: o.idpInitiated, DefaultRedirect: o.defaultRedirect}
 	fixed := directory.New(fixedKeyStore{e.store}, slog.New(slog.DiscardHandler), nil)
 	if _, err := Configure(ctx, fixed, tn, in, time.Now()); err != nil {
 		e.t.Fatal(err)
@@ -202,7 +209,7 @@ func (e *env) response(slug string, spec assertionSpec) string {
 }
 
 func TestSPInitiatedLoginWithJIT(t *testing.T) {
-	e := newEnv(t, cfgOpts{})
+	e := newEnv(t, cfgOpts{trustUserType: true})
 	b := e.browser()
 	id := b.startLogin("acme", "/t/acme/projects?tab=2")
 	if c := b.cookies[requestCookie]; c == nil || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteNoneMode || c.Path != "/t/acme/saml/" {
@@ -551,6 +558,9 @@ func TestLoginReturnTo(t *testing.T) {
 		{"https://evil.example.com/", "/t/acme/"},
 		{"/t/beta/", "/t/acme/"},
 		{"/t/acme/../beta/", "/t/acme/"},
+		{"/t/acme/#/../../beta/saml/login", "/t/acme/"},
+		{"/t/acme#/../../beta/saml/login", "/t/acme/"},
+		{"/t/acme/#%2e%2e/%2e%2e/beta", "/t/acme/"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.returnTo, func(t *testing.T) {
@@ -592,6 +602,22 @@ func TestSafeReturnTo(t *testing.T) {
 		{"/t/acme/\x00", "", false},
 		{"/t/acme/\r\nLocation: x", "", false},
 		{"/t/acme/" + strings.Repeat("a", maxReturnTo), "", false},
+		// Fragments are cleaned as path by http.Redirect: a dot segment in one climbed out.
+		{"/t/acme/#/../../mal/saml/login", "", false},
+		{"/t/acme#/../../mal/saml/login", "", false},
+		{"/t/acme/#..", "", false},
+		{"/t/acme/#/./x", "", false},
+		{"/t/acme/#%2e%2e/%2e%2e/mal", "", false},
+		{"/t/acme/#%2E%2E/x", "", false},
+		{"/t/acme/?next=1#/../../mal", "", false},
+		{"/t/acme/x/%2e/y", "", false},
+		{"/t/acme/x/.%2e/y", "", false},
+		{"/t/acme//x", "", false},
+		{"/t/acme/x//", "", false},
+		{"/t/acme/#/route/a", "/t/acme/#/route/a", true},
+		{"/t/acme/?q=a/../b", "/t/acme/?q=a/../b", true},
+		{"/t/acme/%23/../../mal", "", false},
+		{"/t/acme/%252e%252e/mal", "/t/acme/%252e%252e/mal", true},
 	}
 	for _, tc := range tests {
 		got, ok := SafeReturnTo("acme", tc.in)

@@ -8,6 +8,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/store"
+	"github.com/scimd/scimd/internal/store/teststores"
 )
 
 const groupSchema = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -158,9 +162,12 @@ func TestGroupErrors(t *testing.T) {
 }
 
 // TestGroupConcurrentPatches: many IdP workers patch one group at once; nothing is lost.
+// The tenant's share of concurrent work is raised to the number of workers, so that all of
+// them are in flight together (TestTenantShare holds the share itself).
 func TestGroupConcurrentPatches(t *testing.T) {
-	backends(t, func(t *testing.T, e *env) {
-		const workers, each = 32, 500
+	const workers, each = 32, 500
+	teststores.Run(t, func(t *testing.T, s store.Store) {
+		e := newEnvConfig(t, s, func(c *server.Config) { c.TenantConcurrency = workers })
 		if testing.Short() {
 			t.Skip("32×500 concurrent adds: run without -short")
 		}

@@ -41,7 +41,10 @@ type Settings struct {
 	// taken from it (and must then be empty).
 	IdPMetadata []byte
 
-	JIT               bool
+	JIT bool
+	// JITTrustUserType takes a JIT user's userType from the assertion; off (the default),
+	// JIT users get the tenant's default userType, whatever the IdP sends.
+	JITTrustUserType  bool
 	AllowIdPInitiated bool
 	// DefaultRedirect is a local path of the tenant ("/t/SLUG/…"); empty means /t/SLUG/.
 	DefaultRedirect string

@@ -18,6 +18,9 @@ type SAMLConfig struct {
 	IdPCertPEM string
 	// JIT creates unknown users from their first assertion.
 	JIT bool
+	// JITTrustUserType takes a JIT user's userType from the assertion (when it is one of the
+	// tenant's types); off, JIT users get the tenant's default.
+	JITTrustUserType bool
 	// AllowIdPInitiated accepts unsolicited responses (a login started at the IdP's portal).
 	AllowIdPInitiated bool
 	// DefaultRedirect is the local path of the tenant a login lands on when it names none.
@@ -75,6 +78,9 @@ type SAMLStore interface {
 
 	// CreateSAMLRequest records a sent AuthnRequest.
 	CreateSAMLRequest(ctx context.Context, r SAMLRequest) error
+	// PendingSAMLRequests counts the tenant's requests not expired at now, stopping at
+	// limit (it returns at most limit).
+	PendingSAMLRequests(ctx context.Context, tenantID string, now time.Time, limit int) (int, error)
 	// SAMLRequests lists the tenant's requests bound to bindingHash that have not expired
 	// at now, newest first (at most 50: a browser that started more logins finishes a recent one).
 	SAMLRequests(ctx context.Context, tenantID string, bindingHash []byte, now time.Time) ([]SAMLRequest, error)
@@ -94,6 +100,14 @@ type SAMLStore interface {
 	SessionByHash(ctx context.Context, tenantID, kind string, hash []byte, now time.Time) (Session, error)
 	// DeleteSession deletes the session; deleting one that is gone is not an error.
 	DeleteSession(ctx context.Context, tenantID string, hash []byte) error
+
+	// SAMLIdentity returns the id of the user that the IdP (issuer) last signed in with the
+	// persistent NameID nameID; ErrNotFound when it names nobody (or the user is gone).
+	SAMLIdentity(ctx context.Context, tenantID, issuer, nameID string) (string, error)
+	// PutSAMLIdentity remembers that the IdP's persistent nameID names userID, replacing
+	// the user it named before; ErrNotFound when the tenant has no such user. A deleted
+	// user's identities go with them.
+	PutSAMLIdentity(ctx context.Context, tenantID, issuer, nameID, userID string, now time.Time) error
 
 	// PruneSAML deletes the requests, assertion ids and sessions of every tenant that
 	// expired before now, and returns how many rows it deleted.

@@ -31,6 +31,8 @@ type Options struct {
 	Console *console.Config
 	// Limits are the directory's bounds (zero: the defaults).
 	Limits directory.Limits
+	// Bounds are what one write may store (zero: the defaults).
+	Bounds directory.Bounds
 	// Log is the logger (default: discard).
 	Log *slog.Logger
 	// TenantLabel turns on the tenant label of the provisioning event metric.
@@ -61,13 +63,14 @@ func New(ctx context.Context, st store.Store, o Options) (*Stack, error) {
 	s := &Stack{Registry: prometheus.NewRegistry()}
 	s.Metrics = server.NewMetrics(s.Registry, o.TenantLabel)
 	s.Store = store.Instrument(st, s.Metrics.ObserveOp)
-	s.Dir = directory.NewWithLimits(s.Store, o.Log, s.Metrics.EventObserver(s.Store), o.Limits)
+	s.Dir = directory.NewWithLimits(s.Store, o.Log, s.Metrics.EventObserver(s.Store), o.Limits).WithBounds(o.Bounds)
 	var err error
 	if s.SCIM, err = server.New(ctx, o.Server, s.Store, s.Dir, s.Metrics, o.Log); err != nil {
 		return nil, err
 	}
 	s.Router = server.NewRouter(s.Metrics, o.Log)
 	s.SCIM.Mount(s.Router)
+	browser := s.Router.With(s.SCIM.SlugShare) // as newApp: each tenant's share of browser pages
 	if o.SAML != nil || o.Console != nil {
 		cfg := saml.Config{}
 		if o.SAML != nil {
@@ -79,7 +82,7 @@ func New(ctx context.Context, st store.Store, o Options) (*Stack, error) {
 		if s.SAML, err = saml.New(cfg, s.Store, s.Dir, o.Log, s.Registry); err != nil {
 			return nil, err
 		}
-		s.SAML.Mount(s.Router)
+		s.SAML.Mount(browser)
 	}
 	if o.Console != nil {
 		cfg := *o.Console
@@ -89,7 +92,7 @@ func New(ctx context.Context, st store.Store, o Options) (*Stack, error) {
 		if s.Console, err = console.New(ctx, cfg, s.Store, s.Dir, s.SAML, o.Log); err != nil {
 			return nil, err
 		}
-		s.Console.Mount(s.Router)
+		s.Console.Mount(browser)
 	}
 	for _, m := range o.Mount {
 		m(s.Router)

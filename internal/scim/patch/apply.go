@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"slices"
@@ -20,21 +21,14 @@ import (
 // whose value filter matches nothing (or a filter that matches nothing and describes no new
 // value), invalidPath and mutability for operations that did not come through Parse.
 func Apply(rt *scim.ResourceType, attrs map[string]any, ops []Operation) (map[string]any, []string, error) {
-	before := pruneMap(deepCopyMap(attrs))
-	out := deepCopyMap(before)
-	a := applier{rt: rt, attrs: out}
-	for i, op := range ops {
-		if err := a.apply(op); err != nil {
-			return nil, nil, inOp(i, err)
-		}
-		pruneMap(out)
-	}
-	return out, changed(rt, before, out), nil
+	return ApplyContext(context.Background(), rt, attrs, ops, Limits{})
 }
 
 type applier struct {
 	rt    *scim.ResourceType
 	attrs map[string]any
+	ctx   context.Context
+	lim   Limits
 }
 
 func (a *applier) apply(op Operation) error {
@@ -194,10 +188,16 @@ func (a *applier) attr(op string, ap scim.AttrPath, value any) error {
 	if ap.Sub == nil {
 		if op == OpRemove {
 			if value != nil && def.MultiValued {
-				return removeValues(h, def, value, name)
+				return a.removeValues(h, def, value, name)
 			}
 			delete(h, key)
 			return nil
+		}
+		// A list longer than the bound is refused before any value of it is checked.
+		if list, ok := value.([]any); ok && def.MultiValued {
+			if err := a.checkCount(def, name, len(list)); err != nil {
+				return err
+			}
 		}
 		nv, err := normalize(def, value, name)
 		if err != nil {
@@ -213,16 +213,37 @@ func (a *applier) attr(op string, ap scim.AttrPath, value any) error {
 		case def.MultiValued:
 			values := nv.([]any)
 			if op == OpReplace {
+				if err := a.checkCount(def, name, len(values)); err != nil {
+					return err
+				}
 				h[key] = values
 				fixPrimary(def, values, allIndexes(values))
 				return nil
 			}
+			// Linear in the values: each is compared by its canonical form through a set,
+			// not with every value already there.
 			list := asList(h[key])
+			have := make(map[string]bool, len(list)+len(values))
+			for i, e := range list {
+				if err := a.tick(i); err != nil {
+					return err
+				}
+				have[canonical(e)] = true
+			}
 			var touched []int
-			for _, v := range values {
-				if !slices.ContainsFunc(list, func(e any) bool { return reflect.DeepEqual(e, v) }) {
-					list = append(list, v)
-					touched = append(touched, len(list)-1)
+			for i, v := range values {
+				if err := a.tick(i); err != nil {
+					return err
+				}
+				k := canonical(v)
+				if have[k] {
+					continue
+				}
+				have[k] = true
+				list = append(list, v)
+				touched = append(touched, len(list)-1)
+				if err := a.checkCount(def, name, len(list)); err != nil {
+					return err
 				}
 			}
 			h[key] = list
@@ -316,43 +337,55 @@ func normalize(def *scim.Attribute, value any, name string) (any, error) {
 // members with {"op": "Remove", "path": "members", "value": [{"value": "<id>"}]}. A given
 // object with a "value" removes every value with that "value"; any other given value removes
 // the values equal to it.
-func removeValues(h map[string]any, def *scim.Attribute, value any, name string) error {
+func (a *applier) removeValues(h map[string]any, def *scim.Attribute, value any, name string) error {
 	nv, err := def.Normalize(value, name)
 	if err != nil || nv == nil {
 		return err
 	}
 	given := nv.([]any)
 	valueSub := def.Sub("value")
-	gone := func(e any) bool {
-		for _, g := range given {
-			if reflect.DeepEqual(e, g) {
-				return true
-			}
-			gm, ok := g.(map[string]any)
-			em, ok2 := e.(map[string]any)
-			if !ok || !ok2 || valueSub == nil {
-				continue
-			}
-			gv, has := gm[valueSub.Name]
-			if has && sameScalar(em[valueSub.Name], gv, valueSub.CaseExact) {
-				return true
+	// Sets of what goes, so that the cost is linear: whole values by canonical form, and the
+	// "value" sub-attributes given, by the key under which sameScalar holds.
+	whole := make(map[string]bool, len(given))
+	byValue := map[string]bool{}
+	for i, g := range given {
+		if err := a.tick(i); err != nil {
+			return err
+		}
+		whole[canonical(g)] = true
+		if gm, ok := g.(map[string]any); ok && valueSub != nil {
+			if gv, has := gm[valueSub.Name]; has {
+				byValue[scalarKey(gv, valueSub.CaseExact)] = true
 			}
 		}
-		return false
+	}
+	var tickErr error
+	i := 0
+	gone := func(e any) bool {
+		if tickErr = cmpOr(tickErr, a.tick(i)); tickErr != nil {
+			return false
+		}
+		i++
+		if whole[canonical(e)] {
+			return true
+		}
+		em, ok := e.(map[string]any)
+		if !ok || valueSub == nil || len(byValue) == 0 {
+			return false
+		}
+		return byValue[scalarKey(em[valueSub.Name], valueSub.CaseExact)]
 	}
 	if list := asList(h[def.Name]); len(list) > 0 {
 		h[def.Name] = slices.DeleteFunc(list, gone)
 	}
-	return nil
+	return tickErr
 }
 
-func sameScalar(a, b any, caseExact bool) bool {
-	as, ok1 := a.(string)
-	bs, ok2 := b.(string)
-	if ok1 && ok2 && !caseExact {
-		return strings.EqualFold(as, bs)
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
 	}
-	return reflect.DeepEqual(a, b)
+	return b
 }
 
 // filtered applies op to the values of p.Attr that p.Filter selects.
@@ -422,6 +455,9 @@ func (a *applier) filtered(op string, p *Path, value any) error {
 		}
 		elems = append(elems, elem)
 		touched = []int{len(elems) - 1}
+		if err := a.checkCount(def, p.Attr.String(), len(elems)); err != nil {
+			return err
+		}
 	} else {
 		for _, i := range matched {
 			switch m := elems[i].(map[string]any); {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,21 +46,45 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !ok {
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = "30s"
 	}
+	cfg.AfterRelease = keepWritable
+	// The pool is sized for many tenants at once unless the URL says otherwise
+	// (pool_max_conns); the server gives each tenant a share well below it.
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	// Token checks and readiness get a small pool of their own, so that no load of other
+	// queries can make them wait.
+	pcfg := cfg.Copy()
+	pcfg.MaxConns, pcfg.MinConns = PriorityConns, 0
+	prio, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
+		prio.Close()
 		return nil, fmt.Errorf("postgres: cannot reach the database: %w", err)
 	}
-	return &Store{Store: sqlstore.New(&db{conn: conn{pool}, pool: pool}, sqlfilter.Postgres), Pool: pool}, nil
+	d := &db{conn: conn{pool}, pool: pool, prio: &db{conn: conn{prio}, pool: prio}}
+	return &Store{Store: sqlstore.New(d, sqlfilter.Postgres), Pool: pool}, nil
 }
 
 // MigrationDir is the folder of migrations.FS this backend's migrations are in.
 const MigrationDir = "postgres"
+
+// DefaultMaxConns is the main pool's size when the database URL sets no pool_max_conns;
+// PriorityConns is the size of the pool reserved for token checks and readiness.
+const (
+	DefaultMaxConns = 16
+	PriorityConns   = 2
+)
 
 // Migrate applies pending migrations and returns those applied.
 func (s *Store) Migrate(ctx context.Context) ([]sqlstore.Migration, error) {
@@ -91,7 +116,8 @@ func translate(err error) error {
 			return fmt.Errorf("%w: %s", store.ErrConflict, pe.ConstraintName)
 		case pe.Code == "22P05", pe.Code == "22021": // NUL in text; invalid byte sequence
 			return fmt.Errorf("%w: %s", store.ErrInvalidText, pe.Message)
-		case pe.Code[:2] == "08", pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300":
+		case pe.Code[:2] == "08", pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300",
+			pe.Code == "25006": // read-only: the node is not (or no longer) the primary; keepWritable drops the connection
 			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 		case retryable(err):
 			// Still losing after Tx's retries: the client may try again later (503). The
@@ -105,6 +131,18 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// keepWritable is the pool's AfterRelease: a connection whose session has become read-only
+// (default_transaction_read_only or in_hot_standby, which PostgreSQL 14 and later report to
+// the client as they change) is closed instead of going back to the pool. After a failover
+// that leaves the old primary running read-only, or a reconnect that reached a standby, the
+// next connection is then opened anew, and with target_session_attrs=read-write it finds
+// the primary; without this, pooled connections would keep failing writes for their whole
+// lifetime while pings (and /readyz) succeed.
+func keepWritable(c *pgx.Conn) bool {
+	pc := c.PgConn()
+	return pc.ParameterStatus("default_transaction_read_only") != "on" && pc.ParameterStatus("in_hot_standby") != "on"
 }
 
 // connectionLost reports whether err is the connection to the server breaking (the server
@@ -160,6 +198,17 @@ func (r pgRows) Err() error             { return translate(r.Rows.Err()) }
 type db struct {
 	conn
 	pool *pgxpool.Pool
+	prio *db // the reserved pool; nil on the reserved pool itself
+}
+
+var _ sqlstore.PriorityDB = (*db)(nil)
+
+// Priority implements sqlstore.PriorityDB.
+func (d *db) Priority() sqlstore.DB {
+	if d.prio == nil {
+		return d
+	}
+	return d.prio
 }
 
 // maxAttempts bounds the retries of a transaction that lost a serialization race or a
@@ -184,5 +233,8 @@ func (d *db) Ping(ctx context.Context) error { return translate(d.pool.Ping(ctx)
 
 func (d *db) Close() error {
 	d.pool.Close()
+	if d.prio != nil {
+		d.prio.pool.Close()
+	}
 	return nil
 }

@@ -56,8 +56,9 @@ const (
 type operand struct {
 	expr    string
 	kind    kind
-	ci      bool // compare case-insensitively
-	notNull bool // always present
+	ci      bool   // compare case-insensitively
+	notNull bool   // always present
+	foldKey string // column of scim.FoldKey(expr), compared by eq when ci
 }
 
 // scope resolves the sub-attributes named inside a value path, or by a comparison on a
@@ -303,6 +304,9 @@ func (c *compiler) column(col Column, a *scim.Attribute) operand {
 		o.kind = kUUID
 	default:
 		o.kind, o.ci = kText, !a.CaseExact
+		if col.FoldKey != "" {
+			o.foldKey = c.t.Alias + "." + col.FoldKey
+		}
 	}
 	return o
 }
@@ -345,6 +349,9 @@ func (c *compiler) eq(o operand, v any) (string, error) {
 		s, ok := v.(string)
 		if !ok {
 			return "", typeFault(o, v)
+		}
+		if o.ci && o.foldKey != "" {
+			return o.foldKey + " = " + c.a.Add(scim.FoldKey(s)), nil
 		}
 		if o.ci {
 			return "lower(" + x + ") = lower(" + c.a.Add(s) + ")", nil

@@ -57,8 +57,8 @@ func TestCompileSQL(t *testing.T) {
 		sqlite   string
 		args     []any // the same in both dialects
 	}{
-		{"userName uses the lower() index", `userName eq "Ann@Example.com"`, scim.Users,
-			`lower(r.user_name) = lower($1)`, `lower(r.user_name) = lower(?1)`, []any{"Ann@Example.com"}},
+		{"userName uses the folded key", `userName eq "Ann@Example.com"`, scim.Users,
+			`r.user_name_key = $1`, `r.user_name_key = ?1`, []any{scim.FoldKey("Ann@Example.com")}},
 		{"externalId is case-exact", `externalId eq "jyoung"`, scim.Users,
 			`r.external_id = $1`, `r.external_id = ?1`, []any{"jyoung"}},
 		{"co escapes wildcards", `displayName co "50%_off"`, scim.Users,

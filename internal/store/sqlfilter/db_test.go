@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -151,13 +152,24 @@ func (db *testDB) ids(tb testing.TB, query string, args ...any) ([]string, error
 	return db.query(ctx, query, args...)
 }
 
+// readMigration returns every migration of dialect, in order, as one script.
 func readMigration(tb testing.TB, dialect string) string {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "migrations", dialect, "0001_init.sql"))
-	if err != nil {
-		tb.Fatal(err)
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "migrations", dialect, "*.sql"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("migrations of %s: %v", dialect, err)
 	}
-	return string(b)
+	sort.Strings(files)
+	var all strings.Builder
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		all.Write(b)
+		all.WriteString("\n")
+	}
+	return all.String()
 }
 
 func mustTime(tb testing.TB, s string) time.Time {
@@ -205,19 +217,19 @@ func fixture(tb testing.TB, ts func(time.Time) any, boolean func(bool) any) (stm
 		for _, u := range list {
 			active, _ := u.attrs["active"].(bool)
 			created := ts(mustTime(tb, u.created))
-			add(`INSERT INTO users (tenant_id, id, user_name, external_id, active, user_type, display_name, created_at, last_modified, version, data)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10)`,
+			add(`INSERT INTO users (tenant_id, id, user_name, external_id, active, user_type, display_name, created_at, last_modified, version, data, user_name_key)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)`,
 				tenant, u.id, u.attrs["userName"], str(u.attrs, "externalId"), boolean(active), str(u.attrs, "userType"),
-				str(u.attrs, "displayName"), created, created, mustJSON(tb, u.attrs))
+				str(u.attrs, "displayName"), created, created, mustJSON(tb, u.attrs), scim.FoldKey(scim.String(u.attrs, "userName")))
 		}
 		if tenant == t3 {
 			continue
 		}
 		for _, g := range groups {
 			created := ts(mustTime(tb, g.created))
-			add(`INSERT INTO groups (tenant_id, id, display_name, external_id, created_at, last_modified, version, data)
-				VALUES ($1, $2, $3, $4, $5, $6, 1, $7)`,
-				tenant, g.id, g.attrs["displayName"], str(g.attrs, "externalId"), created, created, mustJSON(tb, g.attrs))
+			add(`INSERT INTO groups (tenant_id, id, display_name, external_id, created_at, last_modified, version, data, display_name_key)
+				VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)`,
+				tenant, g.id, g.attrs["displayName"], str(g.attrs, "externalId"), created, created, mustJSON(tb, g.attrs), scim.FoldKey(scim.String(g.attrs, "displayName")))
 		}
 	}
 	for _, m := range memberships {

@@ -29,11 +29,11 @@ func TestLayouts(t *testing.T) {
 		want  string
 	}{
 		{"user, all set", UsersLayout, map[string]any{"userName": "ann", "externalId": "x1", "active": true, "userType": "admin", "displayName": "Ann"},
-			"[user_name external_id active user_type display_name] [ann x1 true admin Ann]"},
+			"[user_name user_name_key external_id active user_type display_name] [ann ANN x1 true admin Ann]"},
 		{"user, optional ones absent", UsersLayout, map[string]any{"userName": "ann", "externalId": ""},
-			"[user_name external_id active user_type display_name] [ann <nil> false <nil> <nil>]"},
+			"[user_name user_name_key external_id active user_type display_name] [ann ANN <nil> false <nil> <nil>]"},
 		{"group", GroupsLayout, map[string]any{"displayName": "Sales", "members": []any{"ignored"}},
-			"[display_name external_id] [Sales <nil>]"},
+			"[display_name display_name_key external_id] [Sales SALES <nil>]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cols, vals := tc.l.Values(tc.attrs)

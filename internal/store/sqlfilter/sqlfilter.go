@@ -3,7 +3,9 @@
 // are always parameters: no SQL is ever made from input text.
 //
 // Semantics, the same on both backends: strings compare case-insensitively unless the
-// attribute is caseExact (lower() on both sides; SQLite's lower() folds ASCII only); co, sw
+// attribute is caseExact (eq on userName and group displayName compares the folded key
+// column, scim.FoldKey, the same Unicode folding on both; elsewhere lower() on both sides,
+// and SQLite's lower() folds ASCII only); co, sw
 // and ew are substring matches; gt, ge, lt and le order strings by code point, date-times by
 // time and numbers numerically; pr means present, not null and, for strings, not empty;
 // `x ne v` is `not (x eq v)`, so it matches resources without x, and on a multi-valued
@@ -72,6 +74,9 @@ type Column struct {
 	Name    string // without the table alias
 	UUID    bool   // uuid in PostgreSQL, text in SQLite
 	NotNull bool   // always set, so that pr is always true
+	// FoldKey names the column holding scim.FoldKey of this one: eq and ne compare it, so
+	// that case-insensitive equality is the same Unicode folding on every backend.
+	FoldKey string
 }
 
 // Table describes the table being filtered: its alias in the query, the resource type its
@@ -123,7 +128,7 @@ type Layout struct {
 var (
 	UsersLayout = &Layout{Name: "users", Type: scim.Users, Indexed: []Indexed{
 		{"id", ByStore, Column{Name: "id", UUID: true, NotNull: true}},
-		{"userName", Text, Column{Name: "user_name"}},
+		{"userName", Text, Column{Name: "user_name", FoldKey: "user_name_key"}},
 		{"externalId", TextOrNull, Column{Name: "external_id"}},
 		{"active", Bool, Column{Name: "active", NotNull: true}},
 		{"userType", TextOrNull, Column{Name: "user_type"}},
@@ -133,7 +138,7 @@ var (
 	}}
 	GroupsLayout = &Layout{Name: "groups", Type: scim.Groups, Indexed: []Indexed{
 		{"id", ByStore, Column{Name: "id", UUID: true, NotNull: true}},
-		{"displayName", Text, Column{Name: "display_name"}},
+		{"displayName", Text, Column{Name: "display_name", FoldKey: "display_name_key"}},
 		{"externalId", TextOrNull, Column{Name: "external_id"}},
 		{"meta.created", ByStore, Column{Name: "created_at", NotNull: true}},
 		{"meta.lastModified", ByStore, Column{Name: "last_modified", NotNull: true}},
@@ -175,6 +180,10 @@ func (l *Layout) Values(attrs map[string]any) (cols []string, vals []any) {
 			v = b
 		}
 		cols, vals = append(cols, ix.Name), append(vals, v)
+		if ix.FoldKey != "" {
+			s, _ := v.(string)
+			cols, vals = append(cols, ix.FoldKey), append(vals, scim.FoldKey(s))
+		}
 	}
 	return cols, vals
 }

@@ -56,7 +56,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		readers.Close()
 		return nil, fmt.Errorf("sqlite: cannot open %s: %w", path, err)
 	}
-	return &Store{Store: sqlstore.New(&db{sdb: readers, w: writer}, sqlfilter.SQLite), DB: readers}, nil
+	// Token checks and readiness read on a small pool of their own, so that no load of
+	// other reads can make them wait.
+	prio, err := openPool(ctx, dsn, 2)
+	if err != nil {
+		readers.Close()
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: cannot open %s: %w", path, err)
+	}
+	d := &db{sdb: readers, w: writer, prio: &db{sdb: prio, w: writer}}
+	return &Store{Store: sqlstore.New(d, sqlfilter.SQLite), DB: readers}, nil
 }
 
 func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
@@ -205,6 +214,17 @@ type db struct {
 	sdb   *sql.DB // readers
 	w     *sql.DB // the one writer
 	stmts cache[*sql.Stmt]
+	prio  *db // reads reserved for token checks and readiness; nil on prio itself
+}
+
+var _ sqlstore.PriorityDB = (*db)(nil)
+
+// Priority implements sqlstore.PriorityDB. Writes still go to the one writer.
+func (d *db) Priority() sqlstore.DB {
+	if d.prio == nil {
+		return d
+	}
+	return d.prio
 }
 
 // reader returns what a read runs on: a statement prepared once on the readers' pool (SQLite
@@ -270,11 +290,19 @@ func (d *db) Tx(ctx context.Context, fn func(sqlstore.Conn) error) error {
 }
 
 func (d *db) Ping(ctx context.Context) error { return translate(d.sdb.PingContext(ctx)) }
-func (d *db) Close() error {
+func (d *db) closeStmts() {
 	d.stmts.mu.Lock()
 	for _, st := range d.stmts.m {
 		st.Close()
 	}
 	d.stmts.mu.Unlock()
+}
+
+func (d *db) Close() error {
+	d.closeStmts()
+	if d.prio != nil {
+		d.prio.closeStmts()
+		return errors.Join(d.w.Close(), d.sdb.Close(), d.prio.sdb.Close())
+	}
 	return errors.Join(d.w.Close(), d.sdb.Close())
 }

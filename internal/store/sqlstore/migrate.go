@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/sqlfilter"
 )
 
@@ -83,12 +86,59 @@ func (s *Store) Migrate(ctx context.Context, files fs.FS, dir string) ([]Migrati
 			applied = append(applied, m)
 		}
 	}
-	return applied, nil
+	return applied, s.fillFoldKeys(ctx)
 }
 
 // Version returns the highest applied migration version (0 for none).
 func (s *Store) Version(ctx context.Context) (int, error) {
 	var v int
-	err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	err := s.prio().QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
 	return v, err
+}
+
+// fillFoldKeys writes the folded key (scim.FoldKey) of userName and group displayName on
+// rows stored before the key columns existed (NULL). Two old names that fold the same (SQLite
+// compared ASCII only) both keep working: the later one's key gets a suffix no folded name
+// has (folded text holds no lower-case ASCII; the suffix does), so the unique index holds
+// and a new name that folds the same as either is refused.
+func (s *Store) fillFoldKeys(ctx context.Context) error {
+	for _, t := range []struct{ table, name, key string }{
+		{"users", "user_name", "user_name_key"},
+		{"groups", "display_name", "display_name_key"},
+	} {
+		for {
+			rows, err := s.db.Query(ctx, `SELECT tenant_id, id, `+t.name+` FROM `+t.table+` WHERE `+t.key+` IS NULL LIMIT 500`)
+			if err != nil {
+				return err
+			}
+			type row struct{ tenant, id, name string }
+			var batch []row
+			for rows.Next() {
+				var r row
+				if err := rows.Scan(&r.tenant, &r.id, &r.name); err != nil {
+					rows.Close()
+					return err
+				}
+				batch = append(batch, r)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if len(batch) == 0 {
+				break
+			}
+			set := `UPDATE ` + t.table + ` SET ` + t.key + ` = $3 WHERE tenant_id = $1 AND id = $2`
+			for _, r := range batch {
+				err := s.db.Exec(ctx, set, r.tenant, r.id, scim.FoldKey(r.name))
+				if errors.Is(err, store.ErrConflict) {
+					err = s.db.Exec(ctx, set, r.tenant, r.id, scim.FoldKey(r.name)+"\ndup:"+r.id)
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }

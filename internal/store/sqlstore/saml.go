@@ -10,12 +10,12 @@ import (
 )
 
 const samlConfigCols = `tenant_id, idp_entity_id, idp_sso_url, idp_cert_pem, jit, allow_idp_initiated, default_redirect,
-	sp_key_pem, sp_cert_pem, created_at, updated_at`
+	sp_key_pem, sp_cert_pem, created_at, updated_at, jit_trust_user_type`
 
 func scanSAMLConfig(r Row) (store.SAMLConfig, error) {
 	var c store.SAMLConfig
 	err := r.Scan(&c.TenantID, &c.IdPEntityID, &c.IdPSSOURL, &c.IdPCertPEM, &c.JIT, &c.AllowIdPInitiated, &c.DefaultRedirect,
-		&c.SPKeyPEM, &c.SPCertPEM, timeDest{&c.CreatedAt}, timeDest{&c.UpdatedAt})
+		&c.SPKeyPEM, &c.SPCertPEM, timeDest{&c.CreatedAt}, timeDest{&c.UpdatedAt}, &c.JITTrustUserType)
 	return c, err
 }
 
@@ -38,13 +38,14 @@ func (s *Store) PutSAMLConfig(ctx context.Context, c store.SAMLConfig, ev *store
 
 func (s *Store) putSAMLConfig(ctx context.Context, tx Conn, c store.SAMLConfig) (store.SAMLConfig, error) {
 	return scanSAMLConfig(tx.QueryRow(ctx, `INSERT INTO saml_configs (`+samlConfigCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (tenant_id) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, idp_sso_url = excluded.idp_sso_url,
 			idp_cert_pem = excluded.idp_cert_pem, jit = excluded.jit, allow_idp_initiated = excluded.allow_idp_initiated,
-			default_redirect = excluded.default_redirect, updated_at = excluded.updated_at
+			default_redirect = excluded.default_redirect, updated_at = excluded.updated_at,
+			jit_trust_user_type = excluded.jit_trust_user_type
 		RETURNING `+samlConfigCols,
 		c.TenantID, c.IdPEntityID, c.IdPSSOURL, c.IdPCertPEM, c.JIT, c.AllowIdPInitiated, c.DefaultRedirect,
-		c.SPKeyPEM, c.SPCertPEM, s.timeArg(c.CreatedAt), s.timeArg(c.UpdatedAt)))
+		c.SPKeyPEM, c.SPCertPEM, s.timeArg(c.CreatedAt), s.timeArg(c.UpdatedAt), c.JITTrustUserType))
 }
 
 // SAMLConfig implements store.SAMLStore.
@@ -64,6 +65,15 @@ func scanSAMLRequest(r Row) (store.SAMLRequest, error) {
 func (s *Store) CreateSAMLRequest(ctx context.Context, r store.SAMLRequest) error {
 	return s.db.Exec(ctx, `INSERT INTO saml_requests (`+samlRequestCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		r.TenantID, r.ID, r.BindingHash, r.ReturnTo, s.timeArg(r.CreatedAt), s.timeArg(r.ExpiresAt))
+}
+
+// PendingSAMLRequests implements store.SAMLStore; the count reads at most limit index
+// entries.
+func (s *Store) PendingSAMLRequests(ctx context.Context, tenantID string, now time.Time, limit int) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM saml_requests WHERE tenant_id = $1 AND expires_at > $2 LIMIT $3) p`,
+		tenantID, s.timeArg(now), limit).Scan(&n)
+	return n, err
 }
 
 // SAMLRequests implements store.SAMLStore.
@@ -129,6 +139,31 @@ func (s *Store) SessionByHash(ctx context.Context, tenantID, kind string, hash [
 // DeleteSession implements store.SAMLStore.
 func (s *Store) DeleteSession(ctx context.Context, tenantID string, hash []byte) error {
 	return s.db.Exec(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND hash = $2`, tenantID, hash)
+}
+
+// SAMLIdentity implements store.SAMLStore.
+func (s *Store) SAMLIdentity(ctx context.Context, tenantID, issuer, nameID string) (string, error) {
+	userID := `CAST(user_id AS text)`
+	if s.d == sqlfilter.SQLite {
+		userID = `user_id`
+	}
+	var id string
+	err := s.db.QueryRow(ctx, `SELECT `+userID+` FROM saml_identities WHERE tenant_id = $1 AND issuer = $2 AND name_id = $3`,
+		tenantID, issuer, nameID).Scan(&id)
+	return id, err
+}
+
+// PutSAMLIdentity implements store.SAMLStore: one upsert that takes the user id from the
+// users table, so that an identity never names a user that does not exist.
+func (s *Store) PutSAMLIdentity(ctx context.Context, tenantID, issuer, nameID, userID string, now time.Time) error {
+	if !validID(userID) {
+		return store.ErrNotFound
+	}
+	var id string
+	return s.db.QueryRow(ctx, `INSERT INTO saml_identities (tenant_id, issuer, name_id, user_id, created_at, updated_at)
+		SELECT u.tenant_id, $2, $3, u.id, $5, $5 FROM users u WHERE u.tenant_id = $1 AND u.id = $4
+		ON CONFLICT (tenant_id, issuer, name_id) DO UPDATE SET user_id = excluded.user_id, updated_at = excluded.updated_at
+		RETURNING name_id`, tenantID, issuer, nameID, userID, s.timeArg(now)).Scan(&id)
 }
 
 // PruneSAML implements store.SAMLStore. Like PruneEvents it is the housekeeping query that
