@@ -75,12 +75,11 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 
 	r := server.NewRouter(m, log)
 	scim.Mount(r)
-	apps.Mount(r)
 	ev.Mount(r)
 	// Browser pages under /t/{slug}/ get their tenant's share of concurrent work, apart
 	// from its SCIM requests.
 	browser := r.With(scim.SlugShare)
-	for _, svc := range []mounter{sso, admin} {
+	for _, svc := range []mounter{sso, admin, apps} {
 		svc.Mount(browser)
 	}
 	metrics := server.MetricsHandler(reg)
