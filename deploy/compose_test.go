@@ -24,8 +24,9 @@ type composeFile struct {
 }
 
 type composeService struct {
-	Image string `yaml:"image"`
-	Build *struct {
+	Image    string `yaml:"image"`
+	Hostname string `yaml:"hostname"`
+	Build    *struct {
 		Context    string `yaml:"context"`
 		Dockerfile string `yaml:"dockerfile"`
 	} `yaml:"build"`

@@ -61,8 +61,9 @@ func newClient(base, token string, conns int) (*client, error) {
 
 // response is a request's outcome.
 type response struct {
-	status int
-	body   []byte
+	status     int
+	body       []byte
+	retryAfter string // the Retry-After header
 }
 
 // do sends one request; body is marshalled to JSON unless nil. A transport failure is
@@ -92,9 +93,9 @@ func (c *client) do(ctx context.Context, method, path string, body any) response
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, 256<<20))
 	if err != nil {
-		return response{status: res.StatusCode, body: []byte(err.Error())}
+		return response{status: res.StatusCode, body: []byte(err.Error()), retryAfter: res.Header.Get("Retry-After")}
 	}
-	return response{status: res.StatusCode, body: b}
+	return response{status: res.StatusCode, body: b, retryAfter: res.Header.Get("Retry-After")}
 }
 
 // call sends a request, records it as op in rec with want as the expected status, and

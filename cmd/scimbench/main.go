@@ -1,6 +1,7 @@
 // Command scimbench plays an identity provider against a running scimd and measures it:
 // an initial sync, the steady state of a connector, an import by paging, one group grown
-// to many members. It reports per operation the count, the unexpected statuses, the
+// to many members, and a storm of new users whose requests are retried as an IdP retries
+// them (for fault tests, with a ledger of every acknowledged write). It reports per operation the count, the unexpected statuses, the
 // throughput and p50/p90/p99/max latency, checks what it wrote, and exits non-zero on any
 // 5xx or unexpected status. With --floor it also does the same row work with the bare
 // database driver on the same database, so that scimd's figures can be read as ratios.
@@ -50,6 +51,8 @@ type config struct {
 	progress        time.Duration
 	json            bool
 	maxRSSMiB       int
+	retryFor        time.Duration
+	ledger          string
 }
 
 func main() {
@@ -83,9 +86,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.timeout, "timeout", time.Hour, "stop everything after this long")
 	fs.DurationVar(&c.progress, "progress", 2*time.Second, "progress line interval on stderr (0: none)")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
+	fs.DurationVar(&c.retryFor, "retry-for", 0, "idp-storm: retry a 429/502/503/504 with Retry-After (or no response) after the delay it asks for, as IdPs do, for up to this long per request (default 1m; 0: never)")
+	fs.StringVar(&c.ledger, "ledger", "", "write every attempt and every acknowledged write to this file as JSON lines (idp-storm)")
 	fs.IntVar(&c.maxRSSMiB, "max-rss-mib", 0, "fail when scimd's peak resident memory exceeds this (0: no limit)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.scenario == scIdPStorm && !flagSet(fs, "retry-for") {
+		c.retryFor = time.Minute
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -104,6 +112,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("--users, --member-batch, --concurrency and --page-size must be positive; the others not negative")
 	case c.scenario == scBigGroup && c.membersPerGroup < 2:
 		return c, errors.New("big-group needs --members-per-group of 2 or more")
+	case c.scenario == scIdPStorm && c.groups < 1:
+		return c, errors.New("idp-storm needs --groups of 1 or more")
+	case c.retryFor < 0:
+		return c, errors.New("--retry-for must not be negative")
 	case c.concurrency > 1024:
 		return c, errors.New("--concurrency is at most 1024")
 	}
@@ -113,6 +125,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 	}
 	return c, nil
+}
+
+// flagSet reports whether the command line named flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func contains(list []string, s string) bool {
@@ -185,6 +204,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer raw.close()
 	}
+	if b.ledger, err = openLedger(cfg.ledger); err != nil {
+		fmt.Fprintln(stderr, "scimbench:", err)
+		return 2
+	}
 	mem := &memSampler{pid: cfg.pid}
 	stopProgress := b.progress(ctx, stderr, mem)
 	phases := b.runScenario(ctx)
@@ -193,12 +216,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		floorPhase = b.runFloor(ctx, raw)
 	}
 	stopProgress()
+	if err := b.ledger.close(); err != nil {
+		b.fail("ledger: %v", err)
+	}
 	if ctx.Err() != nil {
 		b.fail("stopped before the end: %v", context.Cause(ctx))
 	}
 	rep := Report{Scenario: cfg.scenario, Failures: b.failures, Config: map[string]any{
 		"users": cfg.users, "groups": cfg.groups, "members_per_group": cfg.membersPerGroup, "member_batch": cfg.memberBatch,
-		"concurrency": cfg.concurrency, "page_size": cfg.pageSize, "duration": cfg.duration.String(), "run": b.run}}
+		"concurrency": cfg.concurrency, "page_size": cfg.pageSize, "duration": cfg.duration.String(), "run": b.run,
+		"retry_for": cfg.retryFor.String()}}
 	bad := 0
 	for _, rec := range phases {
 		rep.Phases = append(rep.Phases, rec.report())
@@ -273,6 +300,12 @@ func (b *bench) runScenario(ctx context.Context) []*recorder {
 			b.bigGroup(ctx, rec, group)
 		}
 		out = append(out, setup, rec)
+	case scIdPStorm:
+		setup := b.phase("setup (groups)")
+		out = append(out, setup)
+		if rec := b.idpStorm(ctx, setup); rec != nil {
+			out = append(out, rec)
+		}
 	}
 	return out
 }
@@ -296,8 +329,8 @@ func (b *bench) runFloor(ctx context.Context, d *rawDB) *PhaseReport {
 		if tenant, err = d.tenantOfToken(ctx, b.cfg.token); err == nil {
 			f.importAll(ctx, rec, tenant)
 		}
-	case scSteadyState:
-		fmt.Fprintln(os.Stderr, "scimbench: steady-state has no floor of its own; see the Go benchmarks (internal/bench) for each operation's")
+	case scSteadyState, scIdPStorm:
+		fmt.Fprintf(os.Stderr, "scimbench: %s has no floor of its own; see the Go benchmarks (internal/bench) for each operation's\n", b.cfg.scenario)
 		return nil
 	}
 	if err != nil {

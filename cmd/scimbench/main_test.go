@@ -124,6 +124,8 @@ func TestFlags(t *testing.T) {
 		{"floor without database", []string{"--url", "http://127.0.0.1/scim/v2", "--floor"}, "--floor needs --database"},
 		{"remote database", []string{"--url", "http://127.0.0.1/scim/v2", "--floor", "--database", "postgres://u@db.example.com/x"}, "not a loopback"},
 		{"zero concurrency", []string{"--url", "http://127.0.0.1/scim/v2", "--concurrency", "0"}, "positive"},
+		{"idp-storm without groups", []string{"--url", "http://127.0.0.1/scim/v2", "--scenario", "idp-storm", "--groups", "0"}, "--groups of 1"},
+		{"negative retry-for", []string{"--url", "http://127.0.0.1/scim/v2", "--retry-for", "-1s"}, "--retry-for"},
 	}
 	for _, tc := range cases {
 		var out, errb bytes.Buffer
@@ -138,6 +140,8 @@ type scimd struct {
 	url, token, dsn string
 	// wrap, if set, sees every request first; it may answer it itself.
 	wrap atomic.Pointer[func(w http.ResponseWriter, r *http.Request) bool]
+	// next is the real server, for a wrap that lets a request through and changes its answer.
+	next http.Handler
 }
 
 func startScimd(t *testing.T) *scimd {
@@ -160,6 +164,7 @@ func startScimd(t *testing.T) *scimd {
 		t.Fatal(err)
 	}
 	h := sv.Router
+	s.next = h
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f := s.wrap.Load(); f != nil && (*f)(w, r) {
 			return

@@ -20,7 +20,7 @@ const (
 	scBigGroup    = "big-group"
 )
 
-var scenarios = []string{scInitialSync, scSteadyState, scImport, scBigGroup}
+var scenarios = []string{scInitialSync, scSteadyState, scImport, scBigGroup, scIdPStorm}
 
 const patchSchema = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -36,6 +36,7 @@ type bench struct {
 	// failures are verification failures, each a sentence.
 	failures []string
 	current  atomic.Pointer[recorder]
+	ledger   *ledger // --ledger; nil writes nothing
 }
 
 func (b *bench) userName(i int) string  { return fmt.Sprintf("%s-u%d@example.com", b.run, i) }

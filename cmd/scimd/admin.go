@@ -52,7 +52,7 @@ var cliActor = directory.Actor{Name: "cli"}
 
 func tenantCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageErr("tenant needs a subcommand: create, list, user-types")
+		return usageErr("tenant needs a subcommand: create, list, show, user-types, user-type-rules")
 	}
 	fs := newFlagSet("tenant "+args[0], stderr)
 	dsn := databaseFlag(fs)
@@ -115,8 +115,12 @@ func tenantCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "tenant %s: user types %s, default %s\n", t.Slug, strings.Join(t.UserTypes, ","), t.DefaultUserType)
 			return nil
 		})
+	case "show":
+		return tenantShowCmd(ctx, fs, dsn, args[1:], stdout)
+	case "user-type-rules":
+		return tenantUserTypeRulesCmd(ctx, fs, dsn, args[1:], stdout)
 	}
-	return usageErr("unknown tenant subcommand %q (create, list, user-types)", args[0])
+	return usageErr("unknown tenant subcommand %q (create, list, show, user-types, user-type-rules)", args[0])
 }
 
 func tokenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

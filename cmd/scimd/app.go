@@ -11,8 +11,10 @@ import (
 
 	"github.com/scimd/scimd/internal/console"
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/oidc"
 	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/signing"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -23,6 +25,7 @@ type app struct {
 	dir     *directory.Directory
 	router  http.Handler // every route, behind the shared middleware
 	metrics http.Handler // /metrics, for --metrics-addr
+	drain   func()       // turns /readyz to 503 before shutdown (--drain-delay)
 }
 
 // mounter is a service with routes: each mounts its full paths on the process's router.
@@ -37,6 +40,7 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	dir := directory.NewWithLimits(st, log, m.EventObserver(st), c.directoryLimits()).WithBounds(c.fairshareConfig.bounds())
 
 	scim, err := server.New(ctx, server.Config{PublicURL: publicURL, MaxBodyBytes: c.MaxBodyBytes, MaxPageSize: c.MaxPageSize,
+		BulkMaxOperations: c.BulkMaxOperations, BulkMaxPayloadBytes: c.BulkMaxPayloadBytes,
 		RequestTimeout: c.RequestTimeout, RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailuresPerMinute: c.AuthFailures,
 		ExpectedMigration: expectedMigration, TenantConcurrency: c.TenantConcurrency, TenantQueueWait: c.TenantQueueWait,
 		MaxFilterTerms: c.MaxFilterTerms, ExpensiveQueryTimeout: c.ExpensiveQueryTimeout}, st, dir, m, log)
@@ -45,6 +49,7 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	}
 	ssoCfg := c.fairshareConfig.saml()
 	ssoCfg.PublicURL = publicURL
+	ssoCfg.ClockSkew = c.SAMLClockSkew
 	sso, err := saml.New(ssoCfg, st, dir, log, reg)
 	if err != nil {
 		return nil, err
@@ -54,8 +59,24 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 		return nil, err
 	}
 
+	// The deployment's one key set signs OIDC tokens and SETs, published at one JWKS URL.
+	keys := signing.New(st, signing.Options{})
+	// The application's OpenID Connect provider signs users in through the SAML service.
+	// zitadel/oidc logs through slog's default logger: make it scimd's.
+	slog.SetDefault(log)
+	apps, err := oidc.New(ctx, c.oidcConfig.provider(publicURL), st, dir, keys, sso, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := newEventsService(ctx, c.eventsConfig, publicURL, st, keys, log, reg)
+	if err != nil {
+		return nil, err
+	}
+
 	r := server.NewRouter(m, log)
 	scim.Mount(r)
+	apps.Mount(r)
+	ev.Mount(r)
 	// Browser pages under /t/{slug}/ get their tenant's share of concurrent work, apart
 	// from its SCIM requests.
 	browser := r.With(scim.SlugShare)
@@ -67,5 +88,6 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 		r.Method(http.MethodGet, "/metrics", metrics)
 	}
 	go sso.PruneEvery(ctx, 10*time.Minute)
-	return &app{dir: dir, router: r, metrics: metrics}, nil
+	go apps.PruneEvery(ctx, 10*time.Minute)
+	return &app{dir: dir, router: r, metrics: metrics, drain: scim.Drain}, nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,4 +111,19 @@ func newBrowserTestbed(t *testing.T) *browserTestbed {
 	keyFile, certFile := writeIdPKeyPair(t, dir)
 	idp := startIdP(t, node, base, "default", keyFile, certFile, testIdPIssuer)
 	return &browserTestbed{chromium: chromium, dir: dir, dsn: dsn, base: base, idp: idp, certFile: certFile, stderr: stderr}
+}
+
+// scrapeMetrics returns the text of the server's /metrics.
+func scrapeMetrics(t *testing.T, base string) string {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b strings.Builder
+	if _, err := io.Copy(&b, res.Body); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

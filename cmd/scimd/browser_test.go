@@ -218,18 +218,12 @@ func TestBrowserSSO(t *testing.T) {
 		t.Fatalf("users after the refused login: %v", list["totalResults"])
 	}
 	// The logins are counted on the server's registry.
-	res, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var metrics bytes.Buffer
-	metrics.ReadFrom(res.Body)
+	metrics := scrapeMetrics(t, base)
 	for _, line := range []string{
 		`scimd_saml_logins_total{outcome="success",reason="success"} 1`,
 		`scimd_saml_logins_total{outcome="refused",reason="inactive_user"} 1`,
 	} {
-		if !strings.Contains(metrics.String(), line) {
+		if !strings.Contains(metrics, line) {
 			t.Errorf("/metrics lacks %s", line)
 		}
 	}

@@ -20,6 +20,9 @@ const eventsPage = 500
 // eventsCmd prints a tenant's audit events, newest first: a table, or JSON lines with
 // --json.
 func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "stream" {
+		return streamCmd(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("events", stderr)
 	dsn := databaseFlag(fs)
 	tenant := fs.String("tenant", "", "tenant slug (required)")

@@ -10,7 +10,7 @@ import (
 )
 
 // limitsConfig is scimd serve's bounds on hostile or runaway input that have no flag of
-// their own elsewhere: page size, filter, PATCH and member counts, header size and
+// their own elsewhere: page size, filter, PATCH, bulk and member counts, header size and
 // connection timeouts. docs/configuration.md lists them all under "Limits".
 type limitsConfig struct {
 	MaxPageSize          int
@@ -18,6 +18,8 @@ type limitsConfig struct {
 	MaxFilterDepth       int
 	MaxPatchOperations   int
 	MaxMembersPerRequest int
+	BulkMaxOperations    int
+	BulkMaxPayloadBytes  int64
 	MaxHeaderBytes       int
 	ReadHeaderTimeout    time.Duration
 	ReadTimeout          time.Duration
@@ -36,6 +38,10 @@ func limitsFlags(fs *flag.FlagSet, c *limitsConfig) {
 		"most operations in one PATCH; more is 400 tooMany (env SCIMD_MAX_PATCH_OPERATIONS)")
 	fs.IntVar(&c.MaxMembersPerRequest, "max-members-per-request", int(envInt("SCIMD_MAX_MEMBERS_PER_REQUEST", directory.MaxMembersPerRequest)),
 		"most group member values in one request; more is 400 tooMany (env SCIMD_MAX_MEMBERS_PER_REQUEST)")
+	fs.IntVar(&c.BulkMaxOperations, "bulk-max-operations", int(envInt("SCIMD_BULK_MAX_OPERATIONS", 1000)),
+		"most operations in one /Bulk request, advertised as bulk.maxOperations; more is 413 (env SCIMD_BULK_MAX_OPERATIONS)")
+	fs.Int64Var(&c.BulkMaxPayloadBytes, "bulk-max-payload-bytes", envInt("SCIMD_BULK_MAX_PAYLOAD_BYTES", 2<<20),
+		"largest /Bulk request body, advertised as bulk.maxPayloadSize; larger is 413 (env SCIMD_BULK_MAX_PAYLOAD_BYTES)")
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", int(envInt("SCIMD_MAX_HEADER_BYTES", 64<<10)),
 		"largest request line and headers; larger is 431 (env SCIMD_MAX_HEADER_BYTES)")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", envDuration("SCIMD_READ_HEADER_TIMEOUT", 10*time.Second),
@@ -63,8 +69,8 @@ func (c limitsConfig) check() error {
 			return usageErr("%s must be at least 1, got %d", b.name, b.v)
 		}
 	}
-	if c.MaxPageSize < 1 || c.MaxHeaderBytes < 1 {
-		return usageErr("--max-page-size and --max-header-bytes must be at least 1")
+	if c.MaxPageSize < 1 || c.MaxHeaderBytes < 1 || c.BulkMaxOperations < 1 || c.BulkMaxPayloadBytes < 1 {
+		return usageErr("--max-page-size, --max-header-bytes, --bulk-max-operations and --bulk-max-payload-bytes must be at least 1")
 	}
 	return nil
 }

@@ -29,7 +29,10 @@ Usage:
   scimd migrate [--database DSN]
   scimd tenant create SLUG [--name NAME]
   scimd tenant list
+  scimd tenant show SLUG
   scimd tenant user-types SLUG --allowed admin,member,viewer,guest --default member
+  scimd tenant user-type-rules SLUG --source groups --rule "Monday Admins=admin" [--rule ...]
+  scimd tenant user-type-rules SLUG --source idp | --resume
   scimd token create --tenant SLUG --label LABEL
   scimd token list --tenant SLUG
   scimd token revoke ID
@@ -38,7 +41,14 @@ Usage:
   scimd saml configure --tenant SLUG --idp-metadata FILE [--jit] [...]
   scimd saml show --tenant SLUG [--public-url URL]
   scimd events --tenant SLUG [--since 24h] [--user ID|--group ID] [--event NAME] [--json]
+  scimd events stream create --url URL|--poll [--tenant SLUG|--all-tenants] [--events prov:…]
+  scimd events stream status [ID] | pause ID | resume ID | delete ID | replay ID --since 24h
   scimd admin link --tenant SLUG [--public-url URL]   # one-time sign-in URL to the admin console
+  scimd app create --name NAME --redirect-uri URL [--redirect-uri URL…] [--public]
+  scimd app list
+  scimd app delete CLIENT_ID
+  scimd app rotate-secret CLIENT_ID [--grace 24h]
+  scimd oidc rotate-key [--publish-lead 10m]
   scimd healthcheck                 # GET /healthz on SCIMD_ADDR (container health checks)
 
 Every command that touches data takes --database DSN (env SCIMD_DATABASE):
@@ -102,6 +112,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return eventsCmd(ctx, rest, stdout, stderr)
 	case "admin":
 		return adminCmd(ctx, rest, stdout, stderr)
+	case "app":
+		return appCmd(ctx, rest, stdout, stderr)
+	case "oidc":
+		return oidcCmd(ctx, rest, stdout, stderr)
 	case "healthcheck": // for container health checks; see healthcheck.go
 		return healthcheckCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":

@@ -81,6 +81,33 @@ func TestServeEndToEnd(t *testing.T) {
 	if !strings.HasPrefix(loc, base+"/scim/v2/Users/") {
 		t.Fatalf("meta.location = %q, want under %s", loc, base)
 	}
+	// /Bulk is served, with the default limits advertised.
+	req, _ = http.NewRequest("GET", base+"/scim/v2/ServiceProviderConfig", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spc struct{ Bulk map[string]any }
+	json.NewDecoder(res.Body).Decode(&spc)
+	res.Body.Close()
+	if spc.Bulk["supported"] != true || spc.Bulk["maxOperations"] != 1000.0 || spc.Bulk["maxPayloadSize"] != float64(2<<20) {
+		t.Fatalf("bulk = %v", spc.Bulk)
+	}
+	req, _ = http.NewRequest("POST", base+"/scim/v2/Bulk", strings.NewReader(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+		"Operations":[{"method":"DELETE","path":"/Users/`+created["id"].(string)+`"}]}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/scim+json")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bulk struct{ Operations []struct{ Status string } }
+	json.NewDecoder(res.Body).Decode(&bulk)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || len(bulk.Operations) != 1 || bulk.Operations[0].Status != "204" {
+		t.Fatalf("bulk = %d %+v", res.StatusCode, bulk)
+	}
 	res, err = http.Get(base + "/scim/v2/Users")
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +191,8 @@ func TestCLIErrors(t *testing.T) {
 		{"unreachable postgres", []string{"migrate", "--database", "postgres://postgres@127.0.0.1:1/x?connect_timeout=2"}, "cannot reach the database"},
 		{"taken port", []string{"serve", "--addr", ln.Addr().String(), "--database", "sqlite:" + filepath.Join(dir, "a.db")}, "cannot listen"},
 		{"bad log level", []string{"serve", "--addr", "127.0.0.1:0", "--log-level", "loud", "--database", "sqlite:" + filepath.Join(dir, "b.db")}, "--log-level"},
+		{"bad bulk limit", []string{"serve", "--addr", "127.0.0.1:0", "--bulk-max-operations", "0", "--database", "sqlite:" + filepath.Join(dir, "b.db")}, "--bulk-max-operations"},
+		{"bad SAML clock skew", []string{"serve", "--addr", "127.0.0.1:0", "--saml-clock-skew", "0s", "--database", "sqlite:" + filepath.Join(dir, "b.db")}, "--saml-clock-skew"},
 		{"missing tenant", []string{"token", "create", "--database", "sqlite:" + filepath.Join(dir, "c.db")}, "usage"},
 		{"unknown tenant", []string{"token", "create", "--tenant", "nope", "--database", "sqlite:" + filepath.Join(dir, "c.db")}, `no tenant "nope"`},
 		{"bad slug", []string{"tenant", "create", "Not A Slug", "--database", "sqlite:" + filepath.Join(dir, "c.db")}, "lower-case"},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/server"
 )
 
@@ -27,13 +28,17 @@ type serveConfig struct {
 	LogLevel        string
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration
 	RequestTimeout  time.Duration
 	RateLimit       float64
 	RateBurst       float64
 	AuthFailures    int
+	SAMLClockSkew   time.Duration
 	opsConfig
 	limitsConfig
+	eventsConfig
 	fairshareConfig
+	oidcConfig
 }
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
@@ -57,9 +62,15 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 		"refused tokens one client address may send per minute before 429; negative is no limit (env SCIMD_AUTH_FAILURES_PER_MINUTE)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("SCIMD_SHUTDOWN_TIMEOUT", 15*time.Second),
 		"how long in-flight requests may take to finish on SIGTERM (env SCIMD_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", envDuration("SCIMD_DRAIN_DELAY", 0),
+		"on SIGTERM, answer /readyz 503 and keep serving this long before closing the listener, so that a load balancer's health checks take the replica out first (env SCIMD_DRAIN_DELAY)")
+	fs.DurationVar(&c.SAMLClockSkew, "saml-clock-skew", envDuration("SCIMD_SAML_CLOCK_SKEW", saml.DefaultClockSkew),
+		"how far an IdP's clock may be ahead of or behind this server's when SAML responses are checked (env SCIMD_SAML_CLOCK_SKEW)")
 	opsFlags(fs, &c.opsConfig)
 	limitsFlags(fs, &c.limitsConfig)
+	eventsFlags(fs, &c.eventsConfig)
 	fairshareFlags(fs, &c.fairshareConfig)
+	oidcFlags(fs, &c.oidcConfig)
 	return c
 }
 
@@ -101,6 +112,9 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	}
 	if err := c.fairshareConfig.check(); err != nil {
 		return err
+	}
+	if c.SAMLClockSkew <= 0 || c.SAMLClockSkew > time.Hour {
+		return usageErr("--saml-clock-skew %s: use a duration above 0 and at most 1h", c.SAMLClockSkew)
 	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -165,6 +179,15 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	if c.DrainDelay > 0 {
+		a.drain()
+		log.Info("draining: /readyz answers 503, still serving", "delay", c.DrainDelay.String())
+		select {
+		case <-time.After(c.DrainDelay):
+		case err := <-errc:
+			return err
+		}
 	}
 	log.Info("shutting down: finishing in-flight requests", "timeout", c.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)

@@ -49,6 +49,9 @@ type Config struct {
 	SessionTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// RecomputeBudget bounds the time one request of the user types page spends recomputing
+	// users after a rule change (default DefaultRecomputeBudget; negative: none).
+	RecomputeBudget time.Duration
 }
 
 // Service serves every tenant's admin console.
@@ -81,6 +84,9 @@ func New(ctx context.Context, cfg Config, s store.Store, dir *directory.Director
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.RecomputeBudget == 0 {
+		cfg.RecomputeBudget = DefaultRecomputeBudget
+	}
 	key, err := s.Secret(ctx, "console_csrf_key", func() []byte { return randomBytes(32) })
 	if err != nil {
 		return nil, fmt.Errorf("console: CSRF key: %w", err)
@@ -108,6 +114,9 @@ func (s *Service) Mount(r chi.Router) {
 	r.Get("/t/{slug}/admin/groups", s.admin(s.groupsPage))
 	r.Get("/t/{slug}/admin/groups/{id}", s.admin(s.groupPage))
 	r.Get("/t/{slug}/admin/events", s.admin(s.eventsPage))
+	r.Get("/t/{slug}/admin/user-types", s.admin(s.userTypesPage))
+	r.Post("/t/{slug}/admin/user-types", s.admin(s.userTypesSave))
+	r.Post("/t/{slug}/admin/user-types/recompute", s.admin(s.userTypesRecompute))
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

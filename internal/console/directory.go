@@ -335,6 +335,9 @@ var eventNames = []string{
 	directory.EventUserCreate, directory.EventUserUpdate, directory.EventUserDeprov, directory.EventUserDelete,
 	directory.EventUserJIT, directory.EventGroupCreate, directory.EventGroupUpdate, directory.EventGroupDelete,
 	directory.EventAuthFailure, directory.EventTokenCreate, directory.EventTokenRevoke, directory.EventSAMLConfigure,
+	directory.EventUserTypeRules,
+	directory.EventAppSignIn, directory.EventAppFamilyRevoked,
+	directory.EventSAMLLoginRefused,
 }
 
 var outcomes = []string{directory.OutcomeSuccess, directory.OutcomeClientErr, directory.OutcomeServerErr}

@@ -43,6 +43,19 @@ func (c failingConn) Exec(ctx context.Context, query string, args ...any) error 
 	return c.Conn.Exec(ctx, query, args...)
 }
 
+// QueryRow fails the audit insert too when it is written with RETURNING (its id is the
+// key of the change's SCIM event deliveries).
+func (c failingConn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	if *c.failing && strings.Contains(query, "INSERT INTO audit_events") {
+		return errRow{}
+	}
+	return c.Conn.QueryRow(ctx, query, args...)
+}
+
+type errRow struct{}
+
+func (errRow) Scan(...any) error { return errAudit }
+
 // withFailingAudit returns the SQL store of s on a database that fails audit inserts while
 // *failing.
 func withFailingAudit(t *testing.T, s store.Store, failing *bool) store.Store {

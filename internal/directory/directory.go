@@ -36,11 +36,20 @@ const (
 	EventTokenRevoke   = "scim_token_revoke"
 	EventSAMLConfigure = "saml_configure"
 	EventUserTypes     = "user_types_update"
-	OutcomeSuccess     = "success"
-	OutcomeClientErr   = "client_error"
-	OutcomeServerErr   = "server_error"
-	resourceTypeUser   = "User"
-	resourceTypeGroup  = "Group"
+	// Sign-ins to the application through scimd's OpenID Connect provider: granted, or
+	// refused with the reason in the detail; and a grant revoked because its code or
+	// refresh token was replayed.
+	EventAppSignIn        = "app_sign_in"
+	EventAppFamilyRevoked = "app_token_family_revoked"
+	// EventSAMLLoginRefused is a refused or failed SAML login; its detail is the reason in
+	// words for the tenant's administrator (what the SAML library found, which certificate
+	// signed, by how much a clock is off).
+	EventSAMLLoginRefused = "saml_login_refused"
+	OutcomeSuccess        = "success"
+	OutcomeClientErr      = "client_error"
+	OutcomeServerErr      = "server_error"
+	resourceTypeUser      = "User"
+	resourceTypeGroup     = "Group"
 )
 
 // ActorSAML is the actor of just-in-time provisioning at a SAML login.

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/scimd/scimd/internal/scim"
@@ -60,6 +61,7 @@ func groupRules(attrs map[string]any) error {
 // member id that is no user or group of the tenant; nothing is written), 409 uniqueness.
 func (d *Directory) CreateGroup(ctx context.Context, t store.Tenant, body map[string]any) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupCreate, resourceTypeGroup, "", "")
+	ev.Method = http.MethodPost
 	attrs, members, err := d.groupBody(body)
 	if err == nil {
 		err = d.checkStored(scim.Groups, attrs)
@@ -72,6 +74,9 @@ func (d *Directory) CreateGroup(ctx context.Context, t store.Tenant, body map[st
 	r := &scim.Resource{ID: store.NewID(), Meta: scim.Meta{Created: now, LastModified: now, Version: 1}, Attrs: attrs}
 	ev.ResourceID, ev.ResourceName = r.ID, scim.String(attrs, "displayName")
 	ev.Detail = fmt.Sprintf("members added: %d", len(members))
+	if ev.Changed = changedAttrs(scim.Groups, nil, attrs); len(members) > 0 {
+		ev.Changed = append(ev.Changed, "members")
+	}
 	if err := d.store.CreateResource(ctx, scim.Groups, t.ID, r, members, ev); err != nil {
 		ev.ResourceID = ""
 		return nil, d.finish(ctx, t, ev, err, fmt.Sprintf("displayName %q", ev.ResourceName))
@@ -97,6 +102,7 @@ func (d *Directory) groupBody(body map[string]any) (map[string]any, []string, er
 // ReplaceGroup replaces a group's attributes and its whole membership from a PUT body.
 func (d *Directory) ReplaceGroup(ctx context.Context, t store.Tenant, id string, body map[string]any, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupUpdate, resourceTypeGroup, id, "")
+	ev.Method = http.MethodPut
 	attrs, members, err := d.groupBody(body)
 	if err == nil {
 		err = d.checkStored(scim.Groups, attrs)
@@ -127,6 +133,7 @@ func (d *Directory) ReplaceGroup(ctx context.Context, t store.Tenant, id string,
 // in one transaction.
 func (d *Directory) PatchGroup(ctx context.Context, t store.Tenant, id string, ops []patch.Operation, ifMatch string) (*scim.Resource, error) {
 	ev := d.event(ctx, t, EventGroupUpdate, resourceTypeGroup, id, "")
+	ev.Method = http.MethodPatch
 	edits, rest, err := patch.SplitMembers(ops, "members")
 	if err != nil {
 		return nil, d.finish(ctx, t, ev, err, "")

@@ -22,6 +22,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the checks
 	"github.com/scimd/scimd/internal/testkit"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", for the checks
+
+	"github.com/scimd/scimd/internal/store/postgres/pgtest"
 )
 
 const (
@@ -223,27 +225,17 @@ func verify(t *testing.T, db *sql.DB, l *ledger) int {
 		}
 		rows.Close()
 	}
-	members := map[[2]string]bool{}
-	rows, err := db.QueryContext(ctx, `SELECT CAST(group_id AS TEXT), CAST(member_id AS TEXT) FROM group_members`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var g, m string
-		if err := rows.Scan(&g, &m); err != nil {
-			t.Fatal(err)
+	members := memberships(ctx, t, db)
+	for gm := range members {
+		if kinds[gm[0]] != "Group" {
+			t.Errorf("membership (%s, %s) names no group", gm[0], gm[1])
 		}
-		members[[2]string{g, m}] = true
-		if kinds[g] != "Group" {
-			t.Errorf("membership (%s, %s) names no group", g, m)
-		}
-		if kinds[m] == "" {
-			t.Errorf("membership (%s, %s) names no user or group", g, m)
+		if kinds[gm[1]] == "" {
+			t.Errorf("membership (%s, %s) names no user or group", gm[0], gm[1])
 		}
 	}
-	rows.Close()
 	creates, updates := map[string]int{}, map[string]int{}
-	rows, err = db.QueryContext(ctx, `SELECT event, resource_id FROM audit_events WHERE outcome = 'success' AND resource_id IS NOT NULL`)
+	rows, err := db.QueryContext(ctx, `SELECT event, resource_id FROM audit_events WHERE outcome = 'success' AND resource_id IS NOT NULL`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,6 +284,28 @@ func verify(t *testing.T, db *sql.DB, l *ledger) int {
 	return n
 }
 
+// memberships reads every (group id, member id) of group_members.
+func memberships(ctx context.Context, t *testing.T, db *sql.DB) map[[2]string]bool {
+	t.Helper()
+	out := map[[2]string]bool{}
+	rows, err := db.QueryContext(ctx, `SELECT CAST(group_id AS TEXT), CAST(member_id AS TEXT) FROM group_members`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g, m string
+		if err := rows.Scan(&g, &m); err != nil {
+			t.Fatal(err)
+		}
+		out[[2]string{g, m}] = true
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // openSQL opens a database/sql handle on a scimd database DSN (sqlite:PATH or postgres://).
 func openSQL(t *testing.T, dsn string) *sql.DB {
 	t.Helper()
@@ -325,6 +339,15 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(buildDir)
 	}
 	os.Exit(code)
+}
+
+// binaryBackends name a fresh database of each backend for the binary (--database).
+var binaryBackends = []struct {
+	name string
+	dsn  func(t *testing.T) string
+}{
+	{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "scimd.db") }},
+	{"postgres", func(t *testing.T) string { return pgtest.NewDatabase(t, "") }},
 }
 
 // scimdBinary builds cmd/scimd once per test process and returns its path.

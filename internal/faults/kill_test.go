@@ -3,12 +3,9 @@ package faults
 import (
 	"context"
 	"net/http"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/scimd/scimd/internal/store/postgres/pgtest"
 )
 
 // TestKill9 runs the real binary, storms it with creates and group PATCHes, kills it with
@@ -16,14 +13,7 @@ import (
 // write is there and that no resource is torn (resource, memberships and audit events
 // agree). On SQLite and on PostgreSQL.
 func TestKill9(t *testing.T) {
-	backends := []struct {
-		name string
-		dsn  func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "scimd.db") }},
-		{"postgres", func(t *testing.T) string { return pgtest.NewDatabase(t, "") }},
-	}
-	for _, b := range backends {
+	for _, b := range binaryBackends {
 		t.Run(b.name, func(t *testing.T) {
 			dsn := b.dsn(t)
 			// The storm sends one tenant's requests faster than the default per-tenant rate

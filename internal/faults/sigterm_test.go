@@ -145,3 +145,38 @@ func TestSIGTERMStalledClient(t *testing.T) {
 		t.Errorf("exited %v after SIGTERM, want within about --shutdown-timeout %v", took, drain)
 	}
 }
+
+// TestSIGTERMDrainDelay: with --drain-delay, SIGTERM first turns /readyz to 503
+// ("draining") while every other request, on new connections too, is still served, so that
+// a load balancer's health checks take the replica out before its listener closes; then the
+// process shuts down as without it and exits 0.
+func TestSIGTERMDrainDelay(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "scimd.db")
+	const delay = 1500 * time.Millisecond
+	p := startScimd(t, dsn, "--drain-delay", delay.String())
+	c := newClient("http://"+p.addr, p.bootstrapToken(t))
+	if r := c.do("GET", "/readyz", nil); r.Status != http.StatusOK {
+		t.Fatalf("/readyz before SIGTERM: %s", r)
+	}
+	termAt := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	c.HTTP.Transport = &http.Transport{DisableKeepAlives: true} // every request a new connection
+	for i := 0; time.Since(termAt) < delay-400*time.Millisecond; i++ {
+		if r := c.do("GET", "/readyz", nil); r.Status != http.StatusServiceUnavailable || !strings.Contains(r.str("reason"), "draining") {
+			t.Fatalf("/readyz while draining: %s, want 503 draining", r)
+		}
+		if r := c.createUser(fmt.Sprintf("draining-%d@example.com", i)); r.Status != http.StatusCreated {
+			t.Fatalf("create while draining: %s, want 201", r)
+		}
+	}
+	code := p.wait(t, delay+10*time.Second)
+	if took := time.Since(termAt); code != 0 || took < delay {
+		t.Fatalf("exit %d after %v, want 0 after at least --drain-delay %v:\n%s", code, took, delay, p.stderr.String())
+	}
+	if r := c.do("GET", "/healthz", nil); r.Err == nil {
+		t.Fatalf("still answering after exit: %s", r)
+	}
+}

@@ -27,6 +27,7 @@ type loginError struct {
 	status int
 	msg    string
 	cause  error
+	admin  string // the reason for the tenant's administrator (audit log), when more than msg
 }
 
 func (e *loginError) Error() string { return e.reason + ": " + e.msg }
@@ -50,11 +51,7 @@ func (s *Service) acs(w http.ResponseWriter, r *http.Request) {
 	user, returnTo, lerr := s.finishLogin(ctx, w, r, t, cfg)
 	if lerr != nil {
 		s.metrics.login(lerr.reason)
-		level := "refused"
-		if reasonOutcome[lerr.reason] == OutcomeError {
-			level = "failed"
-		}
-		s.log.WarnContext(ctx, "saml login "+level, "tenant", slug, "reason", lerr.reason, "err", lerr.cause)
+		s.refused(ctx, w, t, lerr)
 		render(w, lerr.status, page{Title: "Sign-in failed", Message: lerr.msg, Tenant: t.Name, LoginURL: loginURL(slug, lerr)})
 		return
 	}
@@ -112,7 +109,9 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 		return nil, "", refuse(ReasonUnsigned, http.StatusForbidden, "The SAML response is not signed; the identity provider must sign the assertion or the response.", nil)
 	}
 	var pending []store.SAMLRequest
-	if c, err := r.Cookie(requestCookie); err == nil && c.Value != "" {
+	c, err := r.Cookie(requestCookie)
+	hadCookie := err == nil && c.Value != ""
+	if hadCookie {
 		if pending, err = s.store.SAMLRequests(ctx, t.ID, hashToken(c.Value), s.now()); err != nil {
 			return nil, "", refuse(ReasonUnavailable, http.StatusServiceUnavailable, "Sign-in is unavailable; try again shortly.", err)
 		}
@@ -129,7 +128,7 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 	sp.ReplayCache = replayCache{ctx: ctx, store: s.store, tenant: t.ID, now: s.now}
 	assertion, err := sp.ParseResponse(r, ids)
 	if err != nil {
-		return nil, "", classify(err, inResponseTo, cfg)
+		return nil, "", s.hintHTTP(s.explain(classify(err, inResponseTo, cfg), raw, cfg), hadCookie)
 	}
 	returnTo := s.defaultRedirect(t.Slug, cfg)
 	if answered := answeredRequest(assertion, inResponseTo, ids); answered != "" {
@@ -141,19 +140,33 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 		returnTo = rt
 	}
 	p := profileOf(assertion)
-	name := loginName(assertion, p)
-	if name == "" {
-		return nil, "", refuse(ReasonNoNameID, http.StatusForbidden, "The identity provider sent no NameID (or email) to sign in with.", nil)
+	user, name, lerr := s.resolveUser(ctx, t, cfg, assertion, p)
+	switch {
+	case lerr != nil:
+		return nil, "", lerr
+	case user != nil && !directory.CanSignIn(user):
+		return nil, "", refuse(ReasonInactiveUser, http.StatusForbidden, "Your account has been deactivated. Ask your administrator to restore access.", nil)
+	case user != nil:
+		return user, returnTo, nil
 	}
 	var jit map[string]any
 	if cfg.JIT {
 		jit = jitAttributes(name, p)
+		if t.UserTypeSource == store.UserTypeFromGroups {
+			// The rules give the userType from the groups the assertion names, until SCIM
+			// provisions the user's memberships.
+			rules, err := s.dir.UserTypeRules(ctx, t)
+			if err != nil {
+				return nil, "", refuse(ReasonUnavailable, http.StatusServiceUnavailable, "Sign-in is unavailable; try again shortly.", err)
+			}
+			jit[directory.JITGroups] = assertionGroups(assertion, rules.GroupsAttr)
+		}
 		if !cfg.JITTrustUserType {
 			// The assertion's userType makes admins: only a tenant that chose so trusts it.
 			delete(jit, "userType")
 		}
 	}
-	user, err := s.dir.SignIn(directory.WithActor(ctx, directory.Actor{Name: directory.ActorSAML}), t, name, jit)
+	user, err = s.dir.SignIn(directory.WithActor(ctx, directory.Actor{Name: directory.ActorSAML}), t, name, jit)
 	switch {
 	case errors.Is(err, directory.ErrAmbiguousLogin):
 		return nil, "", refuse(ReasonAmbiguousUser, http.StatusForbidden, "Your sign-in name matches more than one account; ask your administrator.", err)
@@ -166,6 +179,7 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 	case err != nil:
 		return nil, "", refuse(ReasonUnavailable, http.StatusServiceUnavailable, "Sign-in is unavailable; try again shortly.", err)
 	}
+	s.remember(ctx, t, cfg, persistentNameID(assertion), user)
 	return user, returnTo, nil
 }
 

@@ -8,12 +8,15 @@ import (
 
 // attrKinds maps normalised attribute names (lower case, without '_' and '-', the last
 // segment of a claim URI) and well-known OIDs to what they carry. These are the names
-// JumpCloud, Okta, Entra ID, OneLogin and Google send by default or suggest.
+// JumpCloud, Okta, Entra ID, OneLogin, Google and SimpleSAMLphp send by default or
+// suggest. docs/sso.md lists them; TestRecognisedAttributeNamesAreDocumented keeps the two
+// in step.
 var attrKinds = map[string]string{
 	"email":                             "email",
 	"mail":                              "email",
 	"emailaddress":                      "email",
-	"urn:oid:0.9.2342.19200300.100.1.3": "email",
+	"urn:oid:0.9.2342.19200300.100.1.3": "email", // mail (RFC 4524)
+	"urn:oid:1.2.840.113549.1.9.1":      "email", // PKCS #9 emailAddress (SimpleSAMLphp's name2oid map)
 	"firstname":                         "givenName",
 	"givenname":                         "givenName",
 	"urn:oid:2.5.4.42":                  "givenName",
@@ -124,4 +127,56 @@ func jitAttributes(name string, p profile) map[string]any {
 		attrs["userType"] = p.UserType
 	}
 	return attrs
+}
+
+// Bounds of the groups read from an assertion.
+const (
+	maxAssertionGroups = 1000
+	maxGroupNameLen    = 256
+)
+
+// assertionGroups returns the values of the assertion's groups attribute: the attribute
+// named attr (Name or FriendlyName, case-insensitively), or when attr is "" the one named
+// "groups" (also as the last segment of a claim URI: Entra, Okta, JumpCloud), else
+// "memberOf" (OneLogin, LDAP-backed IdPs). Values of several attributes of that name add up; at most
+// maxAssertionGroups values, each at most maxGroupNameLen bytes, are kept.
+func assertionGroups(a *csaml.Assertion, attr string) []string {
+	names := []string{"groups", "memberof"}
+	if attr = strings.TrimSpace(attr); attr != "" {
+		names = []string{attr}
+	}
+	matches := func(at csaml.Attribute, want string) bool {
+		if attr != "" {
+			return strings.EqualFold(at.Name, want) || strings.EqualFold(at.FriendlyName, want)
+		}
+		for _, n := range []string{at.Name, at.FriendlyName} {
+			n = strings.ToLower(strings.TrimSpace(n))
+			if i := strings.LastIndexAny(n, "/#:"); i >= 0 {
+				n = n[i+1:]
+			}
+			if n == want {
+				return true
+			}
+		}
+		return false
+	}
+	for _, want := range names {
+		var out []string
+		for _, st := range a.AttributeStatements {
+			for _, at := range st.Attributes {
+				if !matches(at, want) {
+					continue
+				}
+				for _, v := range at.Values {
+					if s := strings.TrimSpace(v.Value); s != "" && !v.Nil && len(s) <= maxGroupNameLen && len(out) < maxAssertionGroups {
+						out = append(out, s)
+					}
+				}
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return nil
 }

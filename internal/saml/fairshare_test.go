@@ -2,6 +2,7 @@ package saml
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -39,7 +40,7 @@ func frozen() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }
 func testLoginStartThrottle(t *testing.T, open func(testing.TB) store.Store) {
 	var want func(rec *httptest.ResponseRecorder, status int)
 	{
-		e := newEnvTuned(t, open(t), cfgOpts{}, Config{PublicURL: publicURL, LoginStartsPerAddress: 5, LoginStartsPerTenant: 8, MaxPendingRequests: 100, Now: frozen}, directory.Bounds{})
+		e := newEnvTuned(t, open(t), cfgOpts{}, Config{PublicURL: publicURL, LoginStartsPerAddress: 5, LoginStartsPerTenant: 8, MaxPendingRequests: 100, Now: frozen}, directory.Bounds{}, slog.New(slog.DiscardHandler))
 		b := e.browser()
 		want = func(rec *httptest.ResponseRecorder, status int) {
 			t.Helper()
@@ -64,7 +65,7 @@ func testLoginStartThrottle(t *testing.T, open func(testing.TB) store.Store) {
 			t.Errorf("throttled starts counted %v, want 3", e.count(ReasonThrottled))
 		}
 	}
-	e := newEnvTuned(t, open(t), cfgOpts{}, Config{PublicURL: publicURL, LoginStartsPerAddress: -1, LoginStartsPerTenant: -1, MaxPendingRequests: 3}, directory.Bounds{})
+	e := newEnvTuned(t, open(t), cfgOpts{}, Config{PublicURL: publicURL, LoginStartsPerAddress: -1, LoginStartsPerTenant: -1, MaxPendingRequests: 3}, directory.Bounds{}, slog.New(slog.DiscardHandler))
 	for range 3 {
 		want(e.browser().startFrom("acme", "192.0.2.1"), http.StatusFound)
 	}
@@ -98,7 +99,7 @@ func TestReturnToFragmentDotSegments(t *testing.T) {
 // (403), not a 500, on both backends.
 func TestJITBounds(t *testing.T) {
 	teststores.Run(t, func(t *testing.T, s store.Store) {
-		e := newEnvTuned(t, s, cfgOpts{}, Config{PublicURL: publicURL}, directory.Bounds{MaxResourceBytes: 2000})
+		e := newEnvTuned(t, s, cfgOpts{}, Config{PublicURL: publicURL}, directory.Bounds{MaxResourceBytes: 2000}, slog.New(slog.DiscardHandler))
 		cases := []struct {
 			name, nameID, want string
 			attrs              [][2]string

@@ -54,7 +54,15 @@ func FuzzACS(f *testing.F) {
 		`<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData Recipient="https://sp.example.com/t/acme/saml/acs" NotOnOrAfter="2999-01-01T00:00:00Z"/></saml:SubjectConfirmation></saml:Subject>` +
 		`<saml:Conditions NotBefore="2000-01-01T00:00:00Z" NotOnOrAfter="2999-01-01T00:00:00Z"><saml:AudienceRestriction><saml:Audience>https://sp.example.com/t/acme/saml/metadata</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
 		`<saml:AttributeStatement><saml:Attribute Name="email"><saml:AttributeValue>ann@example.com</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion></samlp:Response>`
+	// A signature the library will refuse, for the refusal explanation: SHA-1 algorithms, a
+	// certificate, a persistent NameID.
+	sig := `<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:SignatureMethod Algorithm="http://www.w3.org/2000/09/xmldsig#rsa-sha1"/>` +
+		`<ds:Reference URI="#_a1"><ds:DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/><ds:DigestValue>AAAA</ds:DigestValue></ds:Reference></ds:SignedInfo>` +
+		`<ds:SignatureValue>AAAA</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>MIIB AAAA</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>`
+	signed := strings.Replace(response, `<saml:Subject>`, sig+`<saml:Subject>`, 1)
 	for _, seed := range [][2]string{
+		{b64(signed), ""},
+		{b64(strings.Replace(signed, "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", 1)), ""},
 		{b64(response), ""},
 		{b64(response), "/t/acme/"},
 		{b64(strings.Replace(response, "Success", "Responder", 1)), "https://evil.example.com/"},

@@ -80,6 +80,10 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, slug, err)
 		return
 	}
+	if r.URL.Query().Get(forceAuthnParam) == "1" {
+		force := true
+		req.ForceAuthn = &force
+	}
 	binding := ""
 	if c, err := r.Cookie(requestCookie); err == nil && len(c.Value) == 43 {
 		binding = c.Value

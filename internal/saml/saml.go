@@ -34,7 +34,41 @@ const (
 	DefaultMaxResponseBytes = 256 << 10
 	DefaultSessionTTL       = 8 * time.Hour
 	DefaultRequestTTL       = 10 * time.Minute
+	// DefaultClockSkew is how far the IdP's clock may be from ours, either way.
+	DefaultClockSkew = 3 * time.Minute
 )
+
+// The allowed clock skew is crewjam/saml's MaxIssueDelay (how old an IssueInstant may be)
+// and MaxClockSkew (how far in the future IssueInstant and NotBefore may be, how far past
+// NotOnOrAfter): package variables of the library, 90 s and 180 s by default, so an IdP
+// 120 s behind was refused while one 120 s ahead was accepted. scimd sets both to one
+// value, process-wide (they are not per ServiceProvider), before any response is parsed.
+var (
+	skewMu      sync.Mutex
+	appliedSkew time.Duration
+)
+
+func init() { setClockSkew(DefaultClockSkew) }
+
+// setClockSkew makes d the allowed skew in both directions. It writes the library's
+// variables only when d differs from what is set, so that services created with the same
+// setting (every replica, every test) never write while another parses.
+func setClockSkew(d time.Duration) {
+	skewMu.Lock()
+	defer skewMu.Unlock()
+	if d == appliedSkew {
+		return
+	}
+	csaml.MaxIssueDelay, csaml.MaxClockSkew = d, d
+	appliedSkew = d
+}
+
+// ClockSkew returns the allowed clock skew in effect.
+func ClockSkew() time.Duration {
+	skewMu.Lock()
+	defer skewMu.Unlock()
+	return appliedSkew
+}
 
 // Config is what the service provider needs to know about its deployment.
 type Config struct {
@@ -54,6 +88,9 @@ type Config struct {
 	// minute and process, refilled evenly (defaults 60 and 1200; negative: no bound). MaxPendingRequests
 	// bounds a tenant's unexpired stored AuthnRequests (default 10,000).
 	LoginStartsPerAddress, LoginStartsPerTenant, MaxPendingRequests int
+	// ClockSkew is how far the IdP's clock may be ahead of or behind ours (default 3 min,
+	// DefaultClockSkew). It is process-wide: the last service created sets it.
+	ClockSkew time.Duration
 }
 
 // Service serves every tenant's SAML endpoints and browser pages.
@@ -66,6 +103,7 @@ type Service struct {
 	secure  bool // cookies are Secure: the public URL is https
 	origin  string
 
+	audit     refusalAudit // bounds the audit events of refused logins
 	mu        sync.Mutex
 	providers map[string]cachedSP // tenant id → SP built from the config of that update
 
@@ -106,6 +144,10 @@ func New(cfg Config, s store.Store, dir *directory.Directory, log *slog.Logger, 
 	if cfg.MaxPendingRequests <= 0 {
 		cfg.MaxPendingRequests = DefaultMaxPendingRequests
 	}
+	if cfg.ClockSkew <= 0 {
+		cfg.ClockSkew = DefaultClockSkew
+	}
+	setClockSkew(cfg.ClockSkew)
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err

@@ -59,13 +59,13 @@ func newEnv(t *testing.T, o cfgOpts) *env {
 // newEnvOn is newEnv on a given fresh store.
 func newEnvOn(t *testing.T, s store.Store, o cfgOpts) *env {
 	t.Helper()
-	return newEnvTuned(t, s, o, Config{PublicURL: publicURL}, directory.Bounds{})
+	return newEnvTuned(t, s, o, Config{PublicURL: publicURL}, directory.Bounds{}, slog.New(slog.DiscardHandler))
 }
 
-// newEnvTuned is newEnvOn with the service's configuration and the directory's bounds.
-func newEnvTuned(t *testing.T, s store.Store, o cfgOpts, cfg Config, bounds directory.Bounds) *env {
+// newEnvTuned is newEnvOn with the service's configuration, the directory's bounds and the
+// logger given.
+func newEnvTuned(t *testing.T, s store.Store, o cfgOpts, cfg Config, bounds directory.Bounds, log *slog.Logger) *env {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
 	d := directory.New(s, log, nil).WithBounds(bounds)
 	svc, err := New(cfg, s, d, log, prometheus.NewRegistry())
 	if err != nil {

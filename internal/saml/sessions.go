@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -25,34 +26,40 @@ func (s *Service) setSession(w http.ResponseWriter, slug, value string, maxAge i
 // gone or deactivated is deleted. It returns nil and no error when nobody is signed in;
 // inactive reports a session that ended because the user is deactivated.
 func (s *Service) currentUser(ctx context.Context, w http.ResponseWriter, r *http.Request, t store.Tenant) (user *scim.Resource, inactive bool, err error) {
+	user, _, inactive, err = s.currentSession(ctx, w, r, t)
+	return user, inactive, err
+}
+
+// currentSession is currentUser with the session's start, the time of the IdP login.
+func (s *Service) currentSession(ctx context.Context, w http.ResponseWriter, r *http.Request, t store.Tenant) (user *scim.Resource, started time.Time, inactive bool, err error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" || len(c.Value) > 64 {
-		return nil, false, nil
+		return nil, time.Time{}, false, nil
 	}
 	hash := hashToken(c.Value)
 	sess, err := s.store.SessionByHash(ctx, t.ID, store.SessionSSO, hash, s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		s.setSession(w, t.Slug, "", -1)
-		return nil, false, nil
+		return nil, time.Time{}, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, time.Time{}, false, err
 	}
 	user, err = s.dir.Get(ctx, scim.Users, t, sess.UserID, true)
 	if errors.Is(err, store.ErrNotFound) {
 		user, err = nil, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, time.Time{}, false, err
 	}
 	if user == nil || !directory.CanSignIn(user) {
 		if err := s.store.DeleteSession(ctx, t.ID, hash); err != nil {
-			return nil, false, err
+			return nil, time.Time{}, false, err
 		}
 		s.setSession(w, t.Slug, "", -1)
-		return nil, user != nil, nil
+		return nil, time.Time{}, user != nil, nil
 	}
-	return user, false, nil
+	return user, sess.CreatedAt, false, nil
 }
 
 // SessionCookie is the name of the cookie that carries a browser's session id (scoped to

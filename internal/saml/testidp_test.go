@@ -82,6 +82,8 @@ type assertionSpec struct {
 	// Tamper edits the serialized response after signing.
 	Tamper func(xml string) string
 	Status string
+	// SHA1 signs with RSA-SHA1 and SHA-1 digests, as old IdP setups do.
+	SHA1 bool
 }
 
 func randomID() string {
@@ -143,7 +145,7 @@ func (idp *testIdP) response(tb testing.TB, acs, audience string, spec assertion
 		signer = spec.SignWith
 	}
 	if spec.Sign == "assertion" || spec.Sign == "both" {
-		a.Signature = signer.signature(tb, a.Element())
+		a.Signature = signer.signature(tb, a.Element(), spec.SHA1)
 	}
 	r := &csaml.Response{ID: randomID(), InResponseTo: spec.InResponseTo, Version: "2.0", IssueInstant: spec.IssueInstant,
 		Destination: spec.Destination, Issuer: &csaml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: spec.Issuer},
@@ -151,7 +153,7 @@ func (idp *testIdP) response(tb testing.TB, acs, audience string, spec assertion
 	el := r.Element()
 	el.AddChild(a.Element())
 	if spec.Sign == "response" || spec.Sign == "both" {
-		r.Signature = signer.signature(tb, el)
+		r.Signature = signer.signature(tb, el, spec.SHA1)
 		el = r.Element()
 		el.AddChild(a.Element())
 	}
@@ -168,12 +170,16 @@ func (idp *testIdP) response(tb testing.TB, acs, audience string, spec assertion
 }
 
 // signature returns the enveloped signature of el, made with the IdP's key.
-func (idp *testIdP) signature(tb testing.TB, el *etree.Element) *etree.Element {
+func (idp *testIdP) signature(tb testing.TB, el *etree.Element, sha1 bool) *etree.Element {
 	tb.Helper()
 	ks := dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{idp.cert.Raw}, PrivateKey: idp.key})
 	ctx := dsig.NewDefaultSigningContext(ks)
 	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
+	method := dsig.RSASHA256SignatureMethod
+	if sha1 {
+		method = dsig.RSASHA1SignatureMethod
+	}
+	if err := ctx.SetSignatureMethod(method); err != nil {
 		tb.Fatal(err)
 	}
 	signed, err := ctx.SignEnveloped(el)

@@ -53,6 +53,9 @@ func (s *Server) serviceProviderConfig(w http.ResponseWriter, r *http.Request) e
 	if f, ok := doc["filter"].(map[string]any); ok {
 		f["maxResults"] = s.cfg.MaxPageSize
 	}
+	if b, ok := doc["bulk"].(map[string]any); ok {
+		b["maxOperations"], b["maxPayloadSize"] = s.cfg.BulkMaxOperations, s.cfg.BulkMaxPayloadBytes
+	}
 	if p, ok := doc["pagination"].(map[string]any); ok {
 		p["defaultPageSize"], p["maxPageSize"] = s.cfg.DefaultPageSize, s.cfg.MaxPageSize
 	}
@@ -69,8 +72,15 @@ func (s *Server) resourceTypeDocs() map[string]map[string]any {
 	return out
 }
 
+// resourceTypes lists the resource types in the order of api/resource_types.json, User
+// before Group: clients that read Resources[0] expect the /Users endpoint there.
 func (s *Server) resourceTypes(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, listResponse(sortedDocs(s.resourceTypeDocs())))
+	docs := s.resourceTypeDocs()
+	list := make([]any, 0, len(docs))
+	for _, rt := range scim.Discovery().ResourceTypes {
+		list = append(list, docs[rt.ID])
+	}
+	writeJSON(w, http.StatusOK, listResponse(list))
 	return nil
 }
 

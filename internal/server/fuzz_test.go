@@ -239,7 +239,11 @@ func FuzzListParams(f *testing.F) {
 			for k, v := range q {
 				body[k] = v[0]
 			}
-			e.check(t, input, "POST", base+"/.search", body)
+			path := base + "/.search"
+			if sel%12 >= 6 {
+				path = "/scim/v2/.search" // the root search, across Users and Groups
+			}
+			e.check(t, input, "POST", path, body)
 		}
 	})
 }
@@ -276,5 +280,36 @@ func FuzzResourceIDs(f *testing.F) {
 			return // keep the targets of the other fuzz inputs
 		}
 		e.check(t, id, method, base+url.PathEscape(id), body)
+	})
+}
+
+// FuzzBulk sends arbitrary bodies to /Bulk, aimed at the env's user and group: whatever the
+// operations say, no operation is answered 5xx either.
+func FuzzBulk(f *testing.F) {
+	for _, s := range []string{
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"failOnErrors":2,"Operations":[
+			{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Fuzz","members":[{"value":"bulkId:u"},{"value":"USER"}]}},
+			{"method":"POST","path":"/Users","bulkId":"u","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"fuzz@example.com"}},
+			{"method":"PATCH","path":"/Groups/GROUP","version":"W/\"1\"","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"bulkId:u\"]"}]}},
+			{"method":"DELETE","path":"/Groups/bulkId:g"},{"method":"DELETE","path":"/Users/bulkId:u"}]}`,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[
+			{"method":"PUT","path":"/Users/USER","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"cid@example.com","active":false}},
+			{"method":"POST","path":"/Groups","bulkId":"a","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"A","members":[{"value":"bulkId:a"}]}}]}`,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[{"method":"get","path":"Users"},7,{"path":"/Users/bulkId:"}]}`,
+		`{}`, `[]`,
+	} {
+		f.Add(s)
+	}
+	e := newFuzzEnv(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		body = fill(body, e.user, e.group)
+		r := e.check(t, body, "POST", "/scim/v2/Bulk", body)
+		ops, _ := r.Body["Operations"].([]any)
+		for _, o := range ops {
+			m, _ := o.(map[string]any)
+			if status, _ := m["status"].(string); status == "" || status[0] == '5' {
+				t.Fatalf("operation answered %q: %s", status, r.Raw)
+			}
+		}
 	})
 }

@@ -42,25 +42,12 @@ func (s *edge) wrap(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// writeError writes err as a SCIM error body: a *scim.Error or a store error as
-// store.SCIMError maps it, a body over the limit 413, a deadline 503. Anything else is
-// internal: logged with its cause, answered with a bare 500. The cause of every 5xx goes on
-// the access line.
+// writeError writes err as a SCIM error body, as scimError maps it. The cause of every 5xx
+// goes on the access line.
 func (s *edge) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	se := store.SCIMError(err, "")
+	se := s.scimError(r, err)
 	if se == nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.As(err, &mbe):
-			se = scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", mbe.Limit)
-		case errors.Is(err, context.DeadlineExceeded):
-			se = scim.Errorf(http.StatusServiceUnavailable, "", "the request timed out; retry later").Wrap(err)
-		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-			return // the client went away
-		default:
-			s.log.ErrorContext(r.Context(), "internal error", "err", err, "route", routePattern(r))
-			se = scim.Errorf(http.StatusInternalServerError, "", "internal error").Wrap(err)
-		}
+		return // the client went away
 	}
 	if se.Status >= 500 {
 		cause := error(se)
@@ -81,6 +68,27 @@ func (s *edge) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		annotate(r.Context(), "scim_error", se.ScimType)
 	}
 	writeJSON(w, se.Status, se.Body())
+}
+
+// scimError returns err as the SCIM error a client sees, for a whole response or for one
+// operation of a bulk request: a *scim.Error or a store error as store.SCIMError maps it, a
+// body over the limit 413, a deadline 503. Anything else is internal: logged with its cause,
+// answered with a bare 500. It returns nil when the client went away.
+func (s *edge) scimError(r *http.Request, err error) *scim.Error {
+	if se := store.SCIMError(err, ""); se != nil {
+		return se
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", mbe.Limit)
+	case errors.Is(err, context.DeadlineExceeded):
+		return scim.Errorf(http.StatusServiceUnavailable, "", "the request timed out; retry later").Wrap(err)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		return nil
+	}
+	s.log.ErrorContext(r.Context(), "internal error", "err", err, "route", routePattern(r))
+	return scim.Errorf(http.StatusInternalServerError, "", "internal error").Wrap(err)
 }
 
 // writeJSON writes v with the SCIM content type.
@@ -286,13 +294,25 @@ func (s *edge) recoverer(next http.Handler) http.Handler {
 
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.cfg.MaxBodyBytes {
-			s.writeError(w, r, scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", s.cfg.MaxBodyBytes))
+		limit, tooLarge := s.cfg.MaxBodyBytes, errBodyTooLarge
+		bulk := strings.EqualFold(r.URL.Path, bulkPath) // in any case, as canonicalRoute routes it
+		if bulk {
+			limit, tooLarge = s.cfg.BulkMaxPayloadBytes, errBulkTooLarge
+		}
+		if r.ContentLength > limit {
+			if bulk {
+				s.metrics.bulkRequests.WithLabelValues("refused").Inc()
+			}
+			s.writeError(w, r, tooLarge(limit))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
+}
+
+func errBodyTooLarge(limit int64) error {
+	return scim.Errorf(http.StatusRequestEntityTooLarge, "", "the request body is larger than %d bytes", limit)
 }
 
 // ---- authentication ----

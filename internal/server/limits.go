@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/store"
 )
 
 // rateLimit enforces the per-tenant token bucket (Config.RateLimit requests per second,
@@ -21,21 +22,33 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 	if s.cfg.RateLimit <= 0 {
 		return next
 	}
-	burst := s.cfg.RateBurst
-	if burst < 1 {
-		burst = max(1, s.cfg.RateLimit)
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t := tenantFrom(r.Context())
-		ok, wait, err := s.store.TakeToken(r.Context(), t.ID, s.cfg.RateLimit, burst, time.Now())
-		if err == nil && !ok {
-			s.metrics.rateLimited.Inc()
+		if wait, err := s.takeToken(r.Context(), tenantFrom(r.Context())); err != nil {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			s.writeError(w, r, scim.Errorf(http.StatusTooManyRequests, "", "too many requests for this tenant; retry after %s", wait.Round(time.Millisecond)))
+			s.writeError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// takeToken draws one request from tenant t's bucket: a request, or one operation of a
+// bulk request. When the bucket is empty it returns 429 and how long to wait; when the
+// limit is off or the database cannot answer, nil.
+func (s *Server) takeToken(ctx context.Context, t store.Tenant) (time.Duration, error) {
+	if s.cfg.RateLimit <= 0 {
+		return 0, nil
+	}
+	burst := s.cfg.RateBurst
+	if burst < 1 {
+		burst = max(1, s.cfg.RateLimit)
+	}
+	ok, wait, err := s.store.TakeToken(ctx, t.ID, s.cfg.RateLimit, burst, time.Now())
+	if err != nil || ok {
+		return 0, nil
+	}
+	s.metrics.rateLimited.Inc()
+	return wait, scim.Errorf(http.StatusTooManyRequests, "", "too many requests for this tenant; retry after %s", wait.Round(time.Millisecond))
 }
 
 // timeout bounds a request's work (Config.RequestTimeout): database calls give up at the

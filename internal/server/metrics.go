@@ -27,6 +27,8 @@ type Metrics struct {
 	rateLimited  prometheus.Counter
 	dbDuration   *prometheus.HistogramVec
 	dbErrors     *prometheus.CounterVec
+	bulkRequests *prometheus.CounterVec
+	bulkOps      *prometheus.CounterVec
 	tenantLabel  bool
 	reg          prometheus.Registerer // where New adds the database collector
 }
@@ -85,11 +87,19 @@ func NewMetrics(reg prometheus.Registerer, tenantLabel bool) *Metrics {
 			Name: "scimd_db_errors_total",
 			Help: "Store operations that failed in the database (not: not found, conflicts, refusals) by operation name.",
 		}, []string{"operation"}),
+		bulkRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimd_bulk_requests_total",
+			Help: "Bulk requests by outcome: success (every operation succeeded), partial (some failed), stopped (failOnErrors, the rate limit or the timeout ended it early), refused (not run at all).",
+		}, []string{"outcome"}),
+		bulkOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimd_bulk_operations_total",
+			Help: "Operations of bulk requests by method and outcome: success, client_error, server_error, or skipped (not run because the bulk stopped early).",
+		}, []string{"method", "outcome"}),
 		tenantLabel: tenantLabel,
 		reg:         reg,
 	}
 	reg.MustRegister(m.requests, m.duration, m.inFlight, m.reqSize, m.respSize, m.authFailures, m.events, m.rateLimited,
-		m.dbDuration, m.dbErrors,
+		m.dbDuration, m.dbErrors, m.bulkRequests, m.bulkOps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, reason := range []string{"missing", "malformed", "unknown", "revoked"} {
 		m.authFailures.WithLabelValues(reason)

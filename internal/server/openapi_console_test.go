@@ -89,6 +89,10 @@ func TestOpenAPIConsole(t *testing.T) {
 	ok("GET", "/t/acme/admin/groups/"+user.ID, "", 404, as()...)
 	ok("GET", "/t/acme/admin/events?event=user_deprovision&outcome=success&resource=ann%40acme.test", "", 200, as()...)
 	ok("GET", "/t/acme/admin/events?resource=nobody", "", 400, as()...)
+	ok("GET", "/t/acme/admin/user-types", "", 200, as()...)
+	ok("POST", "/t/acme/admin/user-types", csrf+"&source=groups&rules=Sales%3Downer", 400, form(as()...)...)
+	ok("POST", "/t/acme/admin/user-types", csrf+"&source=groups&rules=Sales%3Dadmin", 303, form(as()...)...)
+	ok("POST", "/t/acme/admin/user-types/recompute", csrf, 303, form(as()...)...)
 	ok("POST", "/t/acme/admin/signout", csrf, 303, form(as()...)...)
 	for path, item := range c.doc.Paths.Map() {
 		for _, op := range item.Operations() {

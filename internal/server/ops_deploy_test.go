@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -12,7 +14,13 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/events"
+	"github.com/scimd/scimd/internal/oidc"
+	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/signing"
+	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
 )
 
@@ -51,6 +59,16 @@ func knownMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	rec := &descRecorder{names: map[string]bool{}}
 	server.NewMetrics(rec, false)
+	s, log := teststores.SQLite(t), slog.New(slog.DiscardHandler)
+	dir := directory.New(s, log, nil)
+	sso, err := saml.New(saml.Config{PublicURL: "http://scimd.test"}, s, dir, log, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oidc.New(context.Background(), oidc.Config{Issuer: "http://scimd.test"}, s, dir, signing.New(s, signing.Options{}), sso, log, rec); err != nil {
+		t.Fatal(err)
+	}
+	events.NewMetrics(rec, s.(store.EventStreamStore))
 	e := newEnvConfig(t, teststores.SQLite(t), func(c *server.Config) { c.ExpectedMigration = embeddedVersion(t) })
 	e.traffic()
 	for name := range e.scrape() {
@@ -118,7 +136,8 @@ func TestDeployAlerts(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"ScimdHigh5xxRatio", "ScimdHighLatencyP99", "ScimdTokenFailuresSpike", "ScimdSAMLFailuresSpike", "ScimdDatabaseNotReady"} {
+	for _, name := range []string{"ScimdHigh5xxRatio", "ScimdHighLatencyP99", "ScimdTokenFailuresSpike", "ScimdSAMLFailuresSpike", "ScimdDatabaseNotReady",
+		"ScimdOIDCServerErrors", "ScimdOIDCTokenReplay", "ScimdEventsLagging", "ScimdEventsParked"} {
 		if !alerts[name] {
 			t.Errorf("alerts.yml has no alert %s", name)
 		}

@@ -250,14 +250,23 @@ func (h *resourceHandlers) list(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *resourceHandlers) search(w http.ResponseWriter, r *http.Request) error {
-	body, err := decodeBody(r)
+	lp, err := searchParams(r)
 	if err != nil {
 		return err
 	}
-	if err := scim.CheckSchemas(body, scim.SearchRequestSchema); err != nil {
-		return err
-	}
+	return h.runList(w, r, lp)
+}
+
+// searchParams reads the SearchRequest body of a POST …/.search (RFC 7644 §3.4.3).
+func searchParams(r *http.Request) (listParams, error) {
 	var lp listParams
+	body, err := decodeBody(r)
+	if err != nil {
+		return lp, err
+	}
+	if err := scim.CheckSchemas(body, scim.SearchRequestSchema); err != nil {
+		return lp, err
+	}
 	for k, v := range body {
 		switch strings.ToLower(k) {
 		case "filter":
@@ -280,10 +289,10 @@ func (h *resourceHandlers) search(w http.ResponseWriter, r *http.Request) error 
 			lp.cursor = &c
 		}
 		if err != nil {
-			return err
+			return lp, err
 		}
 	}
-	return h.runList(w, r, lp)
+	return lp, nil
 }
 
 func stringParam(name string, v any) (string, error) {
@@ -387,12 +396,23 @@ func (h *resourceHandlers) runList(w http.ResponseWriter, r *http.Request, lp li
 	}
 	p := h.rt.ParseProjection(lp.attributes, lp.excluded)
 	q.WithMembers = h.wantsMembers(p)
+	pageSize := q.Count
+	if lp.cursor != nil && pageSize > 0 {
+		// RFC 9865 §2: the last page carries no nextCursor. One row read ahead tells
+		// whether another page follows, so a client never gets a cursor to an empty page.
+		q.Count++
+	}
 	page, err := h.s.dir.List(r.Context(), h.rt, t, q)
 	if err != nil {
 		if expensive {
 			return h.s.expensiveTimeout(r, err)
 		}
 		return err
+	}
+	more := false
+	if lp.cursor != nil && len(page.Resources) > pageSize {
+		more = true
+		page.Resources = page.Resources[:pageSize]
 	}
 	resources := make([]any, 0, len(page.Resources))
 	for _, res := range page.Resources {
@@ -405,8 +425,9 @@ func (h *resourceHandlers) runList(w http.ResponseWriter, r *http.Request, lp li
 		"Resources":    resources,
 	}
 	if lp.cursor != nil {
-		if len(page.Resources) == q.Count && page.Last != nil {
-			resp["nextCursor"] = h.s.cursors.encode(t.ID, h.rt.Name, *page.Last)
+		if more {
+			last := page.Resources[pageSize-1]
+			resp["nextCursor"] = h.s.cursors.encode(t.ID, h.rt.Name, store.Cursor{Created: last.Meta.Created, ID: last.ID})
 		}
 	} else {
 		resp["startIndex"] = q.StartIndex

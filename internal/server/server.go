@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -40,6 +41,11 @@ type Config struct {
 	RateLimit, RateBurst float64
 	// RequestTimeout bounds the work of one SCIM request (default 30 s).
 	RequestTimeout time.Duration
+	// BulkMaxOperations and BulkMaxPayloadBytes bound one /Bulk request (RFC 7644 §3.7.4:
+	// maxOperations and maxPayloadSize, advertised in /ServiceProviderConfig); defaults
+	// 1000 operations and 2 MiB. A bulk's work is bounded by RequestTimeout like any request.
+	BulkMaxOperations   int
+	BulkMaxPayloadBytes int64
 	// AuthFailuresPerMinute is how many refused tokens one client address may send in a
 	// minute before it gets 429 (default 30; negative turns it off).
 	AuthFailuresPerMinute int
@@ -63,10 +69,18 @@ type Server struct {
 	auth    *directory.Authenticator
 	cursors *cursorCodec
 	authLim *authThrottle
-	gate    *tenantGate
+	// draining is set by Drain: /readyz answers 503 so that load balancers stop sending
+	// requests before the listener closes.
+	draining atomic.Bool
+	gate     *tenantGate
 	// shareRefused counts requests refused by the tenant gate.
 	shareRefused *prometheus.CounterVec
 }
+
+// Drain makes /readyz answer 503 ("draining") from now on while every other route keeps
+// serving: a replica that is about to stop tells its load balancer first, and requests
+// already on their way still succeed.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // New returns the SCIM server on st (the instrumented store cmd/scimd built), writing
 // through dir. m is the metrics NewMetrics made; New adds the database collector to them.
@@ -83,6 +97,12 @@ func New(ctx context.Context, cfg Config, st store.Store, dir *directory.Directo
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second
+	}
+	if cfg.BulkMaxOperations <= 0 {
+		cfg.BulkMaxOperations = 1000
+	}
+	if cfg.BulkMaxPayloadBytes <= 0 {
+		cfg.BulkMaxPayloadBytes = 2 << 20
 	}
 	if cfg.AuthFailuresPerMinute == 0 {
 		cfg.AuthFailuresPerMinute = 30
@@ -144,7 +164,7 @@ type edge struct {
 func NewRouter(m *Metrics, log *slog.Logger) *chi.Mux {
 	e := &edge{log: log, metrics: m}
 	r := chi.NewRouter()
-	r.Use(middleware.CleanPath, e.requestID, e.accessLog, e.recoverer, e.instrument)
+	r.Use(middleware.CleanPath, canonicalRoute, e.requestID, e.accessLog, e.recoverer, e.instrument)
 	r.NotFound(e.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		return errNotFoundRoute
 	}))
@@ -167,6 +187,8 @@ func (s *Server) Mount(r chi.Router) {
 		r.Get("/ResourceTypes/{id}", s.wrap(s.resourceType))
 		r.Get("/Schemas", s.wrap(s.schemas))
 		r.Get("/Schemas/{id}", s.wrap(s.schema))
+		r.Post(strings.TrimPrefix(bulkPath, "/scim/v2"), s.wrap(s.bulk))
+		r.Post("/.search", s.wrap(s.rootSearch))
 		for _, h := range []*resourceHandlers{s.users(), s.groups()} {
 			r.Route(h.rt.Endpoint, func(r chi.Router) {
 				r.Get("/", s.wrap(h.list))
@@ -224,6 +246,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadyTimeout)
 	defer cancel()
 	rd := s.readiness(ctx)
+	if s.draining.Load() {
+		rd.reason = "draining: shutting down"
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if rd.reason != "" {
 		w.WriteHeader(http.StatusServiceUnavailable)

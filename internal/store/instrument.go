@@ -214,6 +214,16 @@ func (s *instrumented) DeleteSession(ctx context.Context, tenantID string, hash 
 	return s.Store.DeleteSession(ctx, tenantID, hash)
 }
 
+func (s *instrumented) SAMLIdentity(ctx context.Context, tenantID, issuer, nameID string) (id string, err error) {
+	defer func(start time.Time) { s.done("saml_identity", start, err) }(time.Now())
+	return s.Store.SAMLIdentity(ctx, tenantID, issuer, nameID)
+}
+
+func (s *instrumented) PutSAMLIdentity(ctx context.Context, tenantID, issuer, nameID, userID string, now time.Time) (err error) {
+	defer func(start time.Time) { s.done("put_saml_identity", start, err) }(time.Now())
+	return s.Store.PutSAMLIdentity(ctx, tenantID, issuer, nameID, userID, now)
+}
+
 func (s *instrumented) PruneSAML(ctx context.Context, now time.Time) (n int64, err error) {
 	defer func(start time.Time) { s.done("prune_saml", start, err) }(time.Now())
 	return s.Store.PruneSAML(ctx, now)
@@ -229,4 +239,187 @@ func (s *instrumented) CreateAdminLink(ctx context.Context, l AdminLink) (err er
 func (s *instrumented) TakeAdminLink(ctx context.Context, tenantID string, hash []byte, now time.Time) (l AdminLink, err error) {
 	defer func(start time.Time) { s.done("take_admin_link", start, err) }(time.Now())
 	return s.Store.TakeAdminLink(ctx, tenantID, hash, now)
+}
+
+// ---- signing keys ----
+
+func (s *instrumented) CreateFirstSigningKey(ctx context.Context, k SigningKey) (out SigningKey, err error) {
+	defer func(start time.Time) { s.done("create_first_signing_key", start, err) }(time.Now())
+	return s.Store.CreateFirstSigningKey(ctx, k)
+}
+
+func (s *instrumented) AddSigningKey(ctx context.Context, k SigningKey, olderExpire time.Time) (out SigningKey, err error) {
+	defer func(start time.Time) { s.done("add_signing_key", start, err) }(time.Now())
+	return s.Store.AddSigningKey(ctx, k, olderExpire)
+}
+
+func (s *instrumented) SigningKeys(ctx context.Context, now time.Time) (ks []SigningKey, err error) {
+	defer func(start time.Time) { s.done("signing_keys", start, err) }(time.Now())
+	return s.Store.SigningKeys(ctx, now)
+}
+
+func (s *instrumented) PruneSigningKeys(ctx context.Context, now time.Time) (n int64, err error) {
+	defer func(start time.Time) { s.done("prune_signing_keys", start, err) }(time.Now())
+	return s.Store.PruneSigningKeys(ctx, now)
+}
+
+// ---- event streams ----
+
+func (s *instrumented) CreateStream(ctx context.Context, st Stream, credentialHash []byte) (err error) {
+	defer func(start time.Time) { s.done("create_stream", start, err) }(time.Now())
+	return s.Store.CreateStream(ctx, st, credentialHash)
+}
+
+func (s *instrumented) Streams(ctx context.Context) (sts []Stream, err error) {
+	defer func(start time.Time) { s.done("streams", start, err) }(time.Now())
+	return s.Store.Streams(ctx)
+}
+
+func (s *instrumented) Stream(ctx context.Context, id string) (st Stream, err error) {
+	defer func(start time.Time) { s.done("stream", start, err) }(time.Now())
+	return s.Store.Stream(ctx, id)
+}
+
+func (s *instrumented) StreamByCredential(ctx context.Context, hash []byte) (st Stream, err error) {
+	defer func(start time.Time) { s.done("stream_by_credential", start, err) }(time.Now())
+	return s.Store.StreamByCredential(ctx, hash)
+}
+
+func (s *instrumented) SetStreamPaused(ctx context.Context, id string, paused bool) (err error) {
+	defer func(start time.Time) { s.done("set_stream_paused", start, err) }(time.Now())
+	return s.Store.SetStreamPaused(ctx, id, paused)
+}
+
+func (s *instrumented) DeleteStream(ctx context.Context, id string) (err error) {
+	defer func(start time.Time) { s.done("delete_stream", start, err) }(time.Now())
+	return s.Store.DeleteStream(ctx, id)
+}
+
+func (s *instrumented) ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max int) (ds []Delivery, err error) {
+	defer func(start time.Time) { s.done("claim_deliveries", start, err) }(time.Now())
+	return s.Store.ClaimDeliveries(ctx, streamID, now, lease, max)
+}
+
+func (s *instrumented) FinishDeliveries(ctx context.Context, streamID string, now time.Time, outcomes []DeliveryOutcome) (n int, err error) {
+	defer func(start time.Time) { s.done("finish_deliveries", start, err) }(time.Now())
+	return s.Store.FinishDeliveries(ctx, streamID, now, outcomes)
+}
+
+func (s *instrumented) ReplayStream(ctx context.Context, streamID string, since, now time.Time) (n int64, err error) {
+	defer func(start time.Time) { s.done("replay_stream", start, err) }(time.Now())
+	return s.Store.ReplayStream(ctx, streamID, since, now)
+}
+
+func (s *instrumented) StreamStats(ctx context.Context) (st []StreamStats, err error) {
+	defer func(start time.Time) { s.done("stream_stats", start, err) }(time.Now())
+	return s.Store.StreamStats(ctx)
+}
+
+func (s *instrumented) ParkedDeliveries(ctx context.Context, streamID string, limit int) (ds []Delivery, err error) {
+	defer func(start time.Time) { s.done("parked_deliveries", start, err) }(time.Now())
+	return s.Store.ParkedDeliveries(ctx, streamID, limit)
+}
+
+// ---- userType rules ----
+
+func (s *instrumented) UserTypeRules(ctx context.Context, tenantID string) (r UserTypeRules, err error) {
+	defer func(start time.Time) { s.done("user_type_rules", start, err) }(time.Now())
+	return s.Store.UserTypeRules(ctx, tenantID)
+}
+
+func (s *instrumented) SetUserTypeRules(ctx context.Context, tenantID string, rules UserTypeRules, ev *Event) (err error) {
+	defer func(start time.Time) { s.done("set_user_type_rules", start, err) }(time.Now())
+	return s.Store.SetUserTypeRules(ctx, tenantID, rules, ev)
+}
+
+func (s *instrumented) RecomputeUserTypes(ctx context.Context, tenantID string, n int, actor Event) (p UserTypeProgress, err error) {
+	defer func(start time.Time) { s.done("recompute_user_types", start, err) }(time.Now())
+	return s.Store.RecomputeUserTypes(ctx, tenantID, n, actor)
+}
+
+func (s *instrumented) UserTypeProgress(ctx context.Context, tenantID string) (p UserTypeProgress, err error) {
+	defer func(start time.Time) { s.done("user_type_progress", start, err) }(time.Now())
+	return s.Store.UserTypeProgress(ctx, tenantID)
+}
+
+// ---- the OpenID Connect provider ----
+
+func (s *instrumented) CreateOIDCClient(ctx context.Context, c OIDCClient) (err error) {
+	defer func(start time.Time) { s.done("create_oidc_client", start, err) }(time.Now())
+	return s.Store.CreateOIDCClient(ctx, c)
+}
+
+func (s *instrumented) OIDCClient(ctx context.Context, id string) (out OIDCClient, err error) {
+	defer func(start time.Time) { s.done("oidc_client", start, err) }(time.Now())
+	return s.Store.OIDCClient(ctx, id)
+}
+
+func (s *instrumented) OIDCClients(ctx context.Context) (out []OIDCClient, err error) {
+	defer func(start time.Time) { s.done("oidc_clients", start, err) }(time.Now())
+	return s.Store.OIDCClients(ctx)
+}
+
+func (s *instrumented) DeleteOIDCClient(ctx context.Context, id string) (err error) {
+	defer func(start time.Time) { s.done("delete_oidc_client", start, err) }(time.Now())
+	return s.Store.DeleteOIDCClient(ctx, id)
+}
+
+func (s *instrumented) RotateOIDCClientSecret(ctx context.Context, id string, hash []byte, previousExpires time.Time) (err error) {
+	defer func(start time.Time) { s.done("rotate_oidc_client_secret", start, err) }(time.Now())
+	return s.Store.RotateOIDCClientSecret(ctx, id, hash, previousExpires)
+}
+
+func (s *instrumented) CreateOIDCAuthRequest(ctx context.Context, a OIDCAuthRequest) (err error) {
+	defer func(start time.Time) { s.done("create_oidc_auth_request", start, err) }(time.Now())
+	return s.Store.CreateOIDCAuthRequest(ctx, a)
+}
+
+func (s *instrumented) OIDCAuthRequest(ctx context.Context, tenantID, id string, now time.Time) (out OIDCAuthRequest, err error) {
+	defer func(start time.Time) { s.done("oidc_auth_request", start, err) }(time.Now())
+	return s.Store.OIDCAuthRequest(ctx, tenantID, id, now)
+}
+
+func (s *instrumented) StartOIDCLogin(ctx context.Context, tenantID, id string, at time.Time) (err error) {
+	defer func(start time.Time) { s.done("start_oidc_login", start, err) }(time.Now())
+	return s.Store.StartOIDCLogin(ctx, tenantID, id, at)
+}
+
+func (s *instrumented) CompleteOIDCAuthRequest(ctx context.Context, tenantID, id, userID string, authTime time.Time) (err error) {
+	defer func(start time.Time) { s.done("complete_oidc_auth_request", start, err) }(time.Now())
+	return s.Store.CompleteOIDCAuthRequest(ctx, tenantID, id, userID, authTime)
+}
+
+func (s *instrumented) SetOIDCCode(ctx context.Context, tenantID, id string, codeHash []byte, expiresAt time.Time) (err error) {
+	defer func(start time.Time) { s.done("set_oidc_code", start, err) }(time.Now())
+	return s.Store.SetOIDCCode(ctx, tenantID, id, codeHash, expiresAt)
+}
+
+func (s *instrumented) TakeOIDCCode(ctx context.Context, tenantID, id string, codeHash []byte, now time.Time) (out OIDCAuthRequest, err error) {
+	defer func(start time.Time) { s.done("take_oidc_code", start, err) }(time.Now())
+	return s.Store.TakeOIDCCode(ctx, tenantID, id, codeHash, now)
+}
+
+func (s *instrumented) CreateOIDCToken(ctx context.Context, t OIDCToken) (err error) {
+	defer func(start time.Time) { s.done("create_oidc_token", start, err) }(time.Now())
+	return s.Store.CreateOIDCToken(ctx, t)
+}
+
+func (s *instrumented) OIDCToken(ctx context.Context, tenantID, id string) (out OIDCToken, err error) {
+	defer func(start time.Time) { s.done("oidc_token", start, err) }(time.Now())
+	return s.Store.OIDCToken(ctx, tenantID, id)
+}
+
+func (s *instrumented) UseOIDCRefreshToken(ctx context.Context, tenantID, id string, now time.Time) (out OIDCToken, err error) {
+	defer func(start time.Time) { s.done("use_oidc_refresh_token", start, err) }(time.Now())
+	return s.Store.UseOIDCRefreshToken(ctx, tenantID, id, now)
+}
+
+func (s *instrumented) RevokeOIDCFamily(ctx context.Context, tenantID, family string, at time.Time) (out int64, err error) {
+	defer func(start time.Time) { s.done("revoke_oidc_family", start, err) }(time.Now())
+	return s.Store.RevokeOIDCFamily(ctx, tenantID, family, at)
+}
+
+func (s *instrumented) PruneOIDC(ctx context.Context, now time.Time) (out int64, err error) {
+	defer func(start time.Time) { s.done("prune_oidc", start, err) }(time.Now())
+	return s.Store.PruneOIDC(ctx, now)
 }

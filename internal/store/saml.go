@@ -101,6 +101,14 @@ type SAMLStore interface {
 	// DeleteSession deletes the session; deleting one that is gone is not an error.
 	DeleteSession(ctx context.Context, tenantID string, hash []byte) error
 
+	// SAMLIdentity returns the id of the user that the IdP (issuer) last signed in with the
+	// persistent NameID nameID; ErrNotFound when it names nobody (or the user is gone).
+	SAMLIdentity(ctx context.Context, tenantID, issuer, nameID string) (string, error)
+	// PutSAMLIdentity remembers that the IdP's persistent nameID names userID, replacing
+	// the user it named before; ErrNotFound when the tenant has no such user. A deleted
+	// user's identities go with them.
+	PutSAMLIdentity(ctx context.Context, tenantID, issuer, nameID, userID string, now time.Time) error
+
 	// PruneSAML deletes the requests, assertion ids and sessions of every tenant that
 	// expired before now, and returns how many rows it deleted.
 	PruneSAML(ctx context.Context, now time.Time) (int64, error)

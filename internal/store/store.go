@@ -40,7 +40,9 @@ type Tenant struct {
 	Name            string
 	DefaultUserType string
 	UserTypes       []string
-	CreatedAt       time.Time
+	// UserTypeSource is UserTypeFromIdP or UserTypeFromGroups (UserTypeStore keeps the rules).
+	UserTypeSource string
+	CreatedAt      time.Time
 }
 
 // Token is a SCIM bearer token's record; the token itself is never stored, only its hash.
@@ -70,6 +72,9 @@ type Event struct {
 	ResourceName string // userName or displayName
 	Changed      []string
 	Detail       string
+	// Method is the SCIM operation of a provisioning change (POST, PUT, PATCH, DELETE):
+	// a PUT and a PATCH are one event name but different SCIM security events.
+	Method string
 }
 
 // EventQuery selects audit events, newest first.
@@ -145,6 +150,11 @@ type Store interface {
 	LimitStore
 	SAMLStore
 	ConsoleStore
+	SigningKeyStore
+	EventStreamStore
+	UserTypeStore
+	SigningKeyStore
+	OIDCStore
 	Health
 }
 

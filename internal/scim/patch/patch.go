@@ -72,7 +72,8 @@ func (p *Path) isExtension() bool { return p.Attr.Attr == nil }
 // 400: invalidSyntax for a malformed body or an unknown op, tooMany for more than
 // MaxOperations operations, invalidPath for a malformed or unknown path, mutability for a
 // path naming a read-only attribute, invalidFilter for a bad filter in a path, invalidValue
-// for a missing value, and noTarget for a remove without a path.
+// for a missing value, and noTarget for a remove without a path. An empty Operations list
+// (Microsoft's validator sends one) is no operation: the resource is left as it is.
 func Parse(body map[string]any, rt *scim.ResourceType) ([]Operation, error) {
 	return Limits{}.Parse(body, rt)
 }
@@ -96,9 +97,6 @@ func (l Limits) Parse(body map[string]any, rt *scim.ResourceType) ([]Operation, 
 	list, ok := raw.([]any)
 	if !ok {
 		return nil, scim.BadRequest(scim.InvalidSyntax, "\"Operations\" must be a list of operations")
-	}
-	if len(list) == 0 {
-		return nil, scim.BadRequest(scim.InvalidSyntax, "\"Operations\" must hold at least one operation")
 	}
 	if len(list) > maxOps {
 		return nil, scim.BadRequest(scim.TooMany, "a PatchOp body may hold at most %d operations; got %d", maxOps, len(list))
@@ -154,6 +152,11 @@ func parseOp(item any, rt *scim.ResourceType, fl filter.Limits) (Operation, erro
 	switch {
 	case op.Op == OpRemove:
 		if op.Path == nil {
+			if obj, ok := value.(map[string]any); ok && len(obj) > 0 {
+				// A path-less remove with the attributes as its value: what the sender
+				// wants is a replace (setting active to false is a replace, not a remove).
+				return op, scim.BadRequest(scim.NoTarget, "a remove operation needs a \"path\"; to change %s, use a replace operation", strings.Join(sortedKeys(obj), ", "))
+			}
 			return op, scim.BadRequest(scim.NoTarget, "a remove operation needs a \"path\"")
 		}
 	case !hasValue:

@@ -382,7 +382,6 @@ func TestParseErrors(t *testing.T) {
 		{"schemas not a list", false, `{"schemas":"urn:ietf:params:scim:api:messages:2.0:PatchOp","Operations":[{"op":"remove","path":"title"}]}`, scim.InvalidSyntax},
 		{"no Operations", false, `{` + ok + `}`, scim.InvalidSyntax},
 		{"Operations not a list", false, `{` + ok + `,"Operations":{"op":"add"}}`, scim.InvalidSyntax},
-		{"Operations empty", false, `{` + ok + `,"Operations":[]}`, scim.InvalidSyntax},
 		{"operation not an object", false, `{` + ok + `,"Operations":["add"]}`, scim.InvalidSyntax},
 		{"no op", false, `{` + ok + `,"Operations":[{"path":"title","value":"x"}]}`, scim.InvalidSyntax},
 		{"op not a string", false, `{` + ok + `,"Operations":[{"op":1,"path":"title","value":"x"}]}`, scim.InvalidSyntax},

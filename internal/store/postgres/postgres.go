@@ -46,6 +46,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["statement_timeout"]; !ok {
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = "30s"
 	}
+	cfg.AfterRelease = keepWritable
 	// The pool is sized for many tenants at once unless the URL says otherwise
 	// (pool_max_conns); the server gives each tenant a share well below it.
 	if !strings.Contains(dsn, "pool_max_conns") {
@@ -115,7 +116,8 @@ func translate(err error) error {
 			return fmt.Errorf("%w: %s", store.ErrConflict, pe.ConstraintName)
 		case pe.Code == "22P05", pe.Code == "22021": // NUL in text; invalid byte sequence
 			return fmt.Errorf("%w: %s", store.ErrInvalidText, pe.Message)
-		case pe.Code[:2] == "08", pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300":
+		case pe.Code[:2] == "08", pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300",
+			pe.Code == "25006": // read-only: the node is not (or no longer) the primary; keepWritable drops the connection
 			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 		case retryable(err):
 			// Still losing after Tx's retries: the client may try again later (503). The
@@ -129,6 +131,18 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// keepWritable is the pool's AfterRelease: a connection whose session has become read-only
+// (default_transaction_read_only or in_hot_standby, which PostgreSQL 14 and later report to
+// the client as they change) is closed instead of going back to the pool. After a failover
+// that leaves the old primary running read-only, or a reconnect that reached a standby, the
+// next connection is then opened anew, and with target_session_attrs=read-write it finds
+// the primary; without this, pooled connections would keep failing writes for their whole
+// lifetime while pings (and /readyz) succeed.
+func keepWritable(c *pgx.Conn) bool {
+	pc := c.PgConn()
+	return pc.ParameterStatus("default_transaction_read_only") != "on" && pc.ParameterStatus("in_hot_standby") != "on"
 }
 
 // connectionLost reports whether err is the connection to the server breaking (the server

@@ -3,8 +3,11 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/store"
@@ -102,5 +105,46 @@ func TestMemberAddRacesUserDelete(t *testing.T) {
 	var n int
 	if err := s.Pool.QueryRow(ctx, `SELECT COUNT(*) FROM group_members WHERE tenant_id = $1`, tn.ID).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d memberships left, %v; want none", n, err)
+	}
+}
+
+// TestReadOnlyPrimary: a connection that reaches a read-only node (the old primary after a
+// failover that left it running, or a standby) makes a write fail with ErrUnavailable (503,
+// the IdP retries), not an internal error; and once the database takes writes again the
+// next write succeeds at once, because the read-only connections were not kept in the pool.
+func TestReadOnlyPrimary(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t, "")
+	s := open(t, dsn)
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, pgtest.BaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	db := pgx.Identifier{pgtest.DatabaseName(dsn)}.Sanitize()
+	tenant := func(slug string) error {
+		return s.CreateTenant(ctx, store.Tenant{ID: store.NewID(), Slug: slug, Name: slug, DefaultUserType: "member",
+			UserTypes: []string{"member"}, CreatedAt: time.Now()})
+	}
+	if err := tenant("before"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+db+" SET default_transaction_read_only = on"); err != nil {
+		t.Fatal(err)
+	}
+	s.Pool.Reset() // the pool reconnects, and reaches a read-only node
+	for i := range 3 {
+		if err := tenant(fmt.Sprintf("refused%d", i)); !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("write on a read-only node: %v, want ErrUnavailable", err)
+		}
+	}
+	if _, err := admin.Exec(ctx, "ALTER DATABASE "+db+" RESET default_transaction_read_only"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tenant("after"); err != nil {
+		t.Fatalf("first write once the database takes writes again: %v", err)
 	}
 }

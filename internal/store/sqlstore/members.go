@@ -198,21 +198,38 @@ func (s *Store) addMembers(ctx context.Context, c Conn, tenantID, groupID string
 	})
 }
 
-func (s *Store) editMembers(ctx context.Context, c Conn, tenantID, groupID string, e scim.MemberEdit) error {
+// editMembers applies one membership edit. With returnRemoved, a replace or removeAll returns
+// the ids of the members it removed (their userType is recomputed).
+func (s *Store) editMembers(ctx context.Context, c Conn, tenantID, groupID string, e scim.MemberEdit, returnRemoved bool) ([]string, error) {
 	switch e.Kind {
 	case scim.MembersAdd:
-		return s.addMembers(ctx, c, tenantID, groupID, e.IDs)
+		return nil, s.addMembers(ctx, c, tenantID, groupID, e.IDs)
 	case scim.MembersRemoveAll, scim.MembersReplace:
-		if err := c.Exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2`, tenantID, groupID); err != nil {
-			return err
+		var removed []string
+		if returnRemoved {
+			var err error
+			if removed, err = s.deleteReturning(ctx, c, tenantID, groupID); err != nil {
+				return nil, err
+			}
+		} else if err := c.Exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2`, tenantID, groupID); err != nil {
+			return nil, err
 		}
 		if e.Kind == scim.MembersReplace && len(e.IDs) > 0 {
-			return s.addMembers(ctx, c, tenantID, groupID, e.IDs)
+			return removed, s.addMembers(ctx, c, tenantID, groupID, e.IDs)
 		}
-		return nil
+		return removed, nil
 	case scim.MembersRemove:
+		return nil, s.removeMembers(ctx, c, tenantID, groupID, e.IDs)
+	}
+	return nil, errors.New("sqlstore: unknown member edit " + string(e.Kind))
+}
+
+// removeMembers removes the members with the ids from a group (ids that are no UUID name
+// nothing).
+func (s *Store) removeMembers(ctx context.Context, c Conn, tenantID, groupID string, ids []string) error {
+	{
 		var valid []string
-		for _, id := range e.IDs {
+		for _, id := range ids {
 			if validID(id) {
 				valid = append(valid, strings.ToLower(id))
 			}
@@ -224,5 +241,27 @@ func (s *Store) editMembers(ctx context.Context, c Conn, tenantID, groupID strin
 				` AND member_id IN `+inList(a, chunk), a.Values()...)
 		})
 	}
-	return errors.New("sqlstore: unknown member edit " + string(e.Kind))
+}
+
+// deleteReturning removes every member of a group and returns their ids.
+func (s *Store) deleteReturning(ctx context.Context, c Conn, tenantID, groupID string) ([]string, error) {
+	return queryIDs(ctx, c, `DELETE FROM group_members WHERE tenant_id = $1 AND group_id = $2 RETURNING member_id`, tenantID, groupID)
+}
+
+// queryIDs runs a query of one id column and returns the ids, in lower case.
+func queryIDs(ctx context.Context, c Conn, query string, args ...any) ([]string, error) {
+	rows, err := c.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, strings.ToLower(id))
+	}
+	return ids, rows.Err()
 }

@@ -94,6 +94,13 @@ func (s *Store) CreateResource(ctx context.Context, rt *scim.ResourceType, tenan
 			if err := s.addMembers(ctx, c, tenantID, r.ID, members); err != nil {
 				return err
 			}
+			if groups, err := s.groupsSource(ctx, c, tenantID); err != nil {
+				return err
+			} else if groups {
+				if _, err := s.retype(ctx, c, tenantID, scopeIDs, members, "", "", ev); err != nil {
+					return err
+				}
+			}
 		}
 		return s.insertEvent(ctx, c, ev)
 	})
@@ -132,6 +139,10 @@ func (s *Store) UpdateResource(ctx context.Context, rt *scim.ResourceType, tenan
 		if err != nil {
 			return err
 		}
+		oldName := ""
+		if rt.Name == "Group" {
+			oldName = scim.String(r.Attrs, "displayName")
+		}
 		ch, err := fn(r)
 		if err != nil {
 			return err
@@ -140,13 +151,17 @@ func (s *Store) UpdateResource(ctx context.Context, rt *scim.ResourceType, tenan
 		if ch.Skip {
 			return nil
 		}
+		groups, err := s.groupsSource(ctx, c, tenantID)
+		if err != nil {
+			return err
+		}
 		if ch.Attrs != nil {
 			// Memberships are rows: whatever the change holds of them is dropped, and a
 			// user's groups are returned as read.
-			groups, hasGroups := r.Attrs["groups"]
+			userGroups, hasGroups := r.Attrs["groups"]
 			stripMemberships(ch.Attrs)
 			if hasGroups {
-				ch.Attrs["groups"] = groups
+				ch.Attrs["groups"] = userGroups
 			}
 			r.Attrs = ch.Attrs
 		}
@@ -167,8 +182,16 @@ func (s *Store) UpdateResource(ctx context.Context, rt *scim.ResourceType, tenan
 		if err := c.Exec(ctx, query, a.Values()...); err != nil {
 			return err
 		}
+		var touched []string // users whose memberships the edits change
 		for _, e := range ch.Members {
-			if err := s.editMembers(ctx, c, tenantID, id, e); err != nil {
+			removed, err := s.editMembers(ctx, c, tenantID, id, e, groups)
+			if err != nil {
+				return err
+			}
+			touched = append(append(touched, removed...), e.IDs...)
+		}
+		if groups {
+			if err := s.retypeAfterUpdate(ctx, c, rt, tenantID, r, oldName, touched, ch.Event); err != nil {
 				return err
 			}
 		}
@@ -207,6 +230,11 @@ func (s *Store) DeleteResource(ctx context.Context, rt *scim.ResourceType, tenan
 		ev, err := check(r)
 		if err != nil {
 			return err
+		}
+		if rt.Name == "Group" {
+			if err := s.retypeBeforeGroupDelete(ctx, c, tenantID, r, ev); err != nil {
+				return err
+			}
 		}
 		if err := c.Exec(ctx, `DELETE FROM group_members WHERE tenant_id = $1 AND member_id = $2`, tenantID, id); err != nil {
 			return err

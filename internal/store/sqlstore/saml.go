@@ -141,6 +141,31 @@ func (s *Store) DeleteSession(ctx context.Context, tenantID string, hash []byte)
 	return s.db.Exec(ctx, `DELETE FROM sessions WHERE tenant_id = $1 AND hash = $2`, tenantID, hash)
 }
 
+// SAMLIdentity implements store.SAMLStore.
+func (s *Store) SAMLIdentity(ctx context.Context, tenantID, issuer, nameID string) (string, error) {
+	userID := `CAST(user_id AS text)`
+	if s.d == sqlfilter.SQLite {
+		userID = `user_id`
+	}
+	var id string
+	err := s.db.QueryRow(ctx, `SELECT `+userID+` FROM saml_identities WHERE tenant_id = $1 AND issuer = $2 AND name_id = $3`,
+		tenantID, issuer, nameID).Scan(&id)
+	return id, err
+}
+
+// PutSAMLIdentity implements store.SAMLStore: one upsert that takes the user id from the
+// users table, so that an identity never names a user that does not exist.
+func (s *Store) PutSAMLIdentity(ctx context.Context, tenantID, issuer, nameID, userID string, now time.Time) error {
+	if !validID(userID) {
+		return store.ErrNotFound
+	}
+	var id string
+	return s.db.QueryRow(ctx, `INSERT INTO saml_identities (tenant_id, issuer, name_id, user_id, created_at, updated_at)
+		SELECT u.tenant_id, $2, $3, u.id, $5, $5 FROM users u WHERE u.tenant_id = $1 AND u.id = $4
+		ON CONFLICT (tenant_id, issuer, name_id) DO UPDATE SET user_id = excluded.user_id, updated_at = excluded.updated_at
+		RETURNING name_id`, tenantID, issuer, nameID, userID, s.timeArg(now)).Scan(&id)
+}
+
 // PruneSAML implements store.SAMLStore. Like PruneEvents it is the housekeeping query that
 // spans tenants.
 func (s *Store) PruneSAML(ctx context.Context, now time.Time) (int64, error) {

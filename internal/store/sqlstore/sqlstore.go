@@ -139,12 +139,12 @@ func validID(id string) bool {
 
 // ---- tenants ----
 
-const tenantCols = `id, slug, name, default_user_type, user_types, created_at`
+const tenantCols = `id, slug, name, default_user_type, user_types, created_at, user_type_source`
 
 func scanTenant(r Row) (store.Tenant, error) {
 	var t store.Tenant
 	var types string
-	err := r.Scan(&t.ID, &t.Slug, &t.Name, &t.DefaultUserType, &types, timeDest{&t.CreatedAt})
+	err := r.Scan(&t.ID, &t.Slug, &t.Name, &t.DefaultUserType, &types, timeDest{&t.CreatedAt}, &t.UserTypeSource)
 	t.UserTypes = splitList(types)
 	return t, err
 }
@@ -158,8 +158,11 @@ func splitList(s string) []string {
 
 // CreateTenant implements store.Store.
 func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
-	return s.db.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		t.ID, t.Slug, t.Name, t.DefaultUserType, strings.Join(t.UserTypes, ","), s.timeArg(t.CreatedAt))
+	if t.UserTypeSource == "" {
+		t.UserTypeSource = store.UserTypeFromIdP
+	}
+	return s.db.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.ID, t.Slug, t.Name, t.DefaultUserType, strings.Join(t.UserTypes, ","), s.timeArg(t.CreatedAt), t.UserTypeSource)
 }
 
 // TenantBySlug implements store.Store.
@@ -193,13 +196,19 @@ func (s *Store) Tenants(ctx context.Context) ([]store.Tenant, error) {
 // UpdateTenant implements store.Store.
 func (s *Store) UpdateTenant(ctx context.Context, t store.Tenant, ev *store.Event) error {
 	return s.db.Tx(ctx, func(c Conn) error {
-		var id string
-		if err := c.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1`, t.ID).Scan(&id); err != nil {
+		var def, src string
+		if err := c.QueryRow(ctx, `SELECT default_user_type, user_type_source FROM tenants WHERE id = $1`, t.ID).Scan(&def, &src); err != nil {
 			return err
 		}
 		if err := c.Exec(ctx, `UPDATE tenants SET name = $2, default_user_type = $3, user_types = $4 WHERE id = $1`,
 			t.ID, t.Name, t.DefaultUserType, strings.Join(t.UserTypes, ",")); err != nil {
 			return err
+		}
+		if src == store.UserTypeFromGroups && def != t.DefaultUserType {
+			// Users no rule matches take the new default: every user is recomputed.
+			if err := s.startRecompute(ctx, c, t.ID, true); err != nil {
+				return err
+			}
 		}
 		return s.insertEvent(ctx, c, ev)
 	})
@@ -233,10 +242,10 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, stor
 	var tn store.Tenant
 	var types string
 	err := s.prio().QueryRow(ctx, `SELECT k.tenant_id, k.id, k.label, k.created_at, k.last_used_at, k.revoked_at,
-			n.id, n.slug, n.name, n.default_user_type, n.user_types, n.created_at
+			n.id, n.slug, n.name, n.default_user_type, n.user_types, n.created_at, n.user_type_source
 		FROM scim_tokens k JOIN tenants n ON n.id = k.tenant_id WHERE k.hash = $1`, hash).Scan(
 		&t.TenantID, &t.ID, &t.Label, timeDest{&t.CreatedAt}, timeDest{&t.LastUsedAt}, timeDest{&t.RevokedAt},
-		&tn.ID, &tn.Slug, &tn.Name, &tn.DefaultUserType, &types, timeDest{&tn.CreatedAt})
+		&tn.ID, &tn.Slug, &tn.Name, &tn.DefaultUserType, &types, timeDest{&tn.CreatedAt}, &tn.UserTypeSource)
 	tn.UserTypes = splitList(types)
 	return t, tn, err
 }
@@ -315,10 +324,15 @@ func (s *Store) insertEvent(ctx context.Context, c Conn, ev *store.Event) error 
 	if s.d == sqlfilter.SQLite {
 		id = `(SELECT COALESCE(MAX(id), 0) + 1 FROM audit_events WHERE tenant_id = $1)`
 	}
-	return c.Exec(ctx, `INSERT INTO audit_events (tenant_id, id, at, event, outcome, actor, token_id, resource_type, resource_id, resource_name, changed, detail)
-		VALUES ($1, `+id+`, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	err := c.QueryRow(ctx, `INSERT INTO audit_events (tenant_id, id, at, event, outcome, actor, token_id, resource_type, resource_id, resource_name, changed, detail, method)
+		VALUES ($1, `+id+`, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
 		ev.TenantID, s.timeArg(ev.At), ev.Name, ev.Outcome, ev.Actor, nullString(ev.TokenID), nullString(ev.ResourceType),
-		nullString(ev.ResourceID), nullString(ev.ResourceName), nullString(strings.Join(ev.Changed, ",")), nullString(ev.Detail))
+		nullString(ev.ResourceID), nullString(ev.ResourceName), nullString(strings.Join(ev.Changed, ",")), nullString(ev.Detail),
+		nullString(ev.Method)).Scan(&ev.ID)
+	if err != nil || !publishes(ev) {
+		return err
+	}
+	return s.enqueueDeliveries(ctx, c, ev)
 }
 
 // AppendEvent implements store.Store.
@@ -374,6 +388,10 @@ func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int64, error
 	var n int64
 	err := s.db.Tx(ctx, func(c Conn) error {
 		if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE at < $1`, s.timeArg(before)).Scan(&n); err != nil {
+			return err
+		}
+		if err := c.Exec(ctx, `DELETE FROM event_deliveries WHERE (tenant_id, event_id) IN (SELECT tenant_id, id FROM audit_events WHERE at < $1)`,
+			s.timeArg(before)); err != nil {
 			return err
 		}
 		return c.Exec(ctx, `DELETE FROM audit_events WHERE at < $1`, s.timeArg(before))

@@ -25,15 +25,22 @@ var globalTables = map[string]string{
 	"tenants":           "the tenants themselves; keyed by id, found by slug (a reference table)",
 	"settings":          "installation-wide secrets such as the cursor key (a reference table)",
 	"schema_migrations": "the applied migrations (a reference table)",
+	"event_streams":     "SCIM event streams are deployment-wide: one application receives every tenant's changes (a reference table)",
+	"signing_keys":      "the deployment's one signing key set (OIDC tokens, SETs), published at one JWKS URL (a reference table)",
+	"oidc_clients":      "applications signing users in through scimd are deployment-wide: one application serves every tenant (a reference table)",
 }
 
 // crossTenantStatements are the store functions whose statements may touch a tenant table
 // without a tenant_id filter, and why. SCALING.md lists them too.
 var crossTenantStatements = map[string]string{
-	"TokenByHash":  "the token is how the tenant is found: a lookup by the unique hash, before any tenant is known",
-	"PruneEvents":  "retention housekeeping deletes old audit events of every tenant at once",
-	"PruneSAML":    "housekeeping deletes expired SAML requests, consumed assertion ids and sessions of every tenant at once",
-	"fillFoldKeys": "after migrating, the folded name keys of rows stored before the key columns existed are written for every tenant once; each update filters on its row's tenant",
+	"TokenByHash":     "the token is how the tenant is found: a lookup by the unique hash, before any tenant is known",
+	"PruneEvents":     "retention housekeeping deletes old audit events of every tenant at once",
+	"PruneSAML":       "housekeeping deletes expired SAML requests, consumed assertion ids and sessions of every tenant at once",
+	"fillFoldKeys":    "after migrating, the folded name keys of rows stored before the key columns existed are written for every tenant once; each update filters on its row's tenant",
+	"PruneOIDC":       "housekeeping deletes expired OIDC authorization requests and tokens of every tenant at once",
+	"fillEvents":      "a claimed batch of an all-tenants event stream spans tenants; each row is read by its whole key (tenant_id, id)",
+	"StreamStats":     "an event stream's backlog (lag, parked SETs) is one number per stream, across its tenants",
+	"ClaimDeliveries": "a deliverer takes the due SETs of a stream, which for an all-tenants stream span tenants",
 }
 
 var (

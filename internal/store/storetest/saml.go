@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -270,5 +271,55 @@ func testPendingSAMLRequests(t *testing.T, s store.Store) {
 		if err != nil || got != tc.want {
 			t.Errorf("PendingSAMLRequests(limit %d) = %d, %v; want %d (unexpired, this tenant, at most the limit)", tc.limit, got, err, tc.want)
 		}
+	}
+}
+
+func testSAMLIdentities(t *testing.T, s store.Store) {
+	acme, beta := mustTenant(t, s, "acme"), mustTenant(t, s, "beta")
+	ann, bob := newUser("ann@example.com", nil), newUser("bob@example.com", nil)
+	mustCreate(t, s, scim.Users, acme, ann)
+	mustCreate(t, s, scim.Users, acme, bob)
+	const idp = "https://idp.example.com/metadata"
+	if _, err := s.SAMLIdentity(ctx, acme.ID, idp, "opaque-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown NameID: %v, want ErrNotFound", err)
+	}
+	if err := s.PutSAMLIdentity(ctx, acme.ID, idp, "opaque-1", ann.ID, samlNow); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := s.SAMLIdentity(ctx, acme.ID, idp, "opaque-1"); err != nil || id != ann.ID {
+		t.Fatalf("SAMLIdentity = %q, %v; want ann", id, err)
+	}
+	// The NameID is exact: another case, another IdP or another tenant names nobody.
+	for _, q := range []struct{ tenant, issuer, nameID string }{
+		{acme.ID, idp, "OPAQUE-1"}, {acme.ID, "https://other.example.com", "opaque-1"}, {beta.ID, idp, "opaque-1"},
+	} {
+		if _, err := s.SAMLIdentity(ctx, q.tenant, q.issuer, q.nameID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("SAMLIdentity%v: %v, want ErrNotFound", q, err)
+		}
+	}
+	// Put again moves the NameID to another user; twice is harmless.
+	for range 2 {
+		if err := s.PutSAMLIdentity(ctx, acme.ID, idp, "opaque-1", bob.ID, samlNow.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if id, _ := s.SAMLIdentity(ctx, acme.ID, idp, "opaque-1"); id != bob.ID {
+		t.Fatalf("after the move SAMLIdentity = %q, want bob", id)
+	}
+	// Users of other tenants and unknown or malformed ids cannot be named.
+	for _, id := range []string{store.NewID(), "not-an-id"} {
+		if err := s.PutSAMLIdentity(ctx, acme.ID, idp, "opaque-2", id, samlNow); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("PutSAMLIdentity(%s): %v, want ErrNotFound", id, err)
+		}
+	}
+	if err := s.PutSAMLIdentity(ctx, beta.ID, idp, "opaque-2", ann.ID, samlNow); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("PutSAMLIdentity of another tenant's user: %v, want ErrNotFound", err)
+	}
+	// A deleted user's identities go with them.
+	if err := s.DeleteResource(ctx, scim.Users, acme.ID, bob.ID, func(*scim.Resource) (*store.Event, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SAMLIdentity(ctx, acme.ID, idp, "opaque-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("identity of a deleted user: %v, want ErrNotFound", err)
 	}
 }

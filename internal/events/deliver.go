@@ -1,0 +1,386 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scimd/scimd/internal/store"
+)
+
+// MaxStreams bounds the number of streams a deployment may have.
+const MaxStreams = 100
+
+// Config is a Deliverer's settings; zero values take the defaults.
+type Config struct {
+	// Issuer is the SETs' iss: the public URL of scimd.
+	Issuer string
+	// Timeout bounds one POST to a receiver, connection included (default 10 s).
+	Timeout time.Duration
+	// MaxAge is how long a SET is retried before it is parked (default 72 h).
+	MaxAge time.Duration
+	// MaxInFlight bounds the SETs of one stream in flight at once (default 16).
+	MaxInFlight int
+	// Idle is how often a stream with nothing due looks again (default 500 ms).
+	Idle time.Duration
+	// Refresh is how often the list of streams is read again (default 5 s).
+	Refresh time.Duration
+	// BaseBackoff is the first retry's delay, doubled per attempt up to MaxBackoff
+	// (defaults 1 s and 10 min); each delay is jittered to between half and all of it.
+	BaseBackoff, MaxBackoff time.Duration
+	// Now is the clock (default time.Now); tests move it to make a SET old.
+	Now func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 72 * time.Hour
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 16
+	}
+	if c.Idle <= 0 {
+		c.Idle = 500 * time.Millisecond
+	}
+	if c.Refresh <= 0 {
+		c.Refresh = 5 * time.Second
+	}
+	if c.BaseBackoff <= 0 {
+		c.BaseBackoff = time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 10 * time.Minute
+	}
+}
+
+// maxResponseBytes bounds what is read of a receiver's answer (its error description).
+const maxResponseBytes = 4 << 10
+
+// Deliverer pushes the SETs of every active push stream to its receiver (RFC 8935). Work
+// is claimed from the database, so any number of replicas may run one: each SET is sent
+// by one of them at a time, and one that dies mid-delivery leaves its claims to expire
+// and be taken again (at-least-once).
+type Deliverer struct {
+	store  store.EventStreamStore
+	signer Signer
+	cfg    Config
+	client *http.Client
+	log    *slog.Logger
+	m      *Metrics
+	now    func() time.Time
+}
+
+// NewDeliverer returns a Deliverer; m may be nil.
+func NewDeliverer(s store.EventStreamStore, signer Signer, cfg Config, log *slog.Logger, m *Metrics) *Deliverer {
+	cfg.defaults()
+	client := &http.Client{
+		Timeout: cfg.Timeout,
+		// Receivers are reached only at the URL an operator registered.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			MaxIdleConnsPerHost:   cfg.MaxInFlight,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   cfg.Timeout,
+			ResponseHeaderTimeout: cfg.Timeout,
+		},
+	}
+	clock := cfg.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Deliverer{store: s, signer: signer, cfg: cfg, client: client, log: log, m: m,
+		now: func() time.Time { return clock().UTC().Truncate(time.Microsecond) }}
+}
+
+// Run delivers until ctx is done: one worker per active push stream, started and stopped
+// as streams are created, paused, resumed and deleted.
+func (d *Deliverer) Run(ctx context.Context) {
+	type worker struct {
+		cancel context.CancelFunc
+		url    string
+	}
+	workers := map[string]worker{}
+	var wg sync.WaitGroup
+	defer func() {
+		for _, w := range workers {
+			w.cancel()
+		}
+		wg.Wait()
+	}()
+	t := time.NewTicker(d.cfg.Refresh)
+	defer t.Stop()
+	for {
+		streams, err := d.store.Streams(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("event streams unreadable", "err", err)
+		}
+		if err == nil {
+			live := map[string]bool{}
+			for _, st := range streams {
+				if st.Kind != store.StreamPush || st.Paused {
+					continue
+				}
+				live[st.ID] = true
+				if w, ok := workers[st.ID]; ok && w.url == st.URL {
+					continue
+				}
+				wctx, cancel := context.WithCancel(ctx)
+				workers[st.ID] = worker{cancel: cancel, url: st.URL}
+				wg.Add(1)
+				go func(st store.Stream) {
+					defer wg.Done()
+					d.work(wctx, st)
+				}(st)
+			}
+			for id, w := range workers {
+				if !live[id] {
+					w.cancel()
+					delete(workers, id)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// work delivers one stream: it keeps up to MaxInFlight SETs in flight, claiming more as
+// earlier ones finish (which also frees the next SET of their resource), and records the
+// outcomes that finished since the last claim in one transaction.
+func (d *Deliverer) work(ctx context.Context, st store.Stream) {
+	done := make(chan result, d.cfg.MaxInFlight)
+	inflight := 0
+	var finished []result
+	collect := func() {
+		for {
+			select {
+			case r := <-done:
+				finished = append(finished, r)
+				inflight--
+			default:
+				return
+			}
+		}
+	}
+	defer func() { // let the sends end (ctx is done), and record what they did
+		for inflight > 0 {
+			finished = append(finished, <-done)
+			inflight--
+		}
+		d.record(ctx, st, finished)
+	}()
+	for ctx.Err() == nil {
+		collect()
+		d.record(ctx, st, finished)
+		finished = finished[:0]
+		var claimed []store.Delivery
+		if free := d.cfg.MaxInFlight - inflight; free > 0 {
+			var err error
+			claimed, err = d.store.ClaimDeliveries(ctx, st.ID, d.now(), d.lease(), free)
+			if err != nil && ctx.Err() == nil {
+				d.log.Warn("SETs not claimed", "stream", st.ID, "err", err)
+			}
+		}
+		for _, dl := range claimed {
+			inflight++
+			go func() { done <- d.send(ctx, st, dl) }()
+		}
+		if len(claimed) > 0 && inflight < d.cfg.MaxInFlight {
+			continue // more may be due
+		}
+		idle := time.NewTimer(d.cfg.Idle)
+		select {
+		case <-ctx.Done():
+		case r := <-done:
+			finished = append(finished, r)
+			inflight--
+		case <-idle.C:
+		}
+		idle.Stop()
+	}
+}
+
+// lease is how long a claim holds a SET: past it another deliverer may take the SET again.
+func (d *Deliverer) lease() time.Duration { return 2*d.cfg.Timeout + 5*time.Second }
+
+// DeliverOnce claims the stream's due SETs (up to MaxInFlight), sends them concurrently,
+// and records the outcomes; it returns how many it claimed. Tests and benchmarks drive a
+// stream with it; Run uses the same steps.
+func (d *Deliverer) DeliverOnce(ctx context.Context, st store.Stream) (int, error) {
+	claimed, err := d.store.ClaimDeliveries(ctx, st.ID, d.now(), d.lease(), d.cfg.MaxInFlight)
+	if err != nil {
+		return 0, err
+	}
+	results := make([]result, len(claimed))
+	var wg sync.WaitGroup
+	for i, dl := range claimed {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = d.send(ctx, st, dl)
+		}()
+	}
+	wg.Wait()
+	d.record(ctx, st, results)
+	return len(claimed), nil
+}
+
+// result is what became of one sent SET.
+type result struct {
+	dl      store.Delivery
+	o       store.DeliveryOutcome
+	outcome string // the metric's outcome label
+	at      time.Time
+}
+
+// send sends one claimed SET and decides what becomes of it.
+func (d *Deliverer) send(ctx context.Context, st store.Stream, dl store.Delivery) result {
+	o := d.attempt(ctx, st, dl)
+	o.TenantID, o.EventID, o.Claim = dl.Event.TenantID, dl.Event.ID, dl.Claim
+	now := d.now()
+	outcome := OutcomeDelivered
+	switch {
+	case o.State == store.DeliveryPending && now.Sub(dl.EnqueuedAt) >= d.cfg.MaxAge:
+		o.State, o.Error = store.DeliveryParked, fmt.Sprintf("gave up after %d attempts over %s: %s", dl.Attempts, d.cfg.MaxAge, o.Error)
+		outcome = OutcomeParked
+	case o.State == store.DeliveryPending:
+		outcome = OutcomeRetry
+	case o.State == store.DeliveryParked:
+		outcome = OutcomeParked
+	case o.Error == OutcomeSkipped:
+		outcome, o.Error = OutcomeSkipped, ""
+	}
+	return result{dl: dl, o: o, outcome: outcome, at: now}
+}
+
+// record writes the outcomes of sent SETs in one transaction, and counts them. It runs even
+// when ctx has ended (shutdown): the SETs were sent. A failure leaves them to be sent
+// again when their claims expire.
+func (d *Deliverer) record(ctx context.Context, st store.Stream, rs []result) {
+	if len(rs) == 0 {
+		return
+	}
+	outs := make([]store.DeliveryOutcome, len(rs))
+	for i, r := range rs {
+		outs[i] = r.o
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := d.store.FinishDeliveries(wctx, st.ID, d.now(), outs); err != nil {
+		d.log.Warn("SET outcomes not recorded; the SETs will be sent again", "stream", st.ID, "n", len(rs), "err", err)
+		return
+	}
+	for _, r := range rs {
+		d.m.count(st.ID, r.outcome, 1)
+		switch r.outcome {
+		case OutcomeDelivered:
+			d.m.observe(st.ID, r.dl.Event.At, r.at)
+		case OutcomeParked:
+			d.log.Warn("SET parked", "stream", st.ID, "jti", JTI(st.ID, r.dl), "attempts", r.dl.Attempts, "error", r.o.Error)
+		}
+	}
+}
+
+// attempt sends the SET once and says what to do with it.
+func (d *Deliverer) attempt(ctx context.Context, st store.Stream, dl store.Delivery) store.DeliveryOutcome {
+	if dl.Event.Name == "" {
+		return store.DeliveryOutcome{State: store.DeliveryParked, Error: "the change's audit event was deleted (retention)"}
+	}
+	_, set, ok, err := Sign(ctx, d.signer, d.cfg.Issuer, st, dl, d.now())
+	if err != nil {
+		return d.retry(dl, 0, err.Error())
+	}
+	if !ok {
+		return store.DeliveryOutcome{State: store.DeliveryDelivered, Error: OutcomeSkipped}
+	}
+	rctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, st.URL, strings.NewReader(set))
+	if err != nil {
+		return store.DeliveryOutcome{State: store.DeliveryParked, Error: "bad receiver URL: " + err.Error()}
+	}
+	req.Header.Set("Content-Type", MediaType)
+	req.Header.Set("Accept", "application/json")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return d.retry(dl, 0, "interrupted: scimd is shutting down")
+		}
+		return d.retry(dl, 0, err.Error())
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	resp.Body.Close()
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		return store.DeliveryOutcome{State: store.DeliveryDelivered}
+	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout:
+		return d.retry(dl, retryAfter(resp.Header.Get("Retry-After")), describe(code, body))
+	case code >= 400 && code < 500:
+		// The receiver refuses this SET (RFC 8935 §2.3: err and description); sending
+		// it again would be refused again.
+		return store.DeliveryOutcome{State: store.DeliveryParked, Error: describe(code, body)}
+	default:
+		return d.retry(dl, retryAfter(resp.Header.Get("Retry-After")), describe(code, body))
+	}
+}
+
+// retry schedules the next attempt: exponential backoff with jitter, or the receiver's
+// Retry-After when it gave one (bounded by MaxBackoff).
+func (d *Deliverer) retry(dl store.Delivery, after time.Duration, why string) store.DeliveryOutcome {
+	wait := d.cfg.BaseBackoff
+	for i := 1; i < dl.Attempts && wait < d.cfg.MaxBackoff; i++ {
+		wait *= 2
+	}
+	wait = min(wait, d.cfg.MaxBackoff)
+	wait = wait/2 + rand.N(wait/2+1)
+	if after > 0 {
+		wait = min(after, d.cfg.MaxBackoff)
+	}
+	return store.DeliveryOutcome{State: store.DeliveryPending, NextAt: d.now().Add(wait), Error: why}
+}
+
+func retryAfter(h string) time.Duration {
+	if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return time.Until(t)
+	}
+	return 0
+}
+
+// describe summarises a receiver's refusal: the status and, when the body is RFC 8935's
+// error object, its err and description.
+func describe(code int, body []byte) string {
+	var e struct {
+		Err         string `json:"err"`
+		Description string `json:"description"`
+	}
+	msg := fmt.Sprintf("HTTP %d", code)
+	if json.Unmarshal(bytes.TrimSpace(body), &e) == nil && e.Err != "" {
+		msg += ": " + e.Err
+		if e.Description != "" {
+			msg += ": " + e.Description
+		}
+	}
+	if len(msg) > 500 {
+		msg = msg[:500]
+	}
+	return msg
+}

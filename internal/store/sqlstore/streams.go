@@ -1,0 +1,456 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/scimd/scimd/internal/store"
+	"github.com/scimd/scimd/internal/store/sqlfilter"
+)
+
+var _ store.EventStreamStore = (*Store)(nil)
+
+// joinList stores a list as ",a,b,": a LIKE '%,a,%' finds a member, never a prefix of one.
+func joinList(l []string) string { return "," + strings.Join(l, ",") + "," }
+
+func splitJoined(s string) []string {
+	return splitList(strings.Trim(s, ","))
+}
+
+// likeMember is the LIKE pattern that finds name in a joinList, with LIKE's wildcards in
+// name escaped (event names hold underscores).
+func likeMember(name string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%," + r.Replace(name) + ",%"
+}
+
+// enqueueDeliveries writes ev's delivery row for every stream of ev's tenant (or of every
+// tenant) that receives ev's event, in the transaction that writes ev: the audit log is
+// the outbox of the SCIM events. ev.ID must be set.
+func (s *Store) enqueueDeliveries(ctx context.Context, c Conn, ev *store.Event) error {
+	return c.Exec(ctx, `INSERT INTO event_deliveries (tenant_id, stream_id, event_id, resource_id, state, enqueued_at, next_at)
+		SELECT $1, s.id, $2, $3, 'pending', $4, $4 FROM event_streams s
+		WHERE (s.tenant_id IS NULL OR s.tenant_id = $1) AND s.events LIKE $5 ESCAPE '\'`,
+		ev.TenantID, ev.ID, ev.ResourceID, s.timeArg(ev.At), likeMember(ev.Name))
+}
+
+// publishes reports whether ev can become a SCIM event: a provisioning change that was made.
+func publishes(ev *store.Event) bool {
+	return ev.Outcome == "success" && ev.ResourceID != "" && ev.ResourceType != ""
+}
+
+const streamCols = `id, kind, url, audience, COALESCE(tenant_id, ''), events, event_uris, paused, created_at`
+
+func scanStream(r Row) (store.Stream, error) {
+	var st store.Stream
+	var events, uris string
+	err := r.Scan(&st.ID, &st.Kind, &st.URL, &st.Audience, &st.TenantID, &events, &uris, &st.Paused, timeDest{&st.CreatedAt})
+	st.Events, st.EventURIs = splitJoined(events), splitJoined(uris)
+	return st, err
+}
+
+// CreateStream implements store.EventStreamStore.
+func (s *Store) CreateStream(ctx context.Context, st store.Stream, credentialHash []byte) error {
+	var hash any
+	if credentialHash != nil {
+		hash = credentialHash
+	}
+	return s.db.Exec(ctx, `INSERT INTO event_streams (id, kind, url, audience, tenant_id, events, event_uris, paused, created_at, credential_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		st.ID, st.Kind, st.URL, st.Audience, nullString(st.TenantID), joinList(st.Events), joinList(st.EventURIs), st.Paused,
+		s.timeArg(st.CreatedAt), hash)
+}
+
+// Streams implements store.EventStreamStore.
+func (s *Store) Streams(ctx context.Context) ([]store.Stream, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+streamCols+` FROM event_streams ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Stream
+	for rows.Next() {
+		st, err := scanStream(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// Stream implements store.EventStreamStore.
+func (s *Store) Stream(ctx context.Context, id string) (store.Stream, error) {
+	return scanStream(s.db.QueryRow(ctx, `SELECT `+streamCols+` FROM event_streams WHERE id = $1`, id))
+}
+
+// StreamByCredential implements store.EventStreamStore.
+func (s *Store) StreamByCredential(ctx context.Context, hash []byte) (store.Stream, error) {
+	return scanStream(s.db.QueryRow(ctx, `SELECT `+streamCols+` FROM event_streams WHERE credential_hash = $1`, hash))
+}
+
+// SetStreamPaused implements store.EventStreamStore.
+func (s *Store) SetStreamPaused(ctx context.Context, id string, paused bool) error {
+	return s.db.Tx(ctx, func(c Conn) error {
+		if _, err := scanStream(c.QueryRow(ctx, `SELECT `+streamCols+` FROM event_streams WHERE id = $1`, id)); err != nil {
+			return err
+		}
+		return c.Exec(ctx, `UPDATE event_streams SET paused = $2 WHERE id = $1`, id, paused)
+	})
+}
+
+// DeleteStream implements store.EventStreamStore; the delivery rows go with the stream
+// (ON DELETE CASCADE).
+func (s *Store) DeleteStream(ctx context.Context, id string) error {
+	return s.db.Tx(ctx, func(c Conn) error {
+		if _, err := scanStream(c.QueryRow(ctx, `SELECT `+streamCols+` FROM event_streams WHERE id = $1`, id)); err != nil {
+			return err
+		}
+		return c.Exec(ctx, `DELETE FROM event_streams WHERE id = $1`, id)
+	})
+}
+
+// ClaimDeliveries implements store.EventStreamStore, in three steps whose plans stay
+// linear in the backlog whatever the planner knows of the table (a single statement with
+// a correlated "oldest row of this resource" probe was planned quadratically before the
+// table had statistics, on both the resource and the primary key index):
+//
+//  1. the stream's due rows, oldest first, a few times max of them (PostgreSQL locks them
+//     FOR UPDATE SKIP LOCKED, so concurrent claimers take disjoint rows);
+//  2. the oldest undelivered row of each of their resources, in one grouped query: a row
+//     is claimable only when it is its resource's oldest, so a resource's SETs go one at a
+//     time in the order their audit events were written, which is commit order since the
+//     change's transaction holds the resource's row lock;
+//  3. the claimable rows become inflight under a new claim until now+lease. The others
+//     (waiting behind their resource's oldest) get next_at = now, behind rows due earlier,
+//     so a resource with a long queue does not crowd out the rest.
+func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max int) ([]store.Delivery, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	lock := ""
+	if s.d == sqlfilter.Postgres {
+		lock = ` FOR UPDATE SKIP LOCKED`
+	}
+	claim := store.NewID()
+	type cand struct {
+		tenant, resource string
+		id               int64
+	}
+	var out []store.Delivery
+	err := s.db.Tx(ctx, func(c Conn) error {
+		out = out[:0]
+		rows, err := c.Query(ctx, `SELECT tenant_id, event_id, resource_id FROM event_deliveries
+			WHERE stream_id = $1 AND state IN ('pending', 'inflight') AND next_at <= $2
+			ORDER BY next_at, event_id LIMIT $3`+lock, streamID, s.timeArg(now), 4*max)
+		if err != nil {
+			return err
+		}
+		var cands []cand
+		for rows.Next() {
+			var k cand
+			if err := rows.Scan(&k.tenant, &k.id, &k.resource); err != nil {
+				rows.Close()
+				return err
+			}
+			cands = append(cands, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(cands) == 0 {
+			return err
+		}
+		a := sqlfilter.NewArgs(s.d, streamID)
+		var keys []string
+		seen := map[[2]string]bool{}
+		for _, k := range cands {
+			if !seen[[2]string{k.tenant, k.resource}] {
+				seen[[2]string{k.tenant, k.resource}] = true
+				keys = append(keys, "("+a.Add(k.tenant)+", "+a.Add(k.resource)+")")
+			}
+		}
+		rows, err = c.Query(ctx, `SELECT tenant_id, MIN(event_id) FROM event_deliveries
+			WHERE stream_id = $1 AND state IN ('pending', 'inflight') AND (tenant_id, resource_id) IN (`+strings.Join(keys, ", ")+`)
+			GROUP BY tenant_id, resource_id`, a.Values()...)
+		if err != nil {
+			return err
+		}
+		heads := map[[2]string]bool{}
+		for rows.Next() {
+			var tenant string
+			var id int64
+			if err := rows.Scan(&tenant, &id); err != nil {
+				rows.Close()
+				return err
+			}
+			heads[[2]string{tenant, fmt.Sprint(id)}] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		back := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now))
+		take := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now.Add(lease)), claim)
+		var backKeys, takeKeys []string
+		for _, k := range cands {
+			switch {
+			case !heads[[2]string{k.tenant, fmt.Sprint(k.id)}]:
+				backKeys = append(backKeys, "("+back.Add(k.tenant)+", "+back.Add(k.id)+")")
+			case len(takeKeys) < max:
+				takeKeys = append(takeKeys, "("+take.Add(k.tenant)+", "+take.Add(k.id)+")")
+			}
+		}
+		if len(backKeys) > 0 {
+			if err := c.Exec(ctx, `UPDATE event_deliveries SET next_at = $2 WHERE stream_id = $1 AND (tenant_id, event_id) IN (`+
+				strings.Join(backKeys, ", ")+`)`, back.Values()...); err != nil {
+				return err
+			}
+		}
+		if len(takeKeys) == 0 {
+			return nil
+		}
+		rows, err = c.Query(ctx, `UPDATE event_deliveries SET state = 'inflight', next_at = $2, claim = $3, attempts = attempts + 1
+			WHERE stream_id = $1 AND (tenant_id, event_id) IN (`+strings.Join(takeKeys, ", ")+`)
+			RETURNING tenant_id, event_id, gen, attempts, enqueued_at, COALESCE(last_error, '')`, take.Values()...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			d := store.Delivery{StreamID: streamID, State: store.DeliveryInflight, Claim: claim}
+			if err := rows.Scan(&d.Event.TenantID, &d.Event.ID, &d.Gen, &d.Attempts, timeDest{&d.EnqueuedAt}, &d.LastError); err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return s.fillEvents(ctx, c, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].EnqueuedAt.Equal(out[j].EnqueuedAt) {
+			return out[i].EnqueuedAt.Before(out[j].EnqueuedAt)
+		}
+		return out[i].Event.ID < out[j].Event.ID
+	})
+	return out, nil
+}
+
+const deliveryEventCols = `a.tenant_id, a.id, a.at, a.event, a.outcome, a.actor, COALESCE(a.resource_type, ''), COALESCE(a.resource_id, ''),
+	COALESCE(a.resource_name, ''), COALESCE(a.changed, ''), COALESCE(a.method, ''), n.slug`
+
+// fillEvents reads the audit event and tenant slug of each delivery; a delivery whose
+// event has been pruned keeps an empty Event.Name.
+func (s *Store) fillEvents(ctx context.Context, c Conn, ds []store.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	a := sqlfilter.NewArgs(s.d)
+	var keys []string
+	for _, d := range ds {
+		keys = append(keys, "("+a.Add(d.Event.TenantID)+", "+a.Add(d.Event.ID)+")")
+	}
+	rows, err := c.Query(ctx, `SELECT `+deliveryEventCols+` FROM audit_events a JOIN tenants n ON n.id = a.tenant_id
+		WHERE (a.tenant_id, a.id) IN (`+strings.Join(keys, ", ")+`)`, a.Values()...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	type key struct {
+		tenant string
+		id     int64
+	}
+	found := map[key]struct {
+		ev   store.Event
+		slug string
+	}{}
+	for rows.Next() {
+		var e store.Event
+		var changed, slug string
+		if err := rows.Scan(&e.TenantID, &e.ID, timeDest{&e.At}, &e.Name, &e.Outcome, &e.Actor, &e.ResourceType, &e.ResourceID,
+			&e.ResourceName, &changed, &e.Method, &slug); err != nil {
+			return err
+		}
+		e.Changed = splitList(changed)
+		found[key{e.TenantID, e.ID}] = struct {
+			ev   store.Event
+			slug string
+		}{e, slug}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range ds {
+		if f, ok := found[key{ds[i].Event.TenantID, ds[i].Event.ID}]; ok {
+			ds[i].Event, ds[i].TenantSlug = f.ev, f.slug
+		}
+	}
+	return nil
+}
+
+// FinishDeliveries implements store.EventStreamStore.
+func (s *Store) FinishDeliveries(ctx context.Context, streamID string, now time.Time, outcomes []store.DeliveryOutcome) (int, error) {
+	changed := 0
+	count := func(rows Rows, err error) error {
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			changed++
+		}
+		return rows.Err()
+	}
+	err := s.db.Tx(ctx, func(c Conn) error {
+		changed = 0
+		// The common case, pushes accepted, in one statement.
+		done := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now))
+		var keys []string
+		for _, o := range outcomes {
+			if o.State == store.DeliveryDelivered && o.Claim != "" {
+				keys = append(keys, "("+done.Add(o.TenantID)+", "+done.Add(o.EventID)+", "+done.Add(o.Claim)+")")
+			}
+		}
+		if len(keys) > 0 {
+			if err := count(c.Query(ctx, `UPDATE event_deliveries SET state = 'delivered', done_at = $2, last_error = NULL, claim = NULL
+				WHERE stream_id = $1 AND state = 'inflight' AND (tenant_id, event_id, claim) IN (`+strings.Join(keys, ", ")+`)
+				RETURNING event_id`, done.Values()...)); err != nil {
+				return err
+			}
+		}
+		for _, o := range outcomes {
+			if o.State == store.DeliveryDelivered && o.Claim != "" {
+				continue
+			}
+			next, doneAt := now, any(s.timeArg(now))
+			if o.State == store.DeliveryPending {
+				next, doneAt = o.NextAt, nil
+			}
+			args := []any{o.TenantID, streamID, o.EventID, o.State, s.timeArg(next), doneAt, nullString(o.Error)}
+			q := `UPDATE event_deliveries SET state = $4, next_at = $5, done_at = $6, last_error = $7, claim = NULL
+				WHERE tenant_id = $1 AND stream_id = $2 AND event_id = $3 AND state IN ('pending', 'inflight') AND gen = $8 RETURNING event_id`
+			if o.Claim != "" {
+				q = `UPDATE event_deliveries SET state = $4, next_at = $5, done_at = $6, last_error = $7, claim = NULL
+					WHERE tenant_id = $1 AND stream_id = $2 AND event_id = $3 AND state = 'inflight' AND claim = $8 RETURNING event_id`
+				args = append(args, o.Claim)
+			} else {
+				args = append(args, o.Gen)
+			}
+			if err := count(c.Query(ctx, q, args...)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return changed, err
+}
+
+// ReplayStream implements store.EventStreamStore, one tenant at a time.
+func (s *Store) ReplayStream(ctx context.Context, streamID string, since, now time.Time) (int64, error) {
+	st, err := s.Stream(ctx, streamID)
+	if err != nil {
+		return 0, err
+	}
+	tenants := []string{st.TenantID}
+	if st.TenantID == "" {
+		all, err := s.Tenants(ctx)
+		if err != nil {
+			return 0, err
+		}
+		tenants = tenants[:0]
+		for _, t := range all {
+			tenants = append(tenants, t.ID)
+		}
+	}
+	var n int64
+	for _, tenant := range tenants {
+		err := s.db.Tx(ctx, func(c Conn) error {
+			rows, err := c.Query(ctx, `INSERT INTO event_deliveries (tenant_id, stream_id, event_id, resource_id, state, enqueued_at, next_at)
+				SELECT a.tenant_id, $2, a.id, a.resource_id, 'pending', $4, $4 FROM audit_events a
+				WHERE a.tenant_id = $1 AND a.at >= $3 AND a.outcome = 'success' AND a.resource_id IS NOT NULL AND a.resource_type IS NOT NULL
+				AND $5 LIKE ('%,' || a.event || ',%')
+				ON CONFLICT (tenant_id, stream_id, event_id) DO UPDATE SET state = 'pending', gen = event_deliveries.gen + 1, attempts = 0,
+					enqueued_at = excluded.enqueued_at, next_at = excluded.next_at, claim = NULL, done_at = NULL, last_error = NULL
+				RETURNING event_id`, tenant, streamID, s.timeArg(since), s.timeArg(now), joinList(st.Events))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				n++
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// StreamStats implements store.EventStreamStore. It spans tenants: a stream's backlog is
+// one number for the operator.
+func (s *Store) StreamStats(ctx context.Context) ([]store.StreamStats, error) {
+	rows, err := s.db.Query(ctx, `SELECT stream_id, state, COUNT(*), MIN(enqueued_at) FROM event_deliveries
+		WHERE state IN ('pending', 'inflight', 'parked') GROUP BY stream_id, state ORDER BY stream_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.StreamStats
+	for rows.Next() {
+		var id, state string
+		var n int64
+		var oldest time.Time
+		if err := rows.Scan(&id, &state, &n, timeDest{&oldest}); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].StreamID != id {
+			out = append(out, store.StreamStats{StreamID: id})
+		}
+		st := &out[len(out)-1]
+		if state == store.DeliveryParked {
+			st.Parked += n
+			continue
+		}
+		st.Undelivered += n
+		if st.OldestPending.IsZero() || oldest.Before(st.OldestPending) {
+			st.OldestPending = oldest
+		}
+	}
+	return out, rows.Err()
+}
+
+// ParkedDeliveries implements store.EventStreamStore. It spans the stream's tenants.
+func (s *Store) ParkedDeliveries(ctx context.Context, streamID string, limit int) ([]store.Delivery, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.Query(ctx, `SELECT d.gen, d.attempts, d.enqueued_at, COALESCE(d.last_error, ''), `+deliveryEventCols+`
+		FROM event_deliveries d JOIN audit_events a ON a.tenant_id = d.tenant_id AND a.id = d.event_id JOIN tenants n ON n.id = d.tenant_id
+		WHERE d.stream_id = $1 AND d.state = 'parked' ORDER BY d.done_at DESC LIMIT $2`, streamID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		d := store.Delivery{StreamID: streamID, State: store.DeliveryParked}
+		var changed string
+		e := &d.Event
+		if err := rows.Scan(&d.Gen, &d.Attempts, timeDest{&d.EnqueuedAt}, &d.LastError, &e.TenantID, &e.ID, timeDest{&e.At}, &e.Name,
+			&e.Outcome, &e.Actor, &e.ResourceType, &e.ResourceID, &e.ResourceName, &changed, &e.Method, &d.TenantSlug); err != nil {
+			return nil, err
+		}
+		e.Changed = splitList(changed)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

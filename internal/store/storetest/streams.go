@@ -1,0 +1,364 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/store"
+)
+
+// StreamsBackend is the store the stream tests use: event streams are part of store.Store.
+type StreamsBackend = store.Store
+
+var provisioning = []string{"user_create_provision", "user_update_provision", "user_deprovision", "user_delete_provision",
+	"group_create_provision", "group_update_provision", "group_delete_provision"}
+
+func mustStream(t *testing.T, s StreamsBackend, tenantID string, events []string, hash []byte) store.Stream {
+	t.Helper()
+	kind := store.StreamPush
+	if hash != nil {
+		kind = store.StreamPoll
+	}
+	st := store.Stream{ID: store.NewID(), Kind: kind, URL: "https://app.example.com/events", Audience: "https://app.example.com",
+		TenantID: tenantID, Events: events, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	if err := s.CreateStream(ctx, st, hash); err != nil {
+		t.Fatalf("CreateStream: %v", err)
+	}
+	return st
+}
+
+// createUser creates a user with its create event, and returns it.
+func createUser(t *testing.T, s store.Store, tn store.Tenant, name string) *scim.Resource {
+	t.Helper()
+	u := newUser(name, nil)
+	if err := s.CreateResource(ctx, scim.Users, tn.ID, u, nil, ev(tn, "user_create_provision", u.ID)); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// updateUser changes the user's title and writes an update event.
+func updateUser(t *testing.T, s store.Store, tn store.Tenant, id, title string) {
+	t.Helper()
+	_, err := s.UpdateResource(ctx, scim.Users, tn.ID, id, func(r *scim.Resource) (store.Change, error) {
+		r.Attrs["title"] = title
+		e := ev(tn, "user_update_provision", id)
+		e.Changed, e.Method = []string{"title"}, "PATCH"
+		return store.Change{Attrs: r.Attrs, Event: e}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func claim(t *testing.T, s StreamsBackend, st store.Stream, now time.Time, max int) []store.Delivery {
+	t.Helper()
+	ds, err := s.ClaimDeliveries(ctx, st.ID, now, time.Minute, max)
+	if err != nil {
+		t.Fatalf("ClaimDeliveries: %v", err)
+	}
+	return ds
+}
+
+func finish(t *testing.T, s StreamsBackend, st store.Stream, ds []store.Delivery, state string) {
+	t.Helper()
+	for _, d := range ds {
+		n, err := s.FinishDeliveries(ctx, st.ID, time.Now(), []store.DeliveryOutcome{{TenantID: d.Event.TenantID, EventID: d.Event.ID, Claim: d.Claim, State: state}})
+		if err != nil || n != 1 {
+			t.Fatalf("FinishDeliveries = %d, %v; want 1 row", n, err)
+		}
+	}
+}
+
+func names(ds []store.Delivery) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.TenantSlug+":"+d.Event.Name+":"+d.Event.ResourceName)
+	}
+	return out
+}
+
+func testStreamCRUD(t *testing.T, s StreamsBackend) {
+	tn := mustTenant(t, s, "acme")
+	push := mustStream(t, s, tn.ID, []string{"user_create_provision"}, nil)
+	poll := mustStream(t, s, "", provisioning, []byte("hash-of-credential-0123456789abcd"))
+	got, err := s.Stream(ctx, push.ID)
+	if err != nil || got.TenantID != tn.ID || got.Kind != store.StreamPush || !slices.Equal(got.Events, push.Events) || got.Paused {
+		t.Fatalf("Stream = %+v, %v", got, err)
+	}
+	if got, err := s.StreamByCredential(ctx, []byte("hash-of-credential-0123456789abcd")); err != nil || got.ID != poll.ID || got.TenantID != "" {
+		t.Fatalf("StreamByCredential = %+v, %v", got, err)
+	}
+	if _, err := s.StreamByCredential(ctx, []byte("other")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown credential: %v", err)
+	}
+	dup := poll
+	dup.ID = store.NewID()
+	if err := s.CreateStream(ctx, dup, []byte("hash-of-credential-0123456789abcd")); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate credential hash: %v", err)
+	}
+	if err := s.SetStreamPaused(ctx, push.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Stream(ctx, push.ID); !got.Paused {
+		t.Fatal("not paused")
+	}
+	all, err := s.Streams(ctx)
+	if err != nil || len(all) != 2 || all[0].ID != push.ID {
+		t.Fatalf("Streams = %+v, %v", all, err)
+	}
+	if err := s.DeleteStream(ctx, push.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{s.DeleteStream(ctx, push.ID), s.SetStreamPaused(ctx, push.ID, false)} {
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("on a deleted stream: %v", err)
+		}
+	}
+}
+
+func testOutboxFanOut(t *testing.T, s StreamsBackend) {
+	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "bravo")
+	all := mustStream(t, s, "", []string{"user_create_provision", "user_update_provision"}, nil)
+	onlyA := mustStream(t, s, a.ID, []string{"user_delete_provision"}, nil)
+	ua := createUser(t, s, a, "ann")
+	createUser(t, s, b, "bob")
+	updateUser(t, s, a, ua.ID, "CEO")
+	// Neither a refused change nor an authentication failure becomes a SET.
+	refused := ev(a, "user_update_provision", ua.ID)
+	refused.Outcome = "client_error"
+	if err := s.AppendEvent(ctx, refused); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendEvent(ctx, &store.Event{TenantID: a.ID, At: tick(), Name: "auth_failure", Outcome: "client_error", Actor: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteResource(ctx, scim.Users, a.ID, ua.ID, func(r *scim.Resource) (*store.Event, error) {
+		return ev(a, "user_delete_provision", ua.ID), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	got := claim(t, s, all, now, 10)
+	// ann's update waits behind her create; bob's create is due.
+	if want := []string{"acme:user_create_provision:", "bravo:user_create_provision:"}; !slices.Equal(names(got), want) {
+		t.Fatalf("first claim = %v, want %v", names(got), want)
+	}
+	if got[0].Event.ResourceID != ua.ID || got[0].Attempts != 1 || got[0].State != store.DeliveryInflight {
+		t.Fatalf("delivery = %+v", got[0])
+	}
+	if again := claim(t, s, all, now, 10); len(again) != 0 {
+		t.Fatalf("claimed rows claimed again: %v", names(again))
+	}
+	finish(t, s, all, got, store.DeliveryDelivered)
+	next := claim(t, s, all, now, 10)
+	if len(next) != 1 || next[0].Event.Name != "user_update_provision" || next[0].Event.Method != "PATCH" || !slices.Equal(next[0].Event.Changed, []string{"title"}) {
+		t.Fatalf("after the creates: %+v", next)
+	}
+	del := claim(t, s, onlyA, now, 10)
+	if len(del) != 1 || del[0].Event.Name != "user_delete_provision" || del[0].TenantSlug != "acme" {
+		t.Fatalf("tenant stream got %v", names(del))
+	}
+}
+
+func testResourceOrder(t *testing.T, s StreamsBackend) {
+	tn := mustTenant(t, s, "acme")
+	st := mustStream(t, s, tn.ID, provisioning, nil)
+	u := createUser(t, s, tn, "ann")
+	for i := range 5 {
+		updateUser(t, s, tn, u.ID, fmt.Sprint("title ", i))
+	}
+	other := createUser(t, s, tn, "bob")
+	var order []int64
+	for range 10 {
+		ds := claim(t, s, st, time.Now(), 10)
+		if len(ds) == 0 {
+			break
+		}
+		for _, d := range ds {
+			if d.Event.ResourceID == u.ID {
+				order = append(order, d.Event.ID)
+			}
+		}
+		if len(ds) > 2 {
+			t.Fatalf("claimed %d rows of 2 resources: %v", len(ds), names(ds))
+		}
+		finish(t, s, st, ds, store.DeliveryDelivered)
+	}
+	if len(order) != 6 || !slices.IsSorted(order) {
+		t.Fatalf("ann's SETs went in order %v; want 6 in commit order", order)
+	}
+	_ = other
+}
+
+func testLeaseExpiry(t *testing.T, s StreamsBackend) {
+	tn := mustTenant(t, s, "acme")
+	st := mustStream(t, s, tn.ID, provisioning, nil)
+	createUser(t, s, tn, "ann")
+	now := time.Now()
+	first := claim(t, s, st, now, 10)
+	if len(first) != 1 {
+		t.Fatalf("claimed %d", len(first))
+	}
+	if again := claim(t, s, st, now.Add(59*time.Second), 10); len(again) != 0 {
+		t.Fatal("claimed inside the lease")
+	}
+	second := claim(t, s, st, now.Add(61*time.Second), 10)
+	if len(second) != 1 || second[0].Attempts != 2 || second[0].Claim == first[0].Claim {
+		t.Fatalf("after the lease: %+v", second)
+	}
+	// The first claim's late outcome is not recorded over the second's.
+	n, err := s.FinishDeliveries(ctx, st.ID, now, []store.DeliveryOutcome{{TenantID: tn.ID, EventID: first[0].Event.ID, Claim: first[0].Claim, State: store.DeliveryParked}})
+	if err != nil || n != 0 {
+		t.Fatalf("stale claim finished %d rows, %v", n, err)
+	}
+	// A retry waits for its time.
+	n, err = s.FinishDeliveries(ctx, st.ID, now, []store.DeliveryOutcome{{TenantID: tn.ID, EventID: second[0].Event.ID, Claim: second[0].Claim,
+		State: store.DeliveryPending, NextAt: now.Add(time.Hour), Error: "HTTP 500"}})
+	if err != nil || n != 1 {
+		t.Fatalf("retry: %d, %v", n, err)
+	}
+	if got := claim(t, s, st, now.Add(59*time.Minute), 10); len(got) != 0 {
+		t.Fatal("claimed before its retry time")
+	}
+	if got := claim(t, s, st, now.Add(61*time.Minute), 10); len(got) != 1 || got[0].LastError != "HTTP 500" || got[0].Attempts != 3 {
+		t.Fatalf("at its retry time: %+v", got)
+	}
+}
+
+func testPollAckGeneration(t *testing.T, s StreamsBackend) {
+	tn := mustTenant(t, s, "acme")
+	st := mustStream(t, s, tn.ID, provisioning, []byte("poll-credential-hash-000000000000"))
+	createUser(t, s, tn, "ann")
+	d := claim(t, s, st, time.Now(), 10)[0]
+	wrong := store.DeliveryOutcome{TenantID: tn.ID, EventID: d.Event.ID, Gen: d.Gen + 1, State: store.DeliveryDelivered}
+	if n, err := s.FinishDeliveries(ctx, st.ID, time.Now(), []store.DeliveryOutcome{wrong}); err != nil || n != 0 {
+		t.Fatalf("ack of another generation: %d, %v", n, err)
+	}
+	ok := store.DeliveryOutcome{TenantID: tn.ID, EventID: d.Event.ID, Gen: d.Gen, State: store.DeliveryDelivered}
+	if n, err := s.FinishDeliveries(ctx, st.ID, time.Now(), []store.DeliveryOutcome{ok, ok}); err != nil || n != 1 {
+		t.Fatalf("ack (twice in one request): %d, %v", n, err)
+	}
+	if got := claim(t, s, st, time.Now().Add(time.Hour), 10); len(got) != 0 {
+		t.Fatal("an acknowledged SET came back")
+	}
+}
+
+func testReplay(t *testing.T, s StreamsBackend) {
+	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "bravo")
+	before := createUser(t, s, a, "early") // before the stream: replay brings it
+	st := mustStream(t, s, "", provisioning, nil)
+	createUser(t, s, b, "bob")
+	ds := claim(t, s, st, time.Now(), 10)
+	if len(ds) != 1 {
+		t.Fatalf("claimed %v", names(ds))
+	}
+	finish(t, s, st, ds, store.DeliveryDelivered)
+	n, err := s.ReplayStream(ctx, st.ID, time.Time{}, time.Now())
+	if err != nil || n != 2 {
+		t.Fatalf("ReplayStream = %d, %v; want 2", n, err)
+	}
+	again := claim(t, s, st, time.Now(), 10)
+	if len(again) != 2 {
+		t.Fatalf("after replay: %v", names(again))
+	}
+	for _, d := range again {
+		switch d.Event.ResourceID {
+		case before.ID:
+			if d.Gen != 0 {
+				t.Fatalf("new row has generation %d", d.Gen)
+			}
+		default:
+			if d.Gen != 1 {
+				t.Fatalf("replayed row has generation %d, want 1", d.Gen)
+			}
+		}
+	}
+	if _, err := s.ReplayStream(ctx, store.NewID(), time.Time{}, time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("replay of no stream: %v", err)
+	}
+}
+
+func testStatsAndParked(t *testing.T, s StreamsBackend) {
+	tn := mustTenant(t, s, "acme")
+	st := mustStream(t, s, tn.ID, provisioning, nil)
+	createUser(t, s, tn, "ann")
+	createUser(t, s, tn, "bob")
+	stats, err := s.StreamStats(ctx)
+	if err != nil || len(stats) != 1 || stats[0].Undelivered != 2 || stats[0].OldestPending.IsZero() {
+		t.Fatalf("StreamStats = %+v, %v", stats, err)
+	}
+	ds := claim(t, s, st, time.Now(), 1)
+	n, err := s.FinishDeliveries(ctx, st.ID, time.Now(), []store.DeliveryOutcome{{TenantID: tn.ID, EventID: ds[0].Event.ID, Claim: ds[0].Claim,
+		State: store.DeliveryParked, Error: "HTTP 400: invalid_request"}})
+	if err != nil || n != 1 {
+		t.Fatal(n, err)
+	}
+	stats, _ = s.StreamStats(ctx)
+	if stats[0].Undelivered != 1 || stats[0].Parked != 1 {
+		t.Fatalf("StreamStats = %+v", stats)
+	}
+	parked, err := s.ParkedDeliveries(ctx, st.ID, 10)
+	if err != nil || len(parked) != 1 || parked[0].LastError != "HTTP 400: invalid_request" || parked[0].Event.Name != "user_create_provision" {
+		t.Fatalf("ParkedDeliveries = %+v, %v", parked, err)
+	}
+}
+
+func testConcurrentClaims(t *testing.T, s StreamsBackend) {
+	tn := mustTenant(t, s, "acme")
+	st := mustStream(t, s, tn.ID, provisioning, nil)
+	const users = 60
+	for i := range users {
+		createUser(t, s, tn, fmt.Sprint("user", i))
+	}
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ds, err := s.ClaimDeliveries(ctx, st.ID, time.Now(), time.Minute, 4)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(ds) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range ds {
+					seen[d.Event.ID]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != users {
+		t.Fatalf("claimed %d distinct SETs, want %d", len(seen), users)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("SET %d claimed %d times", id, n)
+		}
+	}
+}
+
+func testPruneDeliveries(t *testing.T, s StreamsBackend) {
+	tn := mustTenant(t, s, "acme")
+	st := mustStream(t, s, tn.ID, provisioning, nil)
+	createUser(t, s, tn, "ann")
+	if _, err := s.PruneEvents(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if ds := claim(t, s, st, time.Now(), 10); len(ds) != 0 {
+		t.Fatalf("deliveries of pruned events remain: %+v", ds)
+	}
+}
