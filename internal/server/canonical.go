@@ -16,6 +16,7 @@ var scimEndpoints = map[string]string{
 	"serviceproviderconfig": "ServiceProviderConfig",
 	"resourcetypes":         "ResourceTypes",
 	"schemas":               "Schemas",
+	"bulk":                  "Bulk",
 	".search":               ".search",
 }
 
