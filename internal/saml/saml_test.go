@@ -138,12 +138,17 @@ func counterValue(c prometheus.Counter) float64 {
 type browser struct {
 	e       *env
 	cookies map[string]*http.Cookie
+	// remote is the client address its requests come from (default: httptest's).
+	remote string
 }
 
 func (e *env) browser() *browser { return &browser{e: e, cookies: map[string]*http.Cookie{}} }
 
 func (b *browser) do(req *http.Request) *httptest.ResponseRecorder {
 	b.e.t.Helper()
+	if b.remote != "" {
+		req.RemoteAddr = b.remote
+	}
 	for _, c := range b.cookies {
 		if strings.HasPrefix(req.URL.Path, c.Path) {
 			req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
