@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -112,6 +113,7 @@ type Service struct {
 
 type cachedSP struct {
 	updated time.Time
+	key     string // providerKey of the config it was built from
 	sp      *csaml.ServiceProvider
 }
 
@@ -220,7 +222,7 @@ func (s *Service) provider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Service
 	s.mu.Lock()
 	c, ok := s.providers[t.ID]
 	s.mu.Unlock()
-	if ok && c.updated.Equal(cfg.UpdatedAt) {
+	if ok && c.updated.Equal(cfg.UpdatedAt) && c.key == providerKey(cfg) {
 		return c.sp, nil
 	}
 	sp, err := s.buildProvider(t, cfg)
@@ -228,9 +230,16 @@ func (s *Service) provider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Service
 		return nil, err
 	}
 	s.mu.Lock()
-	s.providers[t.ID] = cachedSP{updated: cfg.UpdatedAt, sp: sp}
+	s.providers[t.ID] = cachedSP{updated: cfg.UpdatedAt, key: providerKey(cfg), sp: sp}
 	s.mu.Unlock()
 	return sp, nil
+}
+
+// providerKey is what a ServiceProvider is built from besides the SP key, so that a cached
+// one is rebuilt even when two updates (a certificate rotation done quickly) share an
+// UpdatedAt at the store's clock resolution: a removed IdP certificate must stop counting.
+func providerKey(cfg store.SAMLConfig) string {
+	return strings.Join([]string{cfg.IdPEntityID, cfg.IdPSSOURL, cfg.IdPCertPEM, cfg.SPCertPEM, strconv.FormatBool(cfg.AllowIdPInitiated)}, "\x00")
 }
 
 func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.ServiceProvider, error) {
