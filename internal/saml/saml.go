@@ -92,6 +92,9 @@ type Config struct {
 	// ClockSkew is how far the IdP's clock may be ahead of or behind ours (default 3 min,
 	// DefaultClockSkew). It is process-wide: the last service created sets it.
 	ClockSkew time.Duration
+	// TenantLabel gives scimd_saml_idp_certificate_expiry_seconds a tenant label (one
+	// series per tenant, --metrics-tenant-label); off, it is the minimum across tenants.
+	TenantLabel bool
 }
 
 // Service serves every tenant's SAML endpoints and browser pages.
@@ -150,7 +153,7 @@ func New(cfg Config, s store.Store, dir *directory.Directory, log *slog.Logger, 
 		cfg.ClockSkew = DefaultClockSkew
 	}
 	setClockSkew(cfg.ClockSkew)
-	m, err := newMetrics(reg)
+	m, err := newMetrics(reg, s, cfg.TenantLabel, cfg.Now)
 	if err != nil {
 		return nil, err
 	}
