@@ -52,29 +52,25 @@ func eventsFlags(fs *flag.FlagSet, c *eventsConfig) {
 
 // eventsService is SCIM event delivery in serve: the poll endpoint and the JWKS that
 // verifies SETs (Mount), and the deliverer, which runs until the serve context ends.
-type eventsService struct {
-	poller http.Handler
-	keys   *signing.KeySet
-}
+type eventsService struct{ poller http.Handler }
 
-// newEventsService builds the poller and starts the deliverer; signer is the deployment's
-// one key set, published at JWKSPath.
+// newEventsService builds the poller and starts the deliverer; keys is the deployment's
+// one key set, published at the OpenID Connect provider's JWKS URL (/.well-known/jwks.json).
 func newEventsService(ctx context.Context, c eventsConfig, publicURL string, es store.EventStreamStore, keys *signing.KeySet,
 	log *slog.Logger, reg prometheus.Registerer) (*eventsService, error) {
 	m := events.NewMetrics(reg, es)
 	d := events.NewDeliverer(es, keys, events.Config{Issuer: publicURL, Timeout: c.EventsTimeout, MaxAge: c.EventsMaxAge,
 		MaxInFlight: c.EventsInFlight}, log, m)
 	go d.Run(ctx)
-	return &eventsService{keys: keys,
+	return &eventsService{
 		poller: events.NewPoller(es, keys, events.PollConfig{Issuer: publicURL, MaxWait: c.EventsPollWait, AckTimeout: c.EventsAckTimeout}, log, m),
 	}, nil
 }
 
-// Mount adds POST /events/poll and GET /.well-known/jwks.json. The OpenID Connect provider
-// publishes the same key set at the same path; when both are wired, one route serves it.
+// Mount adds POST /events/poll. The key set that verifies SETs is published by the OpenID
+// Connect provider at its JWKS URL (the same keys sign both), so it is not mounted twice.
 func (s *eventsService) Mount(r chi.Router) {
 	r.Method(http.MethodPost, PollPath, s.poller)
-	r.Method(http.MethodGet, JWKSPath, s.keys)
 }
 
 const streamUsage = `usage:
@@ -355,6 +351,3 @@ func printStreams(ctx context.Context, w io.Writer, tenants []store.Tenant, es s
 	}
 	return tw.Flush()
 }
-
-// JWKSPath publishes the deployment's signing keys (OpenID Connect tokens and SETs).
-const JWKSPath = "/.well-known/jwks.json"

@@ -13,6 +13,7 @@ func TestCanonicalSCIMPath(t *testing.T) {
 		{"/scim/v2/.Search", "/scim/v2/.search"},
 		{"/scim/v2/schemas/urn:ietf:params:scim:schemas:core:2.0:User", "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User"},
 		{"/scim/v2/serviceproviderconfig", "/scim/v2/ServiceProviderConfig"},
+		{"/scim/v2/bulk", "/scim/v2/Bulk"},
 		{"/scim/v2/resourcetypes/user", "/scim/v2/ResourceTypes/user"},
 		{"/scim/v2/Users", ""},
 		{"/scim/v2", ""},

@@ -31,6 +31,7 @@ func TestEndpointsMatchAnyCase(t *testing.T) {
 			{"GET", "/scim/v2/resourceTypes/user", nil, 200, "/scim/v2/ResourceTypes/{id}"},
 			{"GET", "/scim/v2/schemas/urn:ietf:params:scim:schemas:core:2.0:User", nil, 200, "/scim/v2/Schemas/{id}"},
 			{"GET", "/SCIM/V2/Users", nil, 200, "/scim/v2/Users"},
+			{"POST", "/scim/v2/bulk", map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"}, "Operations": []any{}}, 400, "/scim/v2/Bulk"}, // routed: the bulk handler refuses the empty list
 			{"POST", "/scim/v2/users/.SEARCH", map[string]any{"schemas": []string{searchSchema}, "filter": `userName eq "ann@example.com"`}, 200, "/scim/v2/Users/.search"},
 			{"POST", "/scim/v2/users", map[string]any{"schemas": []string{userSchema}, "userName": "bob@example.com"}, 201, "/scim/v2/Users"},
 			{"PATCH", "/scim/v2/users/" + id, patchBody(op("replace", "title", "Lead")), 200, "/scim/v2/Users/{id}"},
