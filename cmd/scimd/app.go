@@ -50,6 +50,7 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	ssoCfg := c.fairshareConfig.saml()
 	ssoCfg.PublicURL = publicURL
 	ssoCfg.ClockSkew = c.SAMLClockSkew
+	ssoCfg.TenantLabel = c.MetricsTenantLabel
 	sso, err := saml.New(ssoCfg, st, dir, log, reg)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/saml"
+	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -27,7 +28,8 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "configure":
 		ssoURL := fs.String("sso-url", "", "the IdP's single sign-on URL (https; http only for loopback hosts)")
 		issuer := fs.String("issuer", "", "the IdP's issuer (entity id)")
-		certFile := fs.String("cert", "", "file with the IdP's signing certificate, PEM X.509")
+		var certFiles stringList
+		fs.Var(&certFiles, "cert", "file with the IdP's signing certificate(s), PEM X.509; repeat it to accept several at once (rotation: add the new one, then drop the old one)")
 		metadataFile := fs.String("idp-metadata", "", "file with the IdP's metadata XML, instead of --sso-url, --issuer and --cert")
 		jit := fs.Bool("jit", false, "create unknown users at their first login (just-in-time provisioning)")
 		trustType := fs.Bool("jit-trust-user-type", false, "take a JIT user's userType from the assertion (an IdP attribute userType=admin makes an admin); off, JIT users get the tenant default")
@@ -38,7 +40,7 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		if *tenant == "" || len(pos) > 0 {
-			return usageErr("usage: scimd saml configure --tenant SLUG (--sso-url URL --issuer ENTITY_ID --cert FILE.pem | --idp-metadata FILE) [--jit [--jit-trust-user-type]] [--allow-idp-initiated] [--default-redirect PATH]")
+			return usageErr("usage: scimd saml configure --tenant SLUG (--sso-url URL --issuer ENTITY_ID --cert FILE.pem [--cert FILE.pem …] | --idp-metadata FILE) [--jit [--jit-trust-user-type]] [--allow-idp-initiated] [--default-redirect PATH]")
 		}
 		in := saml.Settings{SSOURL: *ssoURL, Issuer: *issuer, JIT: *jit, JITTrustUserType: *trustType, AllowIdPInitiated: *idpInit, DefaultRedirect: *redirect}
 		if *metadataFile != "" {
@@ -46,11 +48,14 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				return fmt.Errorf("cannot read the IdP metadata: %w", err)
 			}
 		}
-		if *certFile != "" {
-			if in.CertPEM, err = os.ReadFile(*certFile); err != nil {
+		for _, f := range certFiles {
+			b, err := os.ReadFile(f)
+			if err != nil {
 				return fmt.Errorf("cannot read the IdP certificate: %w", err)
 			}
-		} else if *metadataFile == "" {
+			in.CertPEM = append(append(in.CertPEM, b...), '\n')
+		}
+		if len(certFiles) == 0 && *metadataFile == "" {
 			return usageErr("--cert FILE.pem (the IdP's signing certificate) is required, or give --idp-metadata FILE")
 		}
 		return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, s store.Store) error {
@@ -64,6 +69,7 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			fmt.Fprintf(stdout, "configured SAML for tenant %s: IdP %s, JIT %s, IdP-initiated %s\n", t.Slug, cfg.IdPEntityID,
 				onOff(cfg.JIT), onOff(cfg.AllowIdPInitiated))
+			printIdPCerts(stdout, cfg.IdPCertPEM, time.Now())
 			printSPValues(stdout, saml.Values(*publicURL, t.Slug, &cfg))
 			return nil
 		})
@@ -95,6 +101,7 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if cfg.DefaultRedirect != "" {
 				fmt.Fprintf(stdout, "Default redirect:      %s\n", cfg.DefaultRedirect)
 			}
+			printIdPCerts(stdout, cfg.IdPCertPEM, time.Now())
 			return nil
 		})
 	}
@@ -106,6 +113,19 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// printIdPCerts lists the IdP signing certificates a response may be signed with, and a
+// warning line when one expires within sso.ExpiryWarning.
+func printIdPCerts(w io.Writer, pemText string, now time.Time) {
+	certs := sso.Certificates(pemText)
+	fmt.Fprintf(w, "IdP certificates:      %d (a response signed by any of them is accepted)\n", len(certs))
+	for _, c := range certs {
+		fmt.Fprintf(w, "  - subject %q, SHA-256 %s, expires %s\n", c.Subject, c.Fingerprint, c.NotAfter.Format(time.DateOnly))
+	}
+	if warn := sso.ExpiryWarningText(certs, now); warn != "" {
+		fmt.Fprintf(w, "WARNING: %s\n", warn)
+	}
 }
 
 // printSPValues prints what the IdP admin enters on the IdP's side.

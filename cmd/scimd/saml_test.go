@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scimd/scimd/internal/sso"
 )
 
 // writeCert writes a self-signed PEM certificate valid from notBefore to notAfter.
@@ -121,5 +123,38 @@ func TestSAMLCLI(t *testing.T) {
 	}
 	if !strings.Contains(out, spCert) {
 		t.Error("the SP certificate changed when the tenant was configured again")
+	}
+
+	// Several certificates at once (rotation): each is listed with its subject, SHA-256
+	// fingerprint and expiry, and one within 30 days of expiry gets a warning line. An
+	// expired one among them is refused as when it is alone.
+	soon, soonDER := writeCert(t, dir, "idp-old", now.AddDate(-1, 0, 0), now.AddDate(0, 0, 10))
+	if code, _, errs := runCLI("saml", "configure", "--tenant", "acme", "--sso-url", "https://idp.example.com/sso",
+		"--issuer", "urn:example:idp", "--cert", cert, "--cert", expired); code == 0 || !strings.Contains(errs, "expired on") {
+		t.Fatalf("configure with an expired second certificate = %d %q, want refused", code, errs)
+	}
+	code, out, errs = runCLI("saml", "configure", "--tenant", "acme", "--sso-url", "https://idp.example.com/sso",
+		"--issuer", "urn:example:idp", "--cert", soon, "--cert", cert)
+	if code != 0 || !strings.Contains(out, "IdP certificates:      2") {
+		t.Fatalf("configure with two certificates = %d %s:\n%s", code, errs, out)
+	}
+	code, out, _ = runCLI("saml", "show", "--tenant", "acme")
+	for _, s := range []string{
+		"IdP certificates:      2",
+		`subject "idp-old", SHA-256 ` + sso.Fingerprint(soonDER) + ", expires " + now.AddDate(0, 0, 10).UTC().Format(time.DateOnly),
+		`subject "idp", SHA-256 ` + sso.Fingerprint(der) + ", expires " + now.AddDate(1, 0, 0).UTC().Format(time.DateOnly),
+		`WARNING: The IdP signing certificate "idp-old" expires on ` + now.AddDate(0, 0, 10).UTC().Format("2 Jan 2006"),
+	} {
+		if code != 0 || !strings.Contains(out, s) {
+			t.Errorf("show lacks %q:\n%s", s, out)
+		}
+	}
+	// Dropping the old certificate (the last step of a rotation) drops the warning.
+	if code, _, errs := runCLI("saml", "configure", "--tenant", "acme", "--sso-url", "https://idp.example.com/sso",
+		"--issuer", "urn:example:idp", "--cert", cert); code != 0 {
+		t.Fatal(errs)
+	}
+	if _, out, _ = runCLI("saml", "show", "--tenant", "acme"); !strings.Contains(out, "IdP certificates:      1") || strings.Contains(out, "WARNING") {
+		t.Errorf("show after removing the old certificate:\n%s", out)
 	}
 }

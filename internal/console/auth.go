@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -30,6 +32,8 @@ type request struct {
 	name   string // userName, or BootstrapAdmin
 	userID string // "" for a console-only session
 	csrf   string
+	// certWarning is the IdP certificate expiry banner of the admin pages, or "".
+	certWarning string
 }
 
 // actor is the audit actor of the admin's changes.
@@ -65,6 +69,9 @@ var errNotFound = &pageErr{status: http.StatusNotFound, title: "Not found", msg:
 func (s *Service) admin(h func(w http.ResponseWriter, r *http.Request, q *request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q, err := s.authorize(w, r)
+		if err == nil {
+			q.certWarning = s.certWarning(r.Context(), q.tenant)
+		}
 		if err == nil && r.Method == http.MethodPost {
 			err = s.checkPost(w, r, q)
 		}
@@ -75,6 +82,20 @@ func (s *Service) admin(h func(w http.ResponseWriter, r *http.Request, q *reques
 			s.fail(w, r, q, err)
 		}
 	}
+}
+
+// certWarning is the banner about the tenant's IdP signing certificates: "" unless one
+// expires within sso.ExpiryWarning. A store error only leaves the banner out (the page's
+// own reads report it).
+func (s *Service) certWarning(ctx context.Context, t store.Tenant) string {
+	cfg, err := s.store.SAMLConfig(ctx, t.ID)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("console: reading the SAML settings for the certificate banner", "tenant", t.Slug, "err", err)
+		}
+		return ""
+	}
+	return sso.ExpiryWarningText(sso.Certificates(cfg.IdPCertPEM), s.now())
 }
 
 // authorize finds the admin of the request: a console-only session, or a signed-in user of

@@ -18,6 +18,7 @@ import (
 	"github.com/scimd/scimd/internal/saml"
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
 	"github.com/scimd/scimd/internal/testkit"
@@ -801,5 +802,65 @@ func TestConsoleEvents(t *testing.T) {
 	first := rows.FindStringIndex(r.body)
 	if first == nil || !strings.Contains(r.body[first[0]:first[0]+400], "user_update_provision") {
 		t.Errorf("the newest event is not first")
+	}
+}
+
+// TestConsoleIdPCertificates: several certificates in the field (a rotation) are stored and
+// listed with subject, SHA-256 fingerprint and expiry; one 10 days from expiry puts a
+// banner naming the date on every admin page of the tenant, and only its; an expired one
+// among them is refused; removing the old one removes the banner.
+func TestConsoleIdPCertificates(t *testing.T) {
+	e := newEnv(t)
+	cookies := []*http.Cookie{e.bootstrap(e.acme)}
+	token := e.csrf("/t/acme/admin/saml", cookies)
+	_, newCert, err := saml.NewKeyPair("idp-new", e.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, soonCert, err := saml.NewKeyPair("idp-old", e.now.AddDate(-10, 0, 10)) // expires in 10 days
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, expiredCert, err := saml.NewKeyPair("idp-expired", e.now.AddDate(-20, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := func(cert string) url.Values {
+		return url.Values{"csrf": {token}, "source": {"fields"}, "sso_url": {"https://idp.example.com/sso"},
+			"issuer": {"https://idp.example.com"}, "cert": {cert}, "default_user_type": {"member"}}
+	}
+	if r := e.do("POST", "/t/acme/admin/saml", form(newCert+expiredCert), cookies); r.status != http.StatusBadRequest ||
+		!strings.Contains(elementText(r.body, "cert-error"), "expired on") {
+		t.Fatalf("an expired certificate next to a valid one = %d:\n%s", r.status, r.body)
+	}
+	if r := e.do("POST", "/t/acme/admin/saml", form(soonCert+"\n"+newCert), cookies); r.status != http.StatusSeeOther {
+		t.Fatalf("two certificates = %d:\n%s", r.status, r.body)
+	}
+	soonDate := sso.Certificates(soonCert)[0].NotAfter.Format("2 Jan 2006")
+	page := e.do("GET", "/t/acme/admin/saml", nil, cookies).body
+	if n := strings.Count(page, `class="idp-cert"`); n != 2 {
+		t.Errorf("%d certificates listed, want 2:\n%s", n, page)
+	}
+	for _, c := range sso.Certificates(soonCert + newCert) {
+		if !strings.Contains(page, c.Subject) || !strings.Contains(page, c.Fingerprint) || !strings.Contains(page, c.NotAfter.Format("2 Jan 2006, 15:04 UTC")) {
+			t.Errorf("the SAML page lacks %+v", c)
+		}
+	}
+	for _, path := range []string{"/t/acme/admin/saml", "/t/acme/admin/users", "/t/acme/admin/events"} {
+		banner := html.UnescapeString(elementText(e.do("GET", path, nil, cookies).body, "cert-expiry-warning"))
+		if !strings.Contains(banner, `"scimd SAML SP idp-old" expires on `+soonDate) || !strings.Contains(banner, "add it next to the current one") {
+			t.Errorf("%s: banner %q", path, banner)
+		}
+	}
+	betaCookies := []*http.Cookie{e.bootstrap(e.beta)}
+	if strings.Contains(e.do("GET", "/t/beta/admin/users", nil, betaCookies).body, "cert-expiry-warning") {
+		t.Error("beta's pages show acme's certificate banner")
+	}
+	// Rotation done: the old certificate removed, the banner goes.
+	if r := e.do("POST", "/t/acme/admin/saml", form(newCert), cookies); r.status != http.StatusSeeOther {
+		t.Fatalf("one certificate = %d:\n%s", r.status, r.body)
+	}
+	if page := e.do("GET", "/t/acme/admin/users", nil, cookies).body; strings.Contains(page, "cert-expiry-warning") {
+		t.Errorf("the banner stays after the old certificate was removed:\n%s", page)
 	}
 }

@@ -46,6 +46,15 @@ func (v *view) CSRF() string {
 	return v.req.csrf
 }
 
+// CertWarning is the banner of the tenant's admin pages when one of its IdP signing
+// certificates expires within sso.ExpiryWarning, or "".
+func (v *view) CertWarning() string {
+	if v.req == nil {
+		return ""
+	}
+	return v.req.certWarning
+}
+
 // TenantName is the tenant's name, or "" on pages with no tenant.
 func (v *view) TenantName() string {
 	if v.req != nil {

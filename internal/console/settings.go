@@ -38,6 +38,7 @@ type samlView struct {
 	UserTypes  []string
 	TestURL    string
 	Saved      bool
+	Certs      []sso.Certificate // the stored IdP signing certificates
 }
 
 func (s *Service) samlView(ctx context.Context, q *request) (*samlView, error) {
@@ -53,6 +54,7 @@ func (s *Service) samlView(ctx context.Context, q *request) (*samlView, error) {
 		v.Form.SSOURL, v.Form.Issuer, v.Form.Cert = cfg.IdPSSOURL, cfg.IdPEntityID, cfg.IdPCertPEM
 		v.Form.JIT, v.Form.IdPInitiated, v.Form.DefaultRedirect = cfg.JIT, cfg.AllowIdPInitiated, cfg.DefaultRedirect
 		v.Form.TrustUserType = cfg.JITTrustUserType
+		v.Certs = sso.Certificates(cfg.IdPCertPEM)
 	case errors.Is(err, store.ErrNotFound):
 		v.SP = s.sso.Values(t.Slug, nil)
 	default:

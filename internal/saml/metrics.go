@@ -1,7 +1,14 @@
 package saml
 
 import (
+	"context"
+	"errors"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scimd/scimd/internal/sso"
+	"github.com/scimd/scimd/internal/store"
 )
 
 // Outcomes and reasons of a login, the labels of scimd_saml_logins_total. Reasons are a
@@ -71,7 +78,9 @@ type metrics struct {
 	logins *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// newMetrics registers the login counter and, when st is not nil, the collector of the IdP
+// certificates' expiry (per tenant when tenantLabel is set).
+func newMetrics(reg prometheus.Registerer, st store.Store, tenantLabel bool, now func() time.Time) (*metrics, error) {
 	m := &metrics{logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scimd_saml_logins_total",
 		Help: "SAML logins at the ACS (and login starts refused by a throttle, reason throttled) by outcome (success, refused, error) and reason (success, bad_signature, expired, replay, audience, destination, inactive_user, jit_disabled, …).",
@@ -82,6 +91,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for reason, outcome := range reasonOutcome {
 		m.logins.WithLabelValues(outcome, reason)
 	}
+	if st != nil {
+		if err := reg.Register(newCertCollector(st, tenantLabel, now)); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
 }
 
@@ -91,4 +105,82 @@ func (m *metrics) login(reason string) {
 		outcome, reason = OutcomeError, ReasonInternal
 	}
 	m.logins.WithLabelValues(outcome, reason).Inc()
+}
+
+// certCollector reports how long until the tenants' IdP signing certificates expire. It
+// reads the store at scrape time, so every replica reports the same numbers and a
+// rotation shows at the next scrape.
+type certCollector struct {
+	st          store.Store
+	tenantLabel bool
+	now         func() time.Time
+	expiry      *prometheus.Desc
+	expiring    *prometheus.Desc
+}
+
+func newCertCollector(st store.Store, tenantLabel bool, now func() time.Time) *certCollector {
+	c := &certCollector{st: st, tenantLabel: tenantLabel, now: now}
+	if tenantLabel {
+		c.expiry = prometheus.NewDesc("scimd_saml_idp_certificate_expiry_seconds",
+			"Seconds until the soonest expiry among the tenant's IdP signing certificates (negative: expired).", []string{"tenant"}, nil)
+		return c
+	}
+	c.expiry = prometheus.NewDesc("scimd_saml_idp_certificate_expiry_seconds",
+		"Seconds until the soonest expiry among all tenants' IdP signing certificates (negative: expired); absent when no tenant has SAML.", nil, nil)
+	c.expiring = prometheus.NewDesc("scimd_saml_idp_certificates_expiring",
+		"Tenants with an IdP signing certificate expiring within 30 days (or expired).", nil, nil)
+	return c
+}
+
+// Describe implements prometheus.Collector.
+func (c *certCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.expiry
+	if c.expiring != nil {
+		ch <- c.expiring
+	}
+}
+
+// Collect implements prometheus.Collector. A store error leaves the series out of the
+// scrape (the alert then does not fire on stale data; scimd_store errors show the cause).
+func (c *certCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tenants, err := c.st.Tenants(ctx)
+	if err != nil {
+		return
+	}
+	now := c.now()
+	var soonest time.Duration
+	found, expiring := false, 0
+	for _, t := range tenants {
+		cfg, err := c.st.SAMLConfig(ctx, t.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		at, ok := sso.SoonestExpiry(sso.Certificates(cfg.IdPCertPEM))
+		if !ok {
+			continue
+		}
+		left := at.Sub(now)
+		if c.tenantLabel {
+			ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, left.Seconds(), t.Slug)
+			continue
+		}
+		if left < sso.ExpiryWarning {
+			expiring++
+		}
+		if !found || left < soonest {
+			soonest, found = left, true
+		}
+	}
+	if c.tenantLabel {
+		return
+	}
+	if found {
+		ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, soonest.Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(c.expiring, prometheus.GaugeValue, float64(expiring))
 }

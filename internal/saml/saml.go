@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -91,6 +92,9 @@ type Config struct {
 	// ClockSkew is how far the IdP's clock may be ahead of or behind ours (default 3 min,
 	// DefaultClockSkew). It is process-wide: the last service created sets it.
 	ClockSkew time.Duration
+	// TenantLabel gives scimd_saml_idp_certificate_expiry_seconds a tenant label (one
+	// series per tenant, --metrics-tenant-label); off, it is the minimum across tenants.
+	TenantLabel bool
 }
 
 // Service serves every tenant's SAML endpoints and browser pages.
@@ -112,6 +116,7 @@ type Service struct {
 
 type cachedSP struct {
 	updated time.Time
+	key     string // providerKey of the config it was built from
 	sp      *csaml.ServiceProvider
 }
 
@@ -148,7 +153,7 @@ func New(cfg Config, s store.Store, dir *directory.Directory, log *slog.Logger, 
 		cfg.ClockSkew = DefaultClockSkew
 	}
 	setClockSkew(cfg.ClockSkew)
-	m, err := newMetrics(reg)
+	m, err := newMetrics(reg, s, cfg.TenantLabel, cfg.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +225,7 @@ func (s *Service) provider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Service
 	s.mu.Lock()
 	c, ok := s.providers[t.ID]
 	s.mu.Unlock()
-	if ok && c.updated.Equal(cfg.UpdatedAt) {
+	if ok && c.updated.Equal(cfg.UpdatedAt) && c.key == providerKey(cfg) {
 		return c.sp, nil
 	}
 	sp, err := s.buildProvider(t, cfg)
@@ -228,9 +233,16 @@ func (s *Service) provider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Service
 		return nil, err
 	}
 	s.mu.Lock()
-	s.providers[t.ID] = cachedSP{updated: cfg.UpdatedAt, sp: sp}
+	s.providers[t.ID] = cachedSP{updated: cfg.UpdatedAt, key: providerKey(cfg), sp: sp}
 	s.mu.Unlock()
 	return sp, nil
+}
+
+// providerKey is what a ServiceProvider is built from besides the SP key, so that a cached
+// one is rebuilt even when two updates (a certificate rotation done quickly) share an
+// UpdatedAt at the store's clock resolution: a removed IdP certificate must stop counting.
+func providerKey(cfg store.SAMLConfig) string {
+	return strings.Join([]string{cfg.IdPEntityID, cfg.IdPSSOURL, cfg.IdPCertPEM, cfg.SPCertPEM, strconv.FormatBool(cfg.AllowIdPInitiated)}, "\x00")
 }
 
 func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.ServiceProvider, error) {

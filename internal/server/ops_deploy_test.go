@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -61,7 +62,7 @@ func knownMetrics(t *testing.T) map[string]bool {
 	server.NewMetrics(rec, false)
 	s, log := teststores.SQLite(t), slog.New(slog.DiscardHandler)
 	dir := directory.New(s, log, nil)
-	sso, err := saml.New(saml.Config{PublicURL: "http://scimd.test"}, s, dir, log, prometheus.NewRegistry())
+	sso, err := saml.New(saml.Config{PublicURL: "http://scimd.test"}, s, dir, log, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,10 +122,10 @@ func TestDeployAlerts(t *testing.T) {
 	if groups == nil {
 		t.FailNow()
 	}
-	alerts := map[string]bool{}
+	alerts, exprs := map[string]bool{}, map[string]string{}
 	for _, g := range groups.Groups {
 		for _, r := range g.Rules {
-			alerts[r.Alert] = true
+			alerts[r.Alert], exprs[r.Alert] = true, r.Expr
 			checkExpr(t, "alert "+r.Alert, r.Expr, known)
 			for _, key := range []string{"summary", "description"} {
 				if r.Annotations[key] == "" {
@@ -137,11 +138,154 @@ func TestDeployAlerts(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"ScimdHigh5xxRatio", "ScimdHighLatencyP99", "ScimdTokenFailuresSpike", "ScimdSAMLFailuresSpike", "ScimdDatabaseNotReady",
-		"ScimdOIDCServerErrors", "ScimdOIDCTokenReplay", "ScimdEventsLagging", "ScimdEventsParked"} {
+		"ScimdOIDCServerErrors", "ScimdOIDCTokenReplay", "ScimdEventsLagging", "ScimdEventsParked", "ScimdSAMLIdPCertificateExpiring"} {
 		if !alerts[name] {
 			t.Errorf("alerts.yml has no alert %s", name)
 		}
 	}
+	// The certificate alert fires for a certificate 10 days from expiry, per tenant with
+	// --metrics-tenant-label and for the minimum without, and not for one 40 days out.
+	expr := exprs["ScimdSAMLIdPCertificateExpiring"]
+	const day = 86400
+	certTests := []struct {
+		name    string
+		samples []sample
+		firing  int
+	}{
+		{"10 days, tenant label", []sample{{map[string]string{"job": "scimd", "tenant": "acme"}, 10 * day}, {map[string]string{"job": "scimd", "tenant": "beta"}, 400 * day}}, 1},
+		{"10 days, minimum", []sample{{map[string]string{"job": "scimd"}, 10 * day}}, 1},
+		{"expired", []sample{{map[string]string{"job": "scimd"}, -day}}, 1},
+		{"40 days", []sample{{map[string]string{"job": "scimd"}, 40 * day}}, 0},
+		{"no SAML tenant", nil, 0},
+	}
+	for _, tc := range certTests {
+		named := make([]sample, len(tc.samples))
+		for i, s := range tc.samples {
+			labels := map[string]string{"__name__": "scimd_saml_idp_certificate_expiry_seconds"}
+			for k, v := range s.labels {
+				labels[k] = v
+			}
+			named[i] = sample{labels, s.value}
+		}
+		if got := evalInstant(t, expr, named); len(got) != tc.firing {
+			t.Errorf("ScimdSAMLIdPCertificateExpiring, %s: %d alerts (%v), want %d", tc.name, len(got), got, tc.firing)
+		} else if tc.firing == 1 && got[0].labels["tenant"] != tc.samples[0].labels["tenant"] {
+			t.Errorf("ScimdSAMLIdPCertificateExpiring, %s: alert labels %v", tc.name, got[0].labels)
+		}
+	}
+}
+
+// sample is one series' value at the evaluation instant.
+type sample struct {
+	labels map[string]string
+	value  float64
+}
+
+// evalInstant evaluates a PromQL expression at one instant over samples, for the subset of
+// PromQL the alert rules checked this way use: selectors with equality matchers, number
+// literals, parentheses, arithmetic on numbers, comparisons of a vector with a number (a
+// filter, as in an alert) and min/max/sum by (…). Anything else fails the test, so a
+// rule rewritten beyond it is noticed rather than evaluated wrongly. (Prometheus' own
+// engine, promqltest, would pull the cloud SDKs of its remote storage into go.mod.)
+func evalInstant(t *testing.T, expr string, samples []sample) []sample {
+	t.Helper()
+	node, err := parser.ParseExpr(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eval func(n parser.Node) ([]sample, float64, bool) // vector, or scalar (isScalar)
+	eval = func(n parser.Node) ([]sample, float64, bool) {
+		switch n := n.(type) {
+		case *parser.NumberLiteral:
+			return nil, n.Val, true
+		case *parser.ParenExpr:
+			return eval(n.Expr)
+		case *parser.VectorSelector:
+			var out []sample
+		next:
+			for _, s := range samples {
+				for _, m := range n.LabelMatchers {
+					if m.Type != labels.MatchEqual {
+						t.Fatalf("evalInstant: matcher %s not supported", m)
+					}
+					if s.labels[m.Name] != m.Value {
+						continue next
+					}
+				}
+				out = append(out, s)
+			}
+			return out, 0, false
+		case *parser.AggregateExpr:
+			in, _, scalar := eval(n.Expr)
+			if scalar || n.Without || (n.Op != parser.MIN && n.Op != parser.MAX && n.Op != parser.SUM) {
+				t.Fatalf("evalInstant: aggregation %s not supported", n)
+			}
+			groups := map[string]*sample{}
+			var order []string
+			for _, s := range in {
+				key, ls := "", map[string]string{}
+				for _, g := range n.Grouping {
+					if v := s.labels[g]; v != "" {
+						ls[g] = v
+					}
+					key += g + "=" + s.labels[g] + "\x00"
+				}
+				g, ok := groups[key]
+				if !ok {
+					groups[key] = &sample{ls, s.value}
+					order = append(order, key)
+					continue
+				}
+				switch n.Op {
+				case parser.MIN:
+					g.value = min(g.value, s.value)
+				case parser.MAX:
+					g.value = max(g.value, s.value)
+				case parser.SUM:
+					g.value += s.value
+				}
+			}
+			var out []sample
+			for _, k := range order {
+				out = append(out, *groups[k])
+			}
+			return out, 0, false
+		case *parser.BinaryExpr:
+			lv, l, lScalar := eval(n.LHS)
+			_, r, rScalar := eval(n.RHS)
+			if !rScalar {
+				t.Fatalf("evalInstant: %s needs a number on the right", n)
+			}
+			arith := map[parser.ItemType]func(a, b float64) float64{
+				parser.ADD: func(a, b float64) float64 { return a + b }, parser.SUB: func(a, b float64) float64 { return a - b },
+				parser.MUL: func(a, b float64) float64 { return a * b }, parser.DIV: func(a, b float64) float64 { return a / b },
+			}
+			cmp := map[parser.ItemType]func(a, b float64) bool{
+				parser.LSS: func(a, b float64) bool { return a < b }, parser.LTE: func(a, b float64) bool { return a <= b },
+				parser.GTR: func(a, b float64) bool { return a > b }, parser.GTE: func(a, b float64) bool { return a >= b },
+			}
+			switch {
+			case lScalar && arith[n.Op] != nil:
+				return nil, arith[n.Op](l, r), true
+			case !lScalar && cmp[n.Op] != nil && !n.ReturnBool:
+				var out []sample
+				for _, s := range lv {
+					if cmp[n.Op](s.value, r) {
+						out = append(out, s)
+					}
+				}
+				return out, 0, false
+			}
+			t.Fatalf("evalInstant: %s not supported", n)
+		}
+		t.Fatalf("evalInstant: %T not supported", n)
+		return nil, 0, false
+	}
+	out, _, scalar := eval(node)
+	if scalar {
+		t.Fatalf("evalInstant: %s is a number, not an alert", expr)
+	}
+	return out
 }
 
 // grafanaVars are the dashboard's variables, replaced as Grafana would before parsing.
