@@ -39,20 +39,7 @@ func (s *Store) OIDCClient(ctx context.Context, id string) (store.OIDCClient, er
 
 // OIDCClients implements store.OIDCStore.
 func (s *Store) OIDCClients(ctx context.Context) ([]store.OIDCClient, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+oidcClientCols+` FROM oidc_clients ORDER BY name, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.OIDCClient
-	for rows.Next() {
-		c, err := scanOIDCClient(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collect[store.OIDCClient](s.db.Query(ctx, `SELECT `+oidcClientCols+` FROM oidc_clients ORDER BY name, id`))(scanOIDCClient)
 }
 
 // DeleteOIDCClient implements store.OIDCStore.

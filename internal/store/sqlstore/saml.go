@@ -78,22 +78,9 @@ func (s *Store) PendingSAMLRequests(ctx context.Context, tenantID string, now ti
 
 // SAMLRequests implements store.SAMLStore.
 func (s *Store) SAMLRequests(ctx context.Context, tenantID string, bindingHash []byte, now time.Time) ([]store.SAMLRequest, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+samlRequestCols+` FROM saml_requests
+	return collect[store.SAMLRequest](s.db.Query(ctx, `SELECT `+samlRequestCols+` FROM saml_requests
 		WHERE tenant_id = $1 AND binding_hash = $2 AND expires_at > $3 ORDER BY created_at DESC, id DESC LIMIT 50`,
-		tenantID, bindingHash, s.timeArg(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.SAMLRequest
-	for rows.Next() {
-		q, err := scanSAMLRequest(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, q)
-	}
-	return out, rows.Err()
+		tenantID, bindingHash, s.timeArg(now)))(scanSAMLRequest)
 }
 
 // TakeSAMLRequest implements store.SAMLStore: DELETE … RETURNING, so that of two replicas

@@ -74,21 +74,8 @@ func (s *Store) AddSigningKey(ctx context.Context, k store.SigningKey, olderExpi
 
 // SigningKeys implements store.SigningKeyStore.
 func (s *Store) SigningKeys(ctx context.Context, now time.Time) ([]store.SigningKey, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+signingKeyCols+` FROM signing_keys
-		WHERE expires_at IS NULL OR expires_at > $1 ORDER BY generation`, s.timeArg(now))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.SigningKey
-	for rows.Next() {
-		k, err := scanSigningKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return collect[store.SigningKey](s.db.Query(ctx, `SELECT `+signingKeyCols+` FROM signing_keys
+		WHERE expires_at IS NULL OR expires_at > $1 ORDER BY generation`, s.timeArg(now)))(scanSigningKey)
 }
 
 // PruneSigningKeys implements store.SigningKeyStore.

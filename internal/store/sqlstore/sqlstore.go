@@ -27,6 +27,26 @@ type Conn interface {
 	QueryRow(ctx context.Context, query string, args ...any) Row
 }
 
+// collect reads every row of a query with scan, closing the rows; err is the query's own
+// error, so a call reads collect(s.db.Query(…))(scanX).
+func collect[T any](rows Rows, err error) func(scan func(Row) (T, error)) ([]T, error) {
+	return func(scan func(Row) (T, error)) ([]T, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var out []T
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	}
+}
+
 // Row is one result row.
 type Row interface{ Scan(dest ...any) error }
 
@@ -177,20 +197,7 @@ func (s *Store) Tenant(ctx context.Context, id string) (store.Tenant, error) {
 
 // Tenants implements store.Store.
 func (s *Store) Tenants(ctx context.Context) ([]store.Tenant, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+tenantCols+` FROM tenants ORDER BY slug`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return collect[store.Tenant](s.db.Query(ctx, `SELECT `+tenantCols+` FROM tenants ORDER BY slug`))(scanTenant)
 }
 
 // UpdateTenant implements store.Store.
@@ -252,20 +259,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, stor
 
 // Tokens implements store.Store.
 func (s *Store) Tokens(ctx context.Context, tenantID string) ([]store.Token, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return collect[store.Token](s.db.Query(ctx, `SELECT `+tokenCols+` FROM scim_tokens WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID))(scanToken)
 }
 
 // RevokeToken implements store.Store.

@@ -66,20 +66,7 @@ func (s *Store) CreateStream(ctx context.Context, st store.Stream, credentialHas
 
 // Streams implements store.EventStreamStore.
 func (s *Store) Streams(ctx context.Context) ([]store.Stream, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+streamCols+` FROM event_streams ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Stream
-	for rows.Next() {
-		st, err := scanStream(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	return out, rows.Err()
+	return collect[store.Stream](s.db.Query(ctx, `SELECT `+streamCols+` FROM event_streams ORDER BY created_at, id`))(scanStream)
 }
 
 // Stream implements store.EventStreamStore.
