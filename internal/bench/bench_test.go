@@ -71,7 +71,7 @@ func BenchmarkUsers(b *testing.B) {
 				for b.Loop() {
 					name, id, now := next(), store.NewID(), time.Now().UTC()
 					err := e.rawTx(func(c rawConn) error {
-						if err := c.exec(userInsert, tn.t.ID, id, e.timeArg(now), e.timeArg(now), e.jsonArg(userData(name, name, true)), name, name, true, name); err != nil {
+						if err := c.exec(userInsert, tn.t.ID, id, e.timeArg(now), e.timeArg(now), e.jsonArg(userData(name, name, true)), name, name, true, name, scim.FoldKey(name)); err != nil {
 							return err
 						}
 						return e.rawEvent(c, tn.t.ID, directory.EventUserCreate, "User", id, name, now)

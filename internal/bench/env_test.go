@@ -240,8 +240,8 @@ func (e *env) rawEvent(c rawConn, tenantID, name, rtype, id, resName string, at 
 		tenantID, e.timeArg(at), name, rtype, id, resName)
 }
 
-const userInsert = `INSERT INTO users (tenant_id, id, created_at, last_modified, version, data, user_name, external_id, active, user_type, display_name)
-	VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, 'member', $9)`
+const userInsert = `INSERT INTO users (tenant_id, id, created_at, last_modified, version, data, user_name, external_id, active, user_type, display_name, user_name_key)
+	VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, 'member', $9, $10)`
 
 // userData is the stored attributes of a seeded user, as the store keeps them.
 func userData(userName, externalID string, active bool) []byte {
@@ -264,7 +264,7 @@ func (e *env) seedUsers(b *testing.B, tn tenant, prefix string, n int) []string 
 		name := fmt.Sprintf("%s-%d@example.com", prefix, i)
 		e.clock = e.clock.Add(time.Microsecond)
 		return []any{tn.t.ID, ids[i], e.timeArg(e.clock), e.timeArg(e.clock), int64(1), e.jsonArg(userData(name, prefix+fmt.Sprint(i), true)),
-			name, prefix + fmt.Sprint(i), true, "member", name}
+			name, prefix + fmt.Sprint(i), true, "member", name, scim.FoldKey(name)}
 	}
 	if e.pg != nil {
 		rows := make([][]any, n)
@@ -272,7 +272,7 @@ func (e *env) seedUsers(b *testing.B, tn tenant, prefix string, n int) []string 
 			rows[i] = row(i)
 		}
 		_, err := e.pg.CopyFrom(ctx, pgx.Identifier{"users"}, []string{"tenant_id", "id", "created_at", "last_modified", "version", "data",
-			"user_name", "external_id", "active", "user_type", "display_name"}, pgx.CopyFromRows(rows))
+			"user_name", "external_id", "active", "user_type", "display_name", "user_name_key"}, pgx.CopyFromRows(rows))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -282,8 +282,8 @@ func (e *env) seedUsers(b *testing.B, tn tenant, prefix string, n int) []string 
 	err := e.rawTx(func(c rawConn) error {
 		for i := range ids {
 			r := row(i)
-			if err := c.exec(`INSERT INTO users (tenant_id, id, created_at, last_modified, version, data, user_name, external_id, active, user_type, display_name)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, r...); err != nil {
+			if err := c.exec(`INSERT INTO users (tenant_id, id, created_at, last_modified, version, data, user_name, external_id, active, user_type, display_name, user_name_key)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, r...); err != nil {
 				return err
 			}
 		}
