@@ -71,19 +71,75 @@ type AuthError struct{ Reason string }
 func (e *AuthError) Error() string { return "token " + e.Reason }
 
 // Authenticator resolves bearer tokens to tenants. A token is looked up by its SHA-256
-// hash: equal hashes are found by the database's index, so no comparison of secret bytes
-// happens in Go, and an unknown and a revoked token cost the same lookup.
+// hash: equal hashes are found by the database's index (or, cached, by a map keyed by the
+// hash), so no comparison of secret bytes happens in Go, and an unknown and a revoked token
+// cost the same lookup.
+//
+// Tokens found are cached per process for at most TokenCacheTTL, keyed by their hash, with
+// their tenant: a lookup then costs no database round trip. Staleness is bounded: a revoked
+// token, or a tenant whose settings changed, is forgotten in the process that made the
+// change at its commit, in every other process on a PostgreSQL database when the commit's
+// notification arrives (LISTEN/NOTIFY, milliseconds), and in every process within
+// TokenCacheTTL even when the notification is lost (a listening connection that broke; it
+// forgets everything when it reconnects). Unknown tokens are not cached, so that guessing
+// cannot fill the cache, which holds at most tokenCacheMax entries.
 type Authenticator struct {
 	store store.Store
 	now   func() time.Time
+	ttl   time.Duration
 
 	mu      sync.Mutex
 	touched map[string]time.Time // token id → when last_used_at was last written
+	cache   map[[sha256.Size]byte]cachedToken
+	gen     uint64 // bumped by every invalidation: a lookup that raced one is not cached
 }
 
-// NewAuthenticator returns an Authenticator on s.
-func NewAuthenticator(s store.Store) *Authenticator {
-	return &Authenticator{store: s, now: func() time.Time { return time.Now().UTC() }, touched: map[string]time.Time{}}
+// TokenCacheTTL bounds how long a process trusts a token it found without asking the
+// database again: the longest a revoked token can still be accepted by a replica that
+// missed the revocation's notification.
+const TokenCacheTTL = 5 * time.Second
+
+// tokenCacheMax bounds the cache; when full it is emptied.
+const tokenCacheMax = 10_000
+
+// cachedToken is a token found in the database at a time.
+type cachedToken struct {
+	tok   store.Token
+	t     store.Tenant
+	found time.Time
+}
+
+// NewAuthenticator returns an Authenticator on s with the default cache lifetime.
+func NewAuthenticator(s store.Store) *Authenticator { return NewAuthenticatorTTL(s, TokenCacheTTL) }
+
+// NewAuthenticatorTTL returns an Authenticator on s caching found tokens for ttl (0: no
+// cache), forgetting a tenant's tokens when s announces a change of the tenant.
+func NewAuthenticatorTTL(s store.Store, ttl time.Duration) *Authenticator {
+	a := &Authenticator{store: s, now: func() time.Time { return time.Now().UTC() }, ttl: ttl,
+		touched: map[string]time.Time{}, cache: map[[sha256.Size]byte]cachedToken{}}
+	if ttl > 0 {
+		s.SubscribeTenantChanges(a.forget)
+	}
+	return a
+}
+
+// SetClock replaces the Authenticator's clock (tests).
+func (a *Authenticator) SetClock(now func() time.Time) { a.now = now }
+
+// forget drops the cached tokens of the tenant ("": of every tenant).
+func (a *Authenticator) forget(tenantID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gen++
+	if tenantID == "" {
+		clear(a.cache)
+		return
+	}
+	for h, c := range a.cache {
+		if c.tok.TenantID == tenantID {
+			delete(a.cache, h)
+		}
+	}
 }
 
 // Authenticate checks an Authorization header value. It returns the tenant and token, or an
@@ -97,7 +153,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (store.
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 256 {
 		return store.Tenant{}, store.Token{}, &AuthError{AuthMalformed}
 	}
-	tok, t, err := a.store.TokenByHash(ctx, HashToken(token))
+	hash := sha256.Sum256([]byte(token))
+	tok, t, err := a.lookup(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Tenant{}, store.Token{}, &AuthError{AuthUnknown}
 	}
@@ -109,6 +166,32 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (store.
 	}
 	a.touch(ctx, tok)
 	return t, tok, nil
+}
+
+// lookup returns the token with the hash and its tenant, from the cache when found there
+// less than ttl ago.
+func (a *Authenticator) lookup(ctx context.Context, hash [sha256.Size]byte) (store.Token, store.Tenant, error) {
+	now := a.now()
+	a.mu.Lock()
+	c, ok := a.cache[hash]
+	gen := a.gen
+	a.mu.Unlock()
+	if ok && now.Sub(c.found) < a.ttl && !now.Before(c.found) {
+		return c.tok, c.t, nil
+	}
+	tok, t, err := a.store.TokenByHash(ctx, hash[:])
+	if err != nil || a.ttl <= 0 {
+		return tok, t, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gen == gen { // no invalidation since the read began: what was read is current
+		if len(a.cache) >= tokenCacheMax {
+			clear(a.cache)
+		}
+		a.cache[hash] = cachedToken{tok: tok, t: t, found: now}
+	}
+	return tok, t, nil
 }
 
 // touch writes last_used_at at most once a minute per token and process.

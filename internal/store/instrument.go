@@ -107,6 +107,11 @@ func (s *instrumented) TouchToken(ctx context.Context, tenantID, id string, at t
 	return s.Store.TouchToken(ctx, tenantID, id, at)
 }
 
+// SubscribeTenantChanges only registers fn: nothing to time.
+func (s *instrumented) SubscribeTenantChanges(fn func(tenantID string)) func() {
+	return s.Store.SubscribeTenantChanges(fn)
+}
+
 func (s *instrumented) CreateResource(ctx context.Context, rt *scim.ResourceType, tenantID string, r *scim.Resource, members []string, ev *Event) (err error) {
 	defer func(start time.Time) { s.done("create_resource", start, err) }(time.Now())
 	return s.Store.CreateResource(ctx, rt, tenantID, r, members, ev)

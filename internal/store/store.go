@@ -188,6 +188,12 @@ type TokenStore interface {
 	RevokeToken(ctx context.Context, tenantID, id string, at time.Time, ev *Event) error
 	// TouchToken records that the token was used at at.
 	TouchToken(ctx context.Context, tenantID, id string, at time.Time) error
+	// SubscribeTenantChanges calls fn with a tenant's id after a transaction that revokes
+	// one of its tokens or changes its settings (UpdateTenant, SetUserTypeRules) commits:
+	// in this process at once, and on PostgreSQL in every process on the database (LISTEN/
+	// NOTIFY). fn("") means changes may have been missed (the listening connection was
+	// (re)opened): forget every tenant. fn must not block. Used by the token cache.
+	SubscribeTenantChanges(fn func(tenantID string)) (unsubscribe func())
 }
 
 // ResourceStore keeps Users and Groups and their memberships.

@@ -201,7 +201,10 @@ type db struct {
 	prio *db // the reserved pool; nil on the reserved pool itself
 }
 
-var _ sqlstore.PriorityDB = (*db)(nil)
+var (
+	_ sqlstore.PriorityDB = (*db)(nil)
+	_ sqlstore.Listener   = (*db)(nil)
+)
 
 // Priority implements sqlstore.PriorityDB.
 func (d *db) Priority() sqlstore.DB {
@@ -237,4 +240,43 @@ func (d *db) Close() error {
 		d.prio.pool.Close()
 	}
 	return nil
+}
+
+// Listen implements sqlstore.Listener: one connection of its own (outside the pools) runs
+// LISTEN on channel and hands each notification's payload to fn until ctx ends. When the
+// connection fails it is opened again (after a pause of a second, doubling up to 30 s), and
+// fn("") is called at every (re)connection: notifications sent while no connection listened
+// are lost, so whatever they would have invalidated must be forgotten.
+func (d *db) Listen(ctx context.Context, channel string, fn func(payload string)) {
+	pause := time.Second
+	for ctx.Err() == nil {
+		if err := d.listenOnce(ctx, channel, fn); err == nil || ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 30*time.Second)
+	}
+}
+
+func (d *db) listenOnce(ctx context.Context, channel string, fn func(string)) error {
+	c, err := pgx.ConnectConfig(ctx, d.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	if _, err := c.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		return err
+	}
+	fn("")
+	for {
+		n, err := c.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		fn(n.Payload)
+	}
 }

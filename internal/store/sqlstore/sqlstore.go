@@ -72,8 +72,9 @@ type DB interface {
 
 // Store implements store.Store on a DB.
 type Store struct {
-	db DB
-	d  sqlfilter.Dialect
+	db      DB
+	d       sqlfilter.Dialect
+	changes changes
 }
 
 var _ store.Store = (*Store)(nil)
@@ -202,7 +203,7 @@ func (s *Store) Tenants(ctx context.Context) ([]store.Tenant, error) {
 
 // UpdateTenant implements store.Store.
 func (s *Store) UpdateTenant(ctx context.Context, t store.Tenant, ev *store.Event) error {
-	return s.db.Tx(ctx, func(c Conn) error {
+	err := s.db.Tx(ctx, func(c Conn) error {
 		var def, src string
 		if err := c.QueryRow(ctx, `SELECT default_user_type, user_type_source FROM tenants WHERE id = $1`, t.ID).Scan(&def, &src); err != nil {
 			return err
@@ -217,8 +218,15 @@ func (s *Store) UpdateTenant(ctx context.Context, t store.Tenant, ev *store.Even
 				return err
 			}
 		}
+		if err := s.notifyTenant(ctx, c, t.ID); err != nil {
+			return err
+		}
 		return s.insertEvent(ctx, c, ev)
 	})
+	if err == nil {
+		s.announce(t.ID)
+	}
+	return err
 }
 
 // ---- tokens ----
@@ -264,7 +272,7 @@ func (s *Store) Tokens(ctx context.Context, tenantID string) ([]store.Token, err
 
 // RevokeToken implements store.Store.
 func (s *Store) RevokeToken(ctx context.Context, tenantID, id string, at time.Time, ev *store.Event) error {
-	return s.db.Tx(ctx, func(c Conn) error {
+	err := s.db.Tx(ctx, func(c Conn) error {
 		var found string
 		if err := c.QueryRow(ctx, `SELECT id FROM scim_tokens WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(&found); err != nil {
 			return err
@@ -273,8 +281,15 @@ func (s *Store) RevokeToken(ctx context.Context, tenantID, id string, at time.Ti
 			tenantID, id, s.timeArg(at)); err != nil {
 			return err
 		}
+		if err := s.notifyTenant(ctx, c, tenantID); err != nil {
+			return err
+		}
 		return s.insertEvent(ctx, c, ev)
 	})
+	if err == nil {
+		s.announce(tenantID)
+	}
+	return err
 }
 
 // TouchToken implements store.Store.
@@ -306,7 +321,10 @@ func (s *Store) Ping(ctx context.Context) error { return s.prio().Ping(ctx) }
 func (s *Store) PoolStats() store.PoolStats { return s.db.PoolStats() }
 
 // Close implements store.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stopListening()
+	return s.db.Close()
+}
 
 // ---- events ----
 

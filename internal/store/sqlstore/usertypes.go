@@ -241,7 +241,7 @@ func (s *Store) UserTypeRules(ctx context.Context, tenantID string) (store.UserT
 
 // SetUserTypeRules implements store.UserTypeStore.
 func (s *Store) SetUserTypeRules(ctx context.Context, tenantID string, rules store.UserTypeRules, ev *store.Event) error {
-	return s.db.Tx(ctx, func(c Conn) error {
+	err := s.db.Tx(ctx, func(c Conn) error {
 		var id string
 		if err := c.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1`, tenantID).Scan(&id); err != nil {
 			return err
@@ -262,8 +262,15 @@ func (s *Store) SetUserTypeRules(ctx context.Context, tenantID string, rules sto
 		if err := s.startRecompute(ctx, c, tenantID, rules.Source == store.UserTypeFromGroups); err != nil {
 			return err
 		}
+		if err := s.notifyTenant(ctx, c, tenantID); err != nil {
+			return err
+		}
 		return s.insertEvent(ctx, c, ev)
 	})
+	if err == nil {
+		s.announce(tenantID) // the tenant's user_type_source, which a cached token carries
+	}
+	return err
 }
 
 // startRecompute marks every user of the tenant due for recomputation (from the first), or

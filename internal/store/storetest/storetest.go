@@ -25,6 +25,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}{
 		{"Tenants", testTenants},
 		{"Tokens", testTokens},
+		{"TenantChangesAnnounced", testTenantChanges},
 		{"UserCRUD", testUserCRUD},
 		{"UserNameUniqueCaseInsensitive", testUserNameUnique},
 		{"UniqueByUnicodeFolding", testUnicodeFolding},
