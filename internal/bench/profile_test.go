@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -32,6 +33,59 @@ func BenchmarkLookupProfile(b *testing.B) {
 					b.Fatalf("lookup found nothing: %s", out)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkPageTotal is one list page of 100 on a tenant of 100,000 users, whose
+// totalResults comes from the tenant's counter rows (unfiltered, migration 0040) or from a
+// count of the rows the filter matches (filtered), beside the floor of a page without a
+// total (a keyset select of 100 rows) and of the COUNT(*) every page paid before:
+//
+//	go test -run='^$' -bench='PageTotal' -benchtime=200x -timeout=30m ./internal/bench/
+func BenchmarkPageTotal(b *testing.B) {
+	for _, be := range teststores.All() {
+		b.Run(be.Name, func(b *testing.B) {
+			e := newEnv(b, be)
+			tn := e.tenant(b, "acme")
+			e.seedUsers(b, tn, "u", bigUsers)
+			e.analyze(b)
+			page := func(path string) func(b *testing.B) {
+				return func(b *testing.B) {
+					for b.Loop() {
+						out := e.must(b, tn, http.StatusOK, "GET", path, nil)
+						var lr struct{ TotalResults, ItemsPerPage int }
+						json.Unmarshal(out, &lr)
+						if lr.ItemsPerPage != pageSize || lr.TotalResults < pageSize {
+							b.Fatalf("%s: %d items of %d", path, lr.ItemsPerPage, lr.TotalResults)
+						}
+					}
+				}
+			}
+			b.Run("cursor-first-unfiltered", page(fmt.Sprintf("/scim/v2/Users?count=%d&cursor=", pageSize)))
+			b.Run("index-first-unfiltered", page(fmt.Sprintf("/scim/v2/Users?count=%d&startIndex=1", pageSize)))
+			b.Run("index-first-filtered-all", page(filterPath("Users", `active eq true`, "count", fmt.Sprint(pageSize))))
+			b.Run("index-first-filtered-11k", page(filterPath("Users", `userName sw "u-1"`, "count", fmt.Sprint(pageSize))))
+			b.Run("floor-keyset-page", func(b *testing.B) {
+				var id string
+				var created, modified any
+				var version int64
+				var data []byte
+				for b.Loop() {
+					if n, err := e.rawQueryAll(`SELECT id, created_at, last_modified, version, data FROM users WHERE tenant_id = $1 ORDER BY created_at, id LIMIT 100`,
+						[]any{tn.t.ID}, &id, &created, &modified, &version, &data); err != nil || n != pageSize {
+						b.Fatalf("keyset page: %v, %d rows", err, n)
+					}
+				}
+			})
+			b.Run("floor-count-all", func(b *testing.B) {
+				for b.Loop() {
+					var n int
+					if err := e.rawQueryRow(`SELECT COUNT(*) FROM users WHERE tenant_id = $1`, []any{tn.t.ID}, &n); err != nil || n != bigUsers {
+						b.Fatalf("count: %v, %d", err, n)
+					}
+				}
+			})
 		})
 	}
 }

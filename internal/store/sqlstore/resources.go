@@ -267,7 +267,13 @@ func (s *Store) ListResources(ctx context.Context, rt *scim.ResourceType, tenant
 	// count reads totalResults. It is skipped when the page itself tells the total: a
 	// startIndex page that is not full and, when it starts past the first row, not empty
 	// (a userName lookup, the last page). That spares a lookup one round trip.
+	// An unfiltered total is the sum of the tenant's counter rows (migration 0040, kept by
+	// triggers in every writing transaction): O(1) in the tenant's size. A filtered one is
+	// counted (docs/ARCHITECTURE.md, "totalResults").
 	countQuery, countArgs := `SELECT COUNT(*) FROM `+t.Name+` r WHERE `+where, append([]any(nil), a.Values()...)
+	if q.Filter == nil {
+		countQuery, countArgs = `SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM resource_counts WHERE tenant_id = $1 AND resource_type = $2`, []any{tenantID, rt.Name}
+	}
 	count := func() error { return s.db.QueryRow(ctx, countQuery, countArgs...).Scan(&page.Total) }
 	if q.Count <= 0 {
 		return page, count()

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UnknownMemberWritesNothing", testUnknownMember},
 		{"DeleteUserLeavesGroups", testDeleteUserLeavesGroups},
 		{"ListPagingAndCursor", testListPaging},
+		{"CountsExact", testCountsExact},
 		{"ListFilter", testListFilter},
 		{"ConcurrentMemberAdds", testConcurrentMemberAdds},
 		{"Events", testEvents},
