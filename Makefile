@@ -5,7 +5,7 @@ BIN      := bin/scimd
 PKGS     := ./...
 export SCIMD_TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)
 
-.PHONY: run build test test-short test-race lint bench fuzz fleet-test clean
+.PHONY: run build test test-short test-race lint bench bench-figures bench-gate bench-tenants fuzz fleet-test clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/scimd
@@ -45,6 +45,31 @@ bench: build
 		echo ./bin/scimbench --scimd $(BIN) --database '$(SCIMD_TEST_DATABASE_URL)' $(BENCH_SYNC); \
 		./bin/scimbench --scimd $(BIN) --database '$(SCIMD_TEST_DATABASE_URL)' $(BENCH_SYNC); \
 	else echo "SKIPPING the PostgreSQL scimbench run: SCIMD_TEST_DATABASE_URL is not set"; fi
+	$(MAKE) bench-gate
+
+# The figures of BENCHMARKS.md's tables, one command: scimbench's ops scenario (lookup,
+# create, PATCH deactivate, member add, cursor page; each beside its raw-driver floor and
+# the do-nothing HTTP ceiling, interleaved in one run) on each backend, with --gate: a
+# ratio below its target by more than the noise band fails. Reports in bench-results/.
+BENCH_OPS   := --scenario ops --floor --fresh-db --concurrency 8 --ops-per-round 2000 --rounds 3 --progress 0
+BENCH_PG    := $(or $(SCIMD_TEST_DATABASE_URL),postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)
+bench-figures bench-gate: build
+	$(GO) build -o bin/scimbench ./cmd/scimbench
+	@mkdir -p bench-results
+	./bin/scimbench --scimd $(BIN) --database sqlite:throwaway.db $(BENCH_OPS) --tenants 1 --users 10000 --gate --json-out bench-results/ops-sqlite.json
+	./bin/scimbench --scimd $(BIN) --database '$(BENCH_PG)' $(BENCH_OPS) --tenants 1 --users 10000 --gate --json-out bench-results/ops-postgres.json
+
+# Flat in tenants (issue 19): the ops scenario on one tenant of 10,000 users, then on 1,000
+# tenants of 1,000 users (1,000,000 users, seeded with set-based SQL), which must be within
+# 15% of the first for every operation, with scimd's peak RSS under 200 MiB. PostgreSQL by
+# default; BENCH_TENANTS_DB=sqlite:throwaway.db for SQLite. About 15 minutes.
+BENCH_TENANTS_DB ?= $(BENCH_PG)
+bench-tenants: build
+	$(GO) build -o bin/scimbench ./cmd/scimbench
+	@mkdir -p bench-results
+	./bin/scimbench --scimd $(BIN) --database '$(BENCH_TENANTS_DB)' $(BENCH_OPS) --tenants 1 --users 10000 --json-out bench-results/tenants-1x10000.json
+	./bin/scimbench --scimd $(BIN) --database '$(BENCH_TENANTS_DB)' $(BENCH_OPS) --tenants 1000 --users 1000 --max-rss-mib 200 \
+		--baseline bench-results/tenants-1x10000.json --within 0.15 --json-out bench-results/tenants-1000x1000.json
 
 FUZZTIME ?= 20s
 # Every fuzz test of every package, each for FUZZTIME; the corpus stays in testdata/fuzz.

@@ -69,6 +69,11 @@ type response struct {
 // do sends one request; body is marshalled to JSON unless nil. A transport failure is
 // status 0 with the error in body.
 func (c *client) do(ctx context.Context, method, path string, body any) response {
+	return c.doAs(ctx, c.token, method, path, body)
+}
+
+// doAs is do with another bearer token (the ops scenario's tenants each have their own).
+func (c *client) doAs(ctx context.Context, token, method, path string, body any) response {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -81,7 +86,7 @@ func (c *client) do(ctx context.Context, method, path string, body any) response
 	if err != nil {
 		return response{body: []byte(err.Error())}
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/scim+json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/scim+json")

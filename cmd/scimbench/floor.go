@@ -123,6 +123,8 @@ type rawConn interface {
 	exec(ctx context.Context, q string, args ...any) error
 	// rows runs q and returns how many rows it read (their bytes, undecoded).
 	rows(ctx context.Context, q string, args ...any) (int, error)
+	// value runs q and returns the first column of its one row as bytes.
+	value(ctx context.Context, q string, args ...any) ([]byte, error)
 }
 
 type pgTx struct{ tx pgx.Tx }
@@ -140,6 +142,51 @@ func (c pgTx) rows(ctx context.Context, q string, args ...any) (int, error) {
 	return countPG(rows)
 }
 
+func (c pgTx) value(ctx context.Context, q string, args ...any) ([]byte, error) {
+	var b []byte
+	err := c.tx.QueryRow(ctx, q, args...).Scan(&b)
+	return b, err
+}
+
+func (c sqTx) value(ctx context.Context, q string, args ...any) ([]byte, error) {
+	var b []byte
+	err := c.q.QueryRowContext(ctx, strings.ReplaceAll(q, "$", "?"), args...).Scan(&b)
+	return b, err
+}
+
+// strings runs q outside a transaction and returns its first column of every row.
+func (d *rawDB) strings(ctx context.Context, q string, args ...any) ([]string, error) {
+	var out []string
+	if d.pg != nil {
+		rows, err := d.pg.Query(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	}
+	rows, err := d.sq.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func countPG(rows pgx.Rows) (int, error) {
 	defer rows.Close()
 	n := 0
@@ -153,6 +200,7 @@ func countPG(rows pgx.Rows) (int, error) {
 type sqlQ interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
 }
 
 type sqTx struct{ q sqlQ }

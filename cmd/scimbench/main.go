@@ -53,6 +53,14 @@ type config struct {
 	maxRSSMiB       int
 	retryFor        time.Duration
 	ledger          string
+	tenants         int
+	opsPerRound     int
+	rounds          int
+	gate            bool
+	gateBand        float64
+	baseline        string
+	within          float64
+	jsonOut         string
 }
 
 func main() {
@@ -86,9 +94,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.timeout, "timeout", time.Hour, "stop everything after this long")
 	fs.DurationVar(&c.progress, "progress", 2*time.Second, "progress line interval on stderr (0: none)")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
+	fs.StringVar(&c.jsonOut, "json-out", "", "also write the report as JSON to this file (e.g. a --baseline for a later run)")
 	fs.DurationVar(&c.retryFor, "retry-for", 0, "idp-storm: retry a 429/502/503/504 with Retry-After (or no response) after the delay it asks for, as IdPs do, for up to this long per request (default 1m; 0: never)")
 	fs.StringVar(&c.ledger, "ledger", "", "write every attempt and every acknowledged write to this file as JSON lines (idp-storm)")
 	fs.IntVar(&c.maxRSSMiB, "max-rss-mib", 0, "fail when scimd's peak resident memory exceeds this (0: no limit)")
+	fs.IntVar(&c.tenants, "tenants", 1, "ops: tenants to seed (each with --users users, a token and two groups); requests spread over them at random")
+	fs.IntVar(&c.opsPerRound, "ops-per-round", 2000, "ops: requests of each operation per round (scimd, then floor, then ceiling)")
+	fs.IntVar(&c.rounds, "rounds", 3, "ops: rounds; figures are the median of the rounds")
+	fs.BoolVar(&c.gate, "gate", false, "ops with --floor: fail when a ratio to the floor is below its target (BENCHMARKS.md) by more than --gate-band")
+	fs.Float64Var(&c.gateBand, "gate-band", 0.35, "ops: the noise band of --gate, a fraction of the target")
+	fs.StringVar(&c.baseline, "baseline", "", "ops: a --json report of an earlier run; fail when an operation is more than --within slower than there (the flatness check)")
+	fs.Float64Var(&c.within, "within", 0.15, "ops: with --baseline, the largest allowed slowdown, a fraction")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -116,6 +132,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("idp-storm needs --groups of 1 or more")
 	case c.retryFor < 0:
 		return c, errors.New("--retry-for must not be negative")
+	case c.scenario == scOps && c.database == "":
+		return c, errors.New("ops needs --database (it seeds its tenants with SQL)")
+	case c.tenants < 1 || c.opsPerRound < 1 || c.rounds < 1 || c.gateBand < 0 || c.within < 0:
+		return c, errors.New("--tenants, --ops-per-round and --rounds must be positive; --gate-band and --within not negative")
 	case c.concurrency > 1024:
 		return c, errors.New("--concurrency is at most 1024")
 	}
@@ -150,6 +170,9 @@ type Report struct {
 	Phases   []PhaseReport  `json:"phases"`
 	Floor    *PhaseReport   `json:"floor,omitempty"`
 	Memory   *Memory        `json:"memory,omitempty"`
+	Dialect  string         `json:"dialect,omitempty"`
+	Ops      []OpsFigure    `json:"ops,omitempty"`
+	LoadAvg  []string       `json:"load_average,omitempty"` // /proc/loadavg at the start and the end`
 	Failures []string       `json:"failures,omitempty"`
 	OK       bool           `json:"ok"`
 }
@@ -197,7 +220,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var raw *rawDB
-	if cfg.floor {
+	if cfg.floor || cfg.scenario == scOps {
 		if raw, err = openRaw(ctx, cfg.database, cfg.concurrency); err != nil {
 			fmt.Fprintln(stderr, "scimbench:", err)
 			return 2
@@ -210,9 +233,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	mem := &memSampler{pid: cfg.pid}
 	stopProgress := b.progress(ctx, stderr, mem)
-	phases := b.runScenario(ctx)
+	loadStart := loadAvg()
+	var phases []*recorder
+	var figs []OpsFigure
+	if cfg.scenario == scOps {
+		figs, phases = b.opsScenario(ctx, raw, stderr)
+	} else {
+		phases = b.runScenario(ctx)
+	}
 	var floorPhase *PhaseReport
-	if raw != nil && ctx.Err() == nil {
+	if cfg.floor && cfg.scenario != scOps && ctx.Err() == nil {
 		floorPhase = b.runFloor(ctx, raw)
 	}
 	stopProgress()
@@ -225,12 +255,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rep := Report{Scenario: cfg.scenario, Failures: b.failures, Config: map[string]any{
 		"users": cfg.users, "groups": cfg.groups, "members_per_group": cfg.membersPerGroup, "member_batch": cfg.memberBatch,
 		"concurrency": cfg.concurrency, "page_size": cfg.pageSize, "duration": cfg.duration.String(), "run": b.run,
-		"retry_for": cfg.retryFor.String()}}
+		"retry_for": cfg.retryFor.String(), "tenants": cfg.tenants, "ops_per_round": cfg.opsPerRound, "rounds": cfg.rounds},
+		Ops: figs, LoadAvg: []string{loadStart, loadAvg()}}
+	if cfg.database != "" {
+		rep.Dialect, _ = parseDSN(cfg.database)
+	}
 	bad := 0
 	for _, rec := range phases {
-		rep.Phases = append(rep.Phases, rec.report())
+		if cfg.scenario != scOps {
+			rep.Phases = append(rep.Phases, rec.report())
+		}
 		_, n := rec.counts()
 		bad += n
+		if n > 0 && cfg.scenario == scOps {
+			if e := rec.firstErr.Load(); e != nil {
+				rep.Failures = append(rep.Failures, fmt.Sprintf("%s: %d unexpected; the first: %v", rec.phase, n, *e))
+			}
+		}
+	}
+	if cfg.gate && len(figs) > 0 {
+		rep.Failures = append(rep.Failures, gate(rep.Dialect, figs, cfg.gateBand, cfg.concurrency)...)
+	}
+	if cfg.baseline != "" && len(figs) > 0 {
+		base, err := readReport(cfg.baseline)
+		if err != nil {
+			rep.Failures = append(rep.Failures, fmt.Sprintf("--baseline: %v", err))
+		} else {
+			rep.Failures = append(rep.Failures, compareBaseline(base.Ops, figs, cfg.within)...)
+		}
 	}
 	if floorPhase != nil {
 		rep.Floor = floorPhase
@@ -246,6 +298,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("%d requests had an unexpected status", bad))
 	}
 	rep.OK = len(rep.Failures) == 0
+	if cfg.jsonOut != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(cfg.jsonOut, append(b, '\n'), 0o644); err != nil {
+			fmt.Fprintln(stderr, "scimbench: --json-out:", err)
+			return 2
+		}
+	}
 	if cfg.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -253,6 +312,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "scimbench %s against %s (run %s)\n", cfg.scenario, cfg.url, b.run)
 		writeTable(stdout, rep.Phases, rep.Floor)
+		if len(rep.Ops) > 0 {
+			writeOpsTable(stdout, rep.Dialect, rep.Ops)
+		}
+		fmt.Fprintf(stdout, "\nload average (1, 5, 15 min): %s at the start, %s at the end\n", rep.LoadAvg[0], rep.LoadAvg[1])
 		if rep.Memory != nil {
 			fmt.Fprintf(stdout, "\nscimd (pid %d) resident memory: peak %.1f MiB (VmHWM), highest sampled %.1f MiB\n", rep.Memory.PID, rep.Memory.PeakHWMMiB, rep.Memory.MaxRSSMiB)
 		}
@@ -454,6 +517,29 @@ func parseStatus(status string) (rss, hwm float64, err error) {
 		return 0, 0, errors.New("no VmRSS and VmHWM in status")
 	}
 	return rss, hwm, nil
+}
+
+// loadAvg returns the first three fields of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// readReport reads a --json report.
+func readReport(path string) (Report, error) {
+	var r Report
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return r, err
+	}
+	return r, json.Unmarshal(b, &r)
 }
 
 func randHex(n int) string {

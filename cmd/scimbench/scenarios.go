@@ -20,7 +20,7 @@ const (
 	scBigGroup    = "big-group"
 )
 
-var scenarios = []string{scInitialSync, scSteadyState, scImport, scBigGroup, scIdPStorm}
+var scenarios = []string{scInitialSync, scSteadyState, scImport, scBigGroup, scIdPStorm, scOps}
 
 const patchSchema = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 

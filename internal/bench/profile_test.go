@@ -1,12 +1,24 @@
 package bench_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/scimd/scimd/internal/server"
+	"github.com/scimd/scimd/internal/store/postgres"
+	"github.com/scimd/scimd/internal/store/sqlite"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testkit"
 )
 
 // BenchmarkLookupProfile is the IdP's hottest call alone, `GET /Users?filter=userName eq
@@ -83,6 +95,64 @@ func BenchmarkPageTotal(b *testing.B) {
 					var n int
 					if err := e.rawQueryRow(`SELECT COUNT(*) FROM users WHERE tenant_id = $1`, []any{tn.t.ID}, &n); err != nil || n != bigUsers {
 						b.Fatalf("count: %v, %d", err, n)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkLookupHTTP is the lookup as scimd serves it: a real HTTP server on loopback,
+// the JSON access log written (to a file), 8 clients at once. Its CPU profile is the one
+// BENCHMARKS.md summarises:
+//
+//	go test -run='^$' -bench='LookupHTTP/postgres' -benchtime=20000x -cpuprofile=/tmp/lookup.prof ./internal/bench/
+func BenchmarkLookupHTTP(b *testing.B) {
+	const users = 2000
+	for _, be := range teststores.All() {
+		b.Run(be.Name, func(b *testing.B) {
+			st := be.Open(b)
+			logf, err := os.Create(filepath.Join(b.TempDir(), "access.log"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer logf.Close()
+			log := slog.New(slog.NewJSONHandler(logf, nil))
+			hs := httptest.NewServer(nil)
+			defer hs.Close()
+			sv, err := testkit.New(context.Background(), st, testkit.Options{Server: server.Config{PublicURL: hs.URL}, Log: log})
+			if err != nil {
+				b.Fatal(err)
+			}
+			hs.Config.Handler = sv.Router
+			e := &env{backend: be.Name, st: st, tenants: map[string]tenant{}, clock: time.Now().UTC().Add(-time.Hour).Truncate(time.Microsecond), dir: sv.Dir, h: sv.Router}
+			switch s := st.(type) {
+			case *postgres.Store:
+				e.pg = s.Pool
+			case *sqlite.Store:
+				e.sq = s.DB
+			}
+			tn := e.tenant(b, "acme")
+			e.seedUsers(b, tn, "seed", users)
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+			var seq atomic.Int64
+			b.SetParallelism(4) // 8 clients on 2 cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := seq.Add(1)
+					req, _ := http.NewRequest("GET", hs.URL+filterPath("Users", fmt.Sprintf(`userName eq "seed-%d@example.com"`, i%users)), nil)
+					req.Header.Set("Authorization", "Bearer "+tn.token)
+					res, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					body, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusOK || len(body) < 200 {
+						b.Errorf("lookup: %d %s", res.StatusCode, body)
+						return
 					}
 				}
 			})

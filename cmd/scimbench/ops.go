@@ -1,0 +1,635 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The ops scenario: the five operations an IdP's connector sends most (userName lookup,
+// create, PATCH deactivate, group member add, a cursor page), each measured as a fixed
+// number of requests at --concurrency, in --rounds rounds. Every round runs each operation
+// three times back to back: through scimd, as the same row work with the bare driver (the
+// floor), and against a do-nothing HTTP server in this process that answers the same
+// client with a body of the size scimd answered (the HTTP ceiling). Figures are ops/s and
+// ratios of one run, so that they hold on a loaded machine better than absolute numbers.
+//
+// The data is seeded with set-based SQL, not through HTTP: --tenants tenants of --users
+// users each, each tenant with its own token and two groups (one that scimd's member adds
+// grow, one the floor's). Every request picks its tenant at random, as a SaaS with many
+// customers syncing at once.
+
+const scOps = "ops"
+
+// opNames are the ops scenario's operations, in the order run and reported.
+var opNames = []string{"lookup", "create", "patch-deactivate", "add-member", "cursor-page"}
+
+// opsTenant is one seeded tenant.
+type opsTenant struct {
+	id, prefix, token string
+	group, floorGroup string
+	users             []string // ids of the seeded users, in creation order
+	nextAdd           atomic.Int64
+	nextFloorAdd      atomic.Int64
+}
+
+// OpsFigure is one operation's figures over all rounds.
+type OpsFigure struct {
+	Op           string    `json:"op"`
+	Count        int       `json:"count"`
+	Errors       int       `json:"errors"`
+	OpsPerSec    float64   `json:"ops_per_s"` // median of the rounds
+	P50          float64   `json:"p50_ms"`
+	P99          float64   `json:"p99_ms"`
+	FloorPerSec  float64   `json:"floor_ops_per_s,omitempty"`
+	FloorP50     float64   `json:"floor_p50_ms,omitempty"`
+	CeilPerSec   float64   `json:"ceiling_ops_per_s,omitempty"`
+	FloorRatio   float64   `json:"ratio_floor,omitempty"`   // scimd / floor, median of the rounds' ratios
+	CeilRatio    float64   `json:"ratio_ceiling,omitempty"` // scimd / ceiling
+	RatioSpread  float64   `json:"ratio_spread,omitempty"`  // (max-min)/median of the rounds' floor ratios
+	RoundRatios  []float64 `json:"round_ratios,omitempty"`
+	CPUMicros    float64   `json:"scimd_cpu_us_per_op,omitempty"` // scimd's CPU time (user+system) per request, median of the rounds
+	ResponseSize int       `json:"response_bytes"`
+}
+
+// opsRun is the state of an ops run.
+type opsRun struct {
+	b       *bench
+	d       *rawDB
+	tenants []*opsTenant
+	ceil    *client
+	sizes   sync.Map // op → response size (bytes) scimd answered last
+	seq     atomic.Int64
+	patched atomic.Int64
+}
+
+// opsScenario seeds, then runs the rounds; it returns the figures (and the recorders of
+// scimd's requests).
+func (b *bench) opsScenario(ctx context.Context, d *rawDB, stderr io.Writer) ([]OpsFigure, []*recorder) {
+	o := &opsRun{b: b, d: d}
+	start := time.Now()
+	if err := o.seed(ctx, stderr); err != nil {
+		b.fail("seeding: %v", err)
+		return nil, nil
+	}
+	fmt.Fprintf(stderr, "scimbench: seeded %d tenants of %d users in %s\n", b.cfg.tenants, b.cfg.users, time.Since(start).Round(time.Second))
+	if b.cfg.floor {
+		srv, addr, err := startCeiling(o)
+		if err != nil {
+			b.fail("ceiling: %v", err)
+			return nil, nil
+		}
+		defer srv.Close()
+		if o.ceil, err = newClient("http://"+addr+"/scim/v2", "ceiling", b.cfg.concurrency); err != nil {
+			b.fail("ceiling: %v", err)
+			return nil, nil
+		}
+	}
+	type side struct {
+		recs   []*recorder
+		thr    []float64
+		ratios []float64
+		cpu    []float64
+	}
+	scim, floor, ceil := map[string]*side{}, map[string]*side{}, map[string]*side{}
+	for _, op := range opNames {
+		scim[op], floor[op], ceil[op] = &side{}, &side{}, &side{}
+	}
+	n := b.cfg.opsPerRound
+	for round := 1; round <= b.cfg.rounds && ctx.Err() == nil; round++ {
+		for _, op := range opNames {
+			rec := b.phase(fmt.Sprintf("round %d %s", round, op))
+			cpu0 := procCPU(b.cfg.pid)
+			o.runOp(ctx, rec, op, round, n, "scim")
+			if cpu1 := procCPU(b.cfg.pid); cpu1 > 0 {
+				scim[op].cpu = append(scim[op].cpu, float64((cpu1-cpu0).Microseconds())/float64(n))
+			}
+			scim[op].recs = append(scim[op].recs, rec)
+			scim[op].thr = append(scim[op].thr, throughput(rec, op))
+			if !b.cfg.floor {
+				continue
+			}
+			frec := b.phase(fmt.Sprintf("round %d %s floor", round, op))
+			o.runOp(ctx, frec, op, round, n, "floor")
+			floor[op].recs = append(floor[op].recs, frec)
+			floor[op].thr = append(floor[op].thr, throughput(frec, op))
+			crec := b.phase(fmt.Sprintf("round %d %s ceiling", round, op))
+			o.runOp(ctx, crec, op, round, n, "ceiling")
+			ceil[op].thr = append(ceil[op].thr, throughput(crec, op))
+			if f := floor[op].thr[len(floor[op].thr)-1]; f > 0 {
+				scim[op].ratios = append(scim[op].ratios, scim[op].thr[len(scim[op].thr)-1]/f)
+			}
+			if _, bad := frec.counts(); bad > 0 {
+				first := ""
+				if e := frec.firstErr.Load(); e != nil {
+					first = (*e).Error()
+				}
+				b.fail("floor %s: %d row operations failed, the first with: %s", op, bad, first)
+			}
+			if _, bad := crec.counts(); bad > 0 {
+				b.fail("ceiling %s: %d requests failed", op, bad)
+			}
+		}
+	}
+	var figs []OpsFigure
+	var all []*recorder
+	for _, op := range opNames {
+		s := scim[op]
+		merged := newRecorder(op)
+		for _, r := range s.recs {
+			merged.merge(r)
+		}
+		all = append(all, s.recs...)
+		rep := merged.report()
+		f := OpsFigure{Op: op, OpsPerSec: median(s.thr), CPUMicros: median(s.cpu)}
+		if len(rep.Ops) > 0 {
+			f.Count, f.P50, f.P99 = rep.Ops[0].Count, rep.Ops[0].P50, rep.Ops[0].P99
+			for _, v := range rep.Ops[0].Errors {
+				f.Errors += v
+			}
+		}
+		if v, ok := o.sizes.Load(op); ok {
+			f.ResponseSize = v.(int)
+		}
+		if b.cfg.floor {
+			f.FloorPerSec, f.CeilPerSec = median(floor[op].thr), median(ceil[op].thr)
+			fm := newRecorder(op)
+			for _, r := range floor[op].recs {
+				fm.merge(r)
+			}
+			if fr := fm.report(); len(fr.Ops) > 0 {
+				f.FloorP50 = fr.Ops[0].P50
+			}
+			f.FloorRatio, f.RoundRatios = median(s.ratios), s.ratios
+			if f.CeilPerSec > 0 {
+				f.CeilRatio = f.OpsPerSec / f.CeilPerSec
+			}
+			if len(s.ratios) > 1 && f.FloorRatio > 0 {
+				f.RatioSpread = (slices.Max(s.ratios) - slices.Min(s.ratios)) / f.FloorRatio
+			}
+		}
+		figs = append(figs, f)
+	}
+	return figs, all
+}
+
+// procCPU returns the CPU time (user and system) process pid has used, 0 when unknown.
+func procCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces, in parentheses): utime and stime
+	// are the 12th and 13th, in clock ticks (100 a second on Linux).
+	rest := string(b)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
+// throughput is the requests of op in rec per second of the phase's wall time.
+func throughput(rec *recorder, op string) float64 {
+	rep := rec.report()
+	for _, o := range rep.Ops {
+		if o.Op == op {
+			return o.Throughput
+		}
+	}
+	return 0
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// merge adds every request of r to m.
+func (m *recorder) merge(r *recorder) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, name := range r.order {
+		s := r.ops[name]
+		t := m.ops[name]
+		if t == nil {
+			t = &opStats{errs: map[int]int{}, first: s.first}
+			m.ops[name] = t
+			m.order = append(m.order, name)
+		}
+		t.lat = append(t.lat, s.lat...)
+		for k, v := range s.errs {
+			t.errs[k] += v
+		}
+		if s.first.Before(t.first) {
+			t.first = s.first
+		}
+		if s.last.After(t.last) {
+			t.last = s.last
+		}
+		m.total += len(s.lat)
+		for _, v := range s.errs {
+			m.bad += v
+		}
+	}
+}
+
+// runOp sends n requests of op through side ("scim", "floor" or "ceiling").
+func (o *opsRun) runOp(ctx context.Context, rec *recorder, op string, round, n int, side string) {
+	cfg := o.b.cfg
+	forEach(ctx, n, cfg.concurrency, func(i int) {
+		t := o.tenants[rand.IntN(len(o.tenants))]
+		switch side {
+		case "scim":
+			o.scimOp(ctx, rec, op, round, t)
+		case "floor":
+			o.floorOp(ctx, rec, op, round, t)
+		case "ceiling":
+			o.ceilOp(ctx, rec, op, t)
+		}
+	})
+}
+
+// opRequest is the HTTP request of op on tenant t: method, path, body and the status scimd
+// answers.
+func (o *opsRun) opRequest(op string, round int, t *opsTenant) (method, path string, body any, want int) {
+	switch op {
+	case "lookup":
+		i := rand.IntN(len(t.users))
+		return "GET", "/Users" + filterQuery(`userName eq "`+fmt.Sprintf("%s-u%d@example.com", t.prefix, i)+`"`), nil, http.StatusOK
+	case "create":
+		k := o.seq.Add(1)
+		name := fmt.Sprintf("%s-c%d@example.com", t.prefix, k)
+		return "POST", "/Users", userBody(name, fmt.Sprintf("%s-c%d", t.prefix, k)), http.StatusCreated
+	case "patch-deactivate":
+		// The first half of the tenant's users is scimd's, the second the floor's; a round
+		// deactivates (odd) or reactivates (even), so that no PATCH is a no-op.
+		id := t.users[rand.IntN(max(1, len(t.users)/2))]
+		return "PATCH", "/Users/" + id, patchOps(map[string]any{"op": "replace", "value": map[string]any{"active": round%2 == 0}}), http.StatusOK
+	case "add-member":
+		k := int(t.nextAdd.Add(1)-1) % len(t.users)
+		return "PATCH", "/Groups/" + t.group + "?excludedAttributes=members",
+			patchOps(map[string]any{"op": "add", "path": "members", "value": memberValues([]string{t.users[k]})}), http.StatusOK
+	case "cursor-page":
+		return "GET", "/Users?count=100&cursor=", nil, http.StatusOK
+	}
+	panic("unknown op " + op)
+}
+
+func (o *opsRun) scimOp(ctx context.Context, rec *recorder, op string, round int, t *opsTenant) {
+	method, path, body, want := o.opRequest(op, round, t)
+	start := time.Now()
+	r := o.b.c.doAs(ctx, t.token, method, path, body)
+	if r.status == 0 && ctx.Err() != nil {
+		return
+	}
+	ok := r.status == want || op == "add-member" && r.status == http.StatusNoContent
+	rec.record(op, start, time.Since(start), r.status, ok)
+	if ok {
+		o.sizes.Store(op, len(r.body))
+	} else {
+		rec.firstErr.CompareAndSwap(nil, ptr(fmt.Errorf("%s %s: %d %s", method, path, r.status, clip(r.body))))
+	}
+}
+
+func ptr(err error) *error { return &err }
+
+func (o *opsRun) ceilOp(ctx context.Context, rec *recorder, op string, t *opsTenant) {
+	method, path, body, want := o.opRequest(op, 1, t)
+	if op == "create" {
+		o.seq.Add(-1) // the ceiling creates nothing
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	start := time.Now()
+	r := o.ceil.doAs(ctx, t.token, method, path+sep+"scimbench-op="+op, body)
+	if r.status == 0 && ctx.Err() != nil {
+		return
+	}
+	rec.record(op, start, time.Since(start), r.status, r.status == want)
+}
+
+// startCeiling serves the do-nothing SCIM server on 127.0.0.1: it reads the request, and
+// answers with the status scimd answers and a body of the size scimd answered for the op.
+func startCeiling(o *opsRun) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	bodies := sync.Map{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		op := r.URL.Query().Get("scimbench-op")
+		size := 200
+		if v, ok := o.sizes.Load(op); ok {
+			size = v.(int)
+		}
+		key := op + "/" + strconv.Itoa(size)
+		b, ok := bodies.Load(key)
+		if !ok {
+			body := []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"pad":"`)
+			body = append(body, strings.Repeat("x", max(0, size-len(body)-2))...)
+			body = append(body, `"}`...)
+			b, _ = bodies.LoadOrStore(key, body)
+		}
+		w.Header().Set("Content-Type", "application/scim+json")
+		status := http.StatusOK
+		if r.Method == "POST" {
+			status = http.StatusCreated
+		}
+		w.WriteHeader(status)
+		w.Write(b.([]byte))
+	})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return srv, ln.Addr().String(), nil
+}
+
+// ---- the floor of each operation ----
+
+func (o *opsRun) floorOp(ctx context.Context, rec *recorder, op string, round int, t *opsTenant) {
+	d := o.d
+	f := &floor{d: d, b: o.b, tenant: t.id}
+	switch op {
+	case "lookup":
+		i := rand.IntN(len(t.users))
+		name := fmt.Sprintf("%s-u%d@example.com", t.prefix, i)
+		timed(rec, op, func() error {
+			n, err := d.rows(ctx, d.sqlText(`SELECT id, created_at, last_modified, version, data FROM users WHERE tenant_id = $1 AND user_name_key = $2`), t.id, strings.ToUpper(name))
+			if err == nil && n != 1 {
+				err = fmt.Errorf("lookup of %s found %d rows", name, n)
+			}
+			return err
+		})
+	case "create":
+		k := o.seq.Add(1)
+		name, ext := fmt.Sprintf("%s-f%d@example.com", t.prefix, k), fmt.Sprintf("%s-f%d", t.prefix, k)
+		data, _ := json.Marshal(storedUser(name, ext, true))
+		id := newUUID()
+		timed(rec, op, func() error {
+			return d.tx(ctx, func(c rawConn) error {
+				now := d.timeArg(time.Now())
+				if err := c.exec(ctx, `INSERT INTO users (tenant_id, id, created_at, last_modified, version, data, user_name, user_name_key, external_id, active, user_type, display_name)
+					VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, true, 'member', $9)`, t.id, id, now, now, d.jsonArg(data), name, strings.ToUpper(name), ext, "Bench "+ext); err != nil {
+					return err
+				}
+				return f.event(ctx, c, "user_create_provision", "User", id, name)
+			})
+		})
+	case "patch-deactivate":
+		half := max(1, len(t.users)/2)
+		i := half + rand.IntN(max(1, len(t.users)-half))
+		id := t.users[min(i, len(t.users)-1)]
+		active := round%2 == 0
+		lock := ""
+		if d.pg != nil {
+			lock = " FOR UPDATE"
+		}
+		timed(rec, op, func() error {
+			return d.tx(ctx, func(c rawConn) error {
+				data, err := c.value(ctx, `SELECT data FROM users WHERE tenant_id = $1 AND id = $2`+lock, t.id, id)
+				if err != nil {
+					return err
+				}
+				if err := c.exec(ctx, `UPDATE users SET active = $3, data = $4, version = version + 1, last_modified = $5 WHERE tenant_id = $1 AND id = $2`,
+					t.id, id, active, d.jsonArg(data), d.timeArg(time.Now())); err != nil {
+					return err
+				}
+				return f.event(ctx, c, "user_update_provision", "User", id, "")
+			})
+		})
+	case "add-member":
+		k := int(t.nextFloorAdd.Add(1)-1) % len(t.users)
+		f.addMembers(ctx, rec, op, t.floorGroup, []string{t.users[k]})
+	case "cursor-page":
+		timed(rec, op, func() error {
+			n, err := d.rows(ctx, d.sqlText(`SELECT id, created_at, last_modified, version, data FROM users WHERE tenant_id = $1 ORDER BY created_at, id LIMIT 101`), t.id)
+			if err == nil && n == 0 {
+				err = fmt.Errorf("empty page")
+			}
+			return err
+		})
+	}
+}
+
+// storedUser is the attributes scimd stores for userBody(name, ext) (no schemas, the
+// enterprise extension kept under its URN).
+func storedUser(name, ext string, active bool) map[string]any {
+	u := userBody(name, ext)
+	delete(u, "schemas")
+	u["active"] = active
+	u["userType"] = "member"
+	return u
+}
+
+// ---- seeding: set-based SQL ----
+
+// seed creates the tenants, their tokens, users and groups with a few set-based statements.
+func (o *opsRun) seed(ctx context.Context, stderr io.Writer) error {
+	cfg := o.b.cfg
+	d := o.d
+	now := time.Now().UTC().Add(-time.Hour)
+	o.tenants = make([]*opsTenant, cfg.tenants)
+	for k := range o.tenants {
+		tok := "sbt_" + randHex(20)
+		o.tenants[k] = &opsTenant{id: newUUID(), prefix: fmt.Sprintf("%s-t%d", o.b.run, k), token: tok,
+			group: newUUID(), floorGroup: newUUID()}
+	}
+	// Tenants, tokens and groups: one transaction, row by row (a thousand is quick).
+	err := d.tx(ctx, func(c rawConn) error {
+		for k, t := range o.tenants {
+			if err := c.exec(ctx, `INSERT INTO tenants (id, slug, name, default_user_type, user_types, created_at) VALUES ($1, $2, $3, 'member', 'admin,member,viewer,guest', $4)`,
+				t.id, fmt.Sprintf("%s-t%d", o.b.run, k), t.prefix, d.timeArg(now)); err != nil {
+				return err
+			}
+			h := sha256.Sum256([]byte(t.token))
+			if err := c.exec(ctx, `INSERT INTO scim_tokens (tenant_id, id, label, hash, created_at) VALUES ($1, $2, 'scimbench', $3, $4)`,
+				t.id, "tok_"+randHex(8), h[:], d.timeArg(now)); err != nil {
+				return err
+			}
+			for _, g := range []struct{ id, name string }{{t.group, t.prefix + "-scim"}, {t.floorGroup, t.prefix + "-floor"}} {
+				data, _ := json.Marshal(map[string]any{"displayName": g.name})
+				if err := c.exec(ctx, `INSERT INTO groups (tenant_id, id, created_at, last_modified, version, data, display_name, display_name_key) VALUES ($1, $2, $3, $3, 1, $4, $5, $6)`,
+					t.id, g.id, d.timeArg(now), d.jsonArg(data), g.name, strings.ToUpper(g.name)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Users: one INSERT … SELECT per batch of tenants, generated in the database.
+	const batch = 50
+	for from := 0; from < len(o.tenants); from += batch {
+		to := min(from+batch, len(o.tenants))
+		var ids, prefixes []string
+		for _, t := range o.tenants[from:to] {
+			ids, prefixes = append(ids, t.id), append(prefixes, t.prefix)
+		}
+		if err := o.seedUsers(ctx, ids, prefixes, cfg.users, now); err != nil {
+			return err
+		}
+		if cfg.progress > 0 && to%(batch*4) == 0 {
+			fmt.Fprintf(stderr, "scimbench: seeded %d of %d tenants\n", to, len(o.tenants))
+		}
+	}
+	// The seeded users' ids, in creation order, per tenant.
+	for _, t := range o.tenants {
+		var err error
+		if t.users, err = d.strings(ctx, d.sqlText(`SELECT CAST(id AS TEXT) FROM users WHERE tenant_id = $1 ORDER BY created_at, id`), t.id); err != nil {
+			return err
+		}
+		if len(t.users) != cfg.users {
+			return fmt.Errorf("tenant %s has %d users, want %d", t.prefix, len(t.users), cfg.users)
+		}
+	}
+	if d.pg != nil {
+		_, err = d.pg.Exec(ctx, `ANALYZE`)
+	}
+	return err
+}
+
+// seedUsers inserts n users into each of the tenants, as scimd would store userBody.
+func (o *opsRun) seedUsers(ctx context.Context, ids, prefixes []string, n int, at time.Time) error {
+	d := o.d
+	if d.pg != nil {
+		_, err := d.pg.Exec(ctx, `INSERT INTO users (tenant_id, id, created_at, last_modified, version, data, user_name, user_name_key, external_id, active, user_type, display_name)
+			SELECT t.id, gen_random_uuid(), $3::timestamptz + g * interval '1 microsecond', $3::timestamptz + g * interval '1 microsecond', 1,
+				jsonb_build_object('userName', u.name, 'externalId', u.ext, 'active', true, 'userType', 'member', 'displayName', 'Bench ' || u.ext,
+					'title', 'Engineer', 'name', jsonb_build_object('givenName', 'Bench', 'familyName', u.ext),
+					'emails', jsonb_build_array(jsonb_build_object('value', u.name, 'type', 'work', 'primary', true)),
+					'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User', jsonb_build_object('department', 'R&D', 'costCenter', '4130')),
+				u.name, upper(u.name), u.ext, true, 'member', 'Bench ' || u.ext
+			FROM unnest($1::text[], $2::text[]) AS t(id, prefix)
+			CROSS JOIN generate_series(0, $4 - 1) AS g
+			CROSS JOIN LATERAL (SELECT t.prefix || '-u' || g || '@example.com' AS name, t.prefix || '-u' || g AS ext) AS u`,
+			ids, prefixes, at, n)
+		return err
+	}
+	return d.tx(ctx, func(c rawConn) error {
+		for k, id := range ids {
+			err := c.exec(ctx, `WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g WHERE i + 1 < $3),
+				u(i, name, ext) AS (SELECT i, $2 || '-u' || i || '@example.com', $2 || '-u' || i FROM g)
+				INSERT INTO users (tenant_id, id, created_at, last_modified, version, data, user_name, user_name_key, external_id, active, user_type, display_name)
+				SELECT $1, lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+					strftime('%Y-%m-%dT%H:%M:%S', $4) || '.' || printf('%06d', i) || '000Z', strftime('%Y-%m-%dT%H:%M:%S', $4) || '.' || printf('%06d', i) || '000Z', 1,
+					json_object('userName', name, 'externalId', ext, 'active', json('true'), 'userType', 'member', 'displayName', 'Bench ' || ext,
+						'title', 'Engineer', 'name', json_object('givenName', 'Bench', 'familyName', ext),
+						'emails', json_array(json_object('value', name, 'type', 'work', 'primary', json('true'))),
+						'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User', json_object('department', 'R&D', 'costCenter', '4130')),
+					name, upper(name), ext, 1, 'member', 'Bench ' || ext
+				FROM u`, id, prefixes[k], n, at.Format("2006-01-02T15:04:05"))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ---- reporting and checks ----
+
+// opsTargets are issue 19's targets: scimd's ops/s at least this fraction of the floor's.
+var opsTargets = map[string]map[string]float64{
+	"postgres": {"lookup": 0.4, "create": 0.7, "patch-deactivate": 0.6},
+	"sqlite":   {"lookup": 0.2, "create": 0.4, "patch-deactivate": 0.6},
+}
+
+// lookupP99Target is the lookup's p99 target at concurrency 8.
+const lookupP99Target = 5.0
+
+// writeOpsTable prints the figures.
+func writeOpsTable(w io.Writer, dialect string, figs []OpsFigure) {
+	fmt.Fprintf(w, "\n== ops: median of the rounds; ratios are scimd's ops/s over the floor's and the ceiling's, same run\n")
+	fmt.Fprintf(w, "%-17s %7s %9s %8s %8s %9s %9s %7s %7s %7s %7s %8s\n", "op", "count", "ops/s", "p50 ms", "p99 ms", "floor/s", "ceil/s", "/floor", "/ceil", "target", "spread", "cpu µs")
+	for _, f := range figs {
+		target := "-"
+		if t, ok := opsTargets[dialect][f.Op]; ok {
+			target = fmt.Sprintf("%.1fx", t)
+		}
+		fmt.Fprintf(w, "%-17s %7d %9.0f %8.2f %8.2f %9.0f %9.0f %6.2fx %6.2fx %7s %6.0f%% %8.0f\n", f.Op, f.Count, f.OpsPerSec, f.P50, f.P99,
+			f.FloorPerSec, f.CeilPerSec, f.FloorRatio, f.CeilRatio, target, 100*f.RatioSpread, f.CPUMicros)
+	}
+}
+
+// gate returns a failure for every ratio below its target by more than band (a fraction),
+// and for a lookup p99 over its target at concurrency 8.
+func gate(dialect string, figs []OpsFigure, band float64, concurrency int) []string {
+	var out []string
+	for _, f := range figs {
+		t, ok := opsTargets[dialect][f.Op]
+		if !ok {
+			continue
+		}
+		if f.FloorRatio < t*(1-band) {
+			out = append(out, fmt.Sprintf("GATE %s %s: %.2fx the floor, below the target %.2fx by more than the noise band %.0f%%", dialect, f.Op, f.FloorRatio, t, 100*band))
+		}
+		if f.Op == "lookup" && concurrency == 8 && f.P99 > lookupP99Target*(1+band) {
+			out = append(out, fmt.Sprintf("GATE %s lookup p99 %.2f ms over %.1f ms (+%.0f%% band)", dialect, f.P99, lookupP99Target, 100*band))
+		}
+	}
+	return out
+}
+
+// compareBaseline returns a failure for every operation more than within (a fraction)
+// slower than the baseline report's same operation: the flatness check. When both runs
+// measured the HTTP ceiling, scimd's ops/s are compared as fractions of their own run's
+// ceiling, which does not depend on the database, so that a machine busier during one run
+// than the other is not read as a difference of scale; otherwise as ops/s.
+func compareBaseline(base, cur []OpsFigure, within float64) []string {
+	var out []string
+	by := map[string]OpsFigure{}
+	for _, f := range base {
+		by[f.Op] = f
+	}
+	for _, f := range cur {
+		b, ok := by[f.Op]
+		if !ok || b.OpsPerSec == 0 {
+			continue
+		}
+		got, want, unit := f.OpsPerSec, b.OpsPerSec, "ops/s"
+		if f.CeilRatio > 0 && b.CeilRatio > 0 {
+			got, want, unit = f.CeilRatio, b.CeilRatio, "x the HTTP ceiling"
+		}
+		if got < want*(1-within) {
+			out = append(out, fmt.Sprintf("FLAT %s: %.3g %s, %.0f%% of the baseline's %.3g (allowed: -%.0f%%)", f.Op, got, unit, 100*got/want, want, 100*within))
+		}
+	}
+	return out
+}
