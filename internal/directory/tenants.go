@@ -81,8 +81,9 @@ func (e *AuthError) Error() string { return "token " + e.Reason }
 // change at its commit, in every other process on a PostgreSQL database when the commit's
 // notification arrives (LISTEN/NOTIFY, milliseconds), and in every process within
 // TokenCacheTTL even when the notification is lost (a listening connection that broke; it
-// forgets everything when it reconnects). Unknown tokens are not cached, so that guessing
-// cannot fill the cache, which holds at most tokenCacheMax entries.
+// forgets everything when it reconnects). Unknown and revoked tokens are not cached: guessing
+// cannot fill the cache (at most tokenCacheMax entries), and refusing either still costs
+// the same one lookup.
 type Authenticator struct {
 	store store.Store
 	now   func() time.Time
@@ -180,7 +181,7 @@ func (a *Authenticator) lookup(ctx context.Context, hash [sha256.Size]byte) (sto
 		return c.tok, c.t, nil
 	}
 	tok, t, err := a.store.TokenByHash(ctx, hash[:])
-	if err != nil || a.ttl <= 0 {
+	if err != nil || a.ttl <= 0 || tok.Revoked() {
 		return tok, t, err
 	}
 	a.mu.Lock()
