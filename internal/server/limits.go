@@ -34,21 +34,89 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 
 // takeToken draws one request from tenant t's bucket: a request, or one operation of a
 // bulk request. When the bucket is empty it returns 429 and how long to wait; when the
-// limit is off or the database cannot answer, nil.
+// limit is off or the database cannot answer, nil. Tokens are taken from the shared bucket
+// a batch at a time (tokenLeases), so that the database is not written on every request.
 func (s *Server) takeToken(ctx context.Context, t store.Tenant) (time.Duration, error) {
 	if s.cfg.RateLimit <= 0 {
+		return 0, nil
+	}
+	now := time.Now()
+	if s.leases.take(t.ID, now) {
 		return 0, nil
 	}
 	burst := s.cfg.RateBurst
 	if burst < 1 {
 		burst = max(1, s.cfg.RateLimit)
 	}
-	ok, wait, err := s.store.TakeToken(ctx, t.ID, s.cfg.RateLimit, burst, time.Now())
-	if err != nil || ok {
+	batch := leaseBatch(s.cfg.RateLimit, burst)
+	taken, wait, err := s.store.TakeTokens(ctx, t.ID, s.cfg.RateLimit, burst, batch, now)
+	if err != nil {
+		return 0, nil
+	}
+	if taken > 0 {
+		s.leases.add(t.ID, taken-1, now)
 		return 0, nil
 	}
 	s.metrics.rateLimited.Inc()
 	return wait, scim.Errorf(http.StatusTooManyRequests, "", "too many requests for this tenant; retry after %s", wait.Round(time.Millisecond))
+}
+
+// leaseBatch is how many tokens a replica takes from the shared bucket at once: a tenth of a
+// second's worth of the rate (at the default 100/s, 10: one database write per 10 requests
+// instead of one per request), at least 1 and at most a tenth of the burst, so that a
+// replica never holds much of what the others could use.
+func leaseBatch(rate, burst float64) int {
+	return max(1, int(min(rate/10, burst/10)))
+}
+
+// leaseTTL is how long a replica may spend tokens it took: those not spent by then are
+// dropped, so a tenant gets at most that many fewer requests, never more than its rate.
+const leaseTTL = time.Second
+
+// tokenLeases are the tokens this process took from tenants' shared buckets and has not
+// spent yet: tenant id → lease.
+type tokenLeases struct {
+	mu sync.Mutex
+	m  map[string]tokenLease
+}
+
+type tokenLease struct {
+	left  int
+	until time.Time
+}
+
+func newTokenLeases() *tokenLeases { return &tokenLeases{m: map[string]tokenLease{}} }
+
+// take spends one leased token of the tenant, if it has one that has not expired.
+func (l *tokenLeases) take(tenantID string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	le, ok := l.m[tenantID]
+	if !ok || le.left < 1 || !now.Before(le.until) {
+		if ok {
+			delete(l.m, tenantID)
+		}
+		return false
+	}
+	le.left--
+	l.m[tenantID] = le
+	return true
+}
+
+// add keeps n more tokens of the tenant, spendable until now+leaseTTL.
+func (l *tokenLeases) add(tenantID string, n int, now time.Time) {
+	if n < 1 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	le := l.m[tenantID]
+	if !now.Before(le.until) {
+		le.left = 0
+	}
+	le.left += n
+	le.until = now.Add(leaseTTL)
+	l.m[tenantID] = le
 }
 
 // timeout bounds a request's work (Config.RequestTimeout): database calls give up at the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,5 +89,30 @@ func TestRequestTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("answered after %v", d)
+	}
+}
+
+// countingTakes is a store that counts the takes from the shared rate-limit buckets.
+type countingTakes struct {
+	store.Store
+	takes *atomic.Int64
+}
+
+func (c countingTakes) TakeTokens(ctx context.Context, tenantID string, rate, burst float64, n int, now time.Time) (int, time.Duration, error) {
+	c.takes.Add(1)
+	return c.Store.TakeTokens(ctx, tenantID, rate, burst, n, now)
+}
+
+// TestRateLimitTakesInBatches: a replica takes a tenth of a second's worth of the rate from
+// the shared bucket at once, so that 50 requests at 1,000/s write the bucket once, not 50
+// times (the rate limit was a database write on every request).
+func TestRateLimitTakesInBatches(t *testing.T) {
+	var takes atomic.Int64
+	e := newEnvConfig(t, countingTakes{teststores.SQLite(t), &takes}, func(c *server.Config) { c.RateLimit, c.RateBurst = 1000, 1000 })
+	for range 50 {
+		e.want(e.do("GET", "/scim/v2/Users?count=1", nil), http.StatusOK, "")
+	}
+	if n := takes.Load(); n != 1 {
+		t.Fatalf("50 requests took from the shared bucket %d times, want once (a batch of 100)", n)
 	}
 }

@@ -67,6 +67,7 @@ type Server struct {
 	store   store.Store
 	dir     *directory.Directory
 	auth    *directory.Authenticator
+	leases  *tokenLeases // rate-limit tokens taken from the shared buckets, not yet spent
 	cursors *cursorCodec
 	authLim *authThrottle
 	// draining is set by Drain: /readyz answers 503 so that load balancers stop sending
@@ -136,6 +137,7 @@ func New(ctx context.Context, cfg Config, st store.Store, dir *directory.Directo
 		cursors: &cursorCodec{key: key},
 		authLim: newAuthThrottle(cfg.AuthFailuresPerMinute),
 		gate:    newTenantGate(cfg.TenantConcurrency, cfg.TenantQueueWait),
+		leases:  newTokenLeases(),
 	}
 	srv.shareRefused = newShareRefused(m.reg)
 	if err := m.reg.Register(newDBCollector(st, srv.readiness, cfg.ReadyTimeout, cfg.ExpectedMigration)); err != nil {

@@ -162,9 +162,9 @@ func (s *instrumented) Ping(ctx context.Context) (err error) {
 	return s.Store.Ping(ctx)
 }
 
-func (s *instrumented) TakeToken(ctx context.Context, tenantID string, rate, burst float64, now time.Time) (ok bool, wait time.Duration, err error) {
+func (s *instrumented) TakeTokens(ctx context.Context, tenantID string, rate, burst float64, n int, now time.Time) (taken int, wait time.Duration, err error) {
 	defer func(start time.Time) { s.done("take_token", start, err) }(time.Now())
-	return s.Store.TakeToken(ctx, tenantID, rate, burst, now)
+	return s.Store.TakeTokens(ctx, tenantID, rate, burst, n, now)
 }
 
 // ---- SAML ----

@@ -231,10 +231,11 @@ type EventStore interface {
 // LimitStore keeps what every replica shares to bound work: rate-limit buckets and
 // installation secrets.
 type LimitStore interface {
-	// TakeToken takes one token from the tenant's bucket, which holds at most burst tokens
-	// and refills at rate per second; shared by every replica. It reports whether a token was
-	// there and, if not, how long until one will be.
-	TakeToken(ctx context.Context, tenantID string, rate, burst float64, now time.Time) (bool, time.Duration, error)
+	// TakeTokens takes up to n whole tokens (at least one when there is one) from the
+	// tenant's bucket, which holds at most burst tokens and refills at rate per second;
+	// shared by every replica. It returns how many it took and, when none, how long until
+	// one will be there.
+	TakeTokens(ctx context.Context, tenantID string, rate, burst float64, n int, now time.Time) (int, time.Duration, error)
 	// Secret returns the installation secret with the name, creating it with newValue() the
 	// first time; every replica gets the same value.
 	Secret(ctx context.Context, name string, newValue func() []byte) ([]byte, error)

@@ -688,11 +688,11 @@ func testTakeToken(t *testing.T, s store.Store) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	take := func(tn store.Tenant, at time.Time) (bool, time.Duration) {
 		t.Helper()
-		ok, wait, err := s.TakeToken(ctx, tn.ID, 2, 3, at)
-		if err != nil {
-			t.Fatal(err)
+		n, wait, err := s.TakeTokens(ctx, tn.ID, 2, 3, 1, at)
+		if err != nil || n > 1 {
+			t.Fatalf("TakeTokens(1) = %d, %v", n, err)
 		}
-		return ok, wait
+		return n == 1, wait
 	}
 	for i := range 3 {
 		if ok, _ := take(a, now); !ok {
@@ -719,6 +719,32 @@ func testTakeToken(t *testing.T, s store.Store) {
 	}
 	if ok, _ := take(a, now.Add(time.Hour)); ok {
 		t.Fatal("bucket refilled beyond burst")
+	}
+	// Several at once: as many whole tokens as there are, at most n.
+	c := mustTenant(t, s, "c")
+	takeN := func(n int, at time.Time) int {
+		t.Helper()
+		got, _, err := s.TakeTokens(ctx, c.ID, 2, 3, n, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, step := range []struct {
+		n     int
+		after time.Duration
+		want  int
+	}{
+		{2, 0, 2},                       // a new bucket of 3
+		{2, 0, 1},                       // the one left
+		{2, 0, 0},                       // none
+		{5, 1250 * time.Millisecond, 2}, // 2.5 refilled: two whole tokens, half a token stays
+		{5, 1500 * time.Millisecond, 1}, // 0.5 + 0.5
+		{9, time.Hour, 3},               // capped at burst
+	} {
+		if got := takeN(step.n, now.Add(step.after)); got != step.want {
+			t.Fatalf("TakeTokens(%d) at +%v = %d, want %d", step.n, step.after, got, step.want)
+		}
 	}
 }
 
