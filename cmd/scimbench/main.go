@@ -61,6 +61,8 @@ type config struct {
 	baseline        string
 	within          float64
 	jsonOut         string
+	scimdArgs       string
+	only            string
 }
 
 func main() {
@@ -94,6 +96,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.timeout, "timeout", time.Hour, "stop everything after this long")
 	fs.DurationVar(&c.progress, "progress", 2*time.Second, "progress line interval on stderr (0: none)")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON on stdout")
+	fs.StringVar(&c.scimdArgs, "scimd-args", "", "with --scimd: more arguments for `scimd serve`, space-separated (e.g. \"--rate-limit 0\")")
+	fs.StringVar(&c.only, "only", "", "ops: run only these operations, comma-separated (default: "+strings.Join(opNames, ",")+")")
 	fs.StringVar(&c.jsonOut, "json-out", "", "also write the report as JSON to this file (e.g. a --baseline for a later run)")
 	fs.DurationVar(&c.retryFor, "retry-for", 0, "idp-storm: retry a 429/502/503/504 with Retry-After (or no response) after the delay it asks for, as IdPs do, for up to this long per request (default 1m; 0: never)")
 	fs.StringVar(&c.ledger, "ledger", "", "write every attempt and every acknowledged write to this file as JSON lines (idp-storm)")
@@ -132,6 +136,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("idp-storm needs --groups of 1 or more")
 	case c.retryFor < 0:
 		return c, errors.New("--retry-for must not be negative")
+	case !validOps(c.only):
+		return c, fmt.Errorf("--only %q: name operations among %s", c.only, strings.Join(opNames, ","))
 	case c.scenario == scOps && c.database == "":
 		return c, errors.New("ops needs --database (it seeds its tenants with SQL)")
 	case c.tenants < 1 || c.opsPerRound < 1 || c.rounds < 1 || c.gateBand < 0 || c.within < 0:
@@ -255,7 +261,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rep := Report{Scenario: cfg.scenario, Failures: b.failures, Config: map[string]any{
 		"users": cfg.users, "groups": cfg.groups, "members_per_group": cfg.membersPerGroup, "member_batch": cfg.memberBatch,
 		"concurrency": cfg.concurrency, "page_size": cfg.pageSize, "duration": cfg.duration.String(), "run": b.run,
-		"retry_for": cfg.retryFor.String(), "tenants": cfg.tenants, "ops_per_round": cfg.opsPerRound, "rounds": cfg.rounds},
+		"retry_for": cfg.retryFor.String(), "scimd_args": cfg.scimdArgs, "tenants": cfg.tenants, "ops_per_round": cfg.opsPerRound, "rounds": cfg.rounds},
 		Ops: figs, LoadAvg: []string{loadStart, loadAvg()}}
 	if cfg.database != "" {
 		rep.Dialect, _ = parseDSN(cfg.database)
@@ -569,7 +575,8 @@ func spawn(ctx context.Context, cfg config, stderr io.Writer) (*spawned, error) 
 			return nil, err
 		}
 	}
-	cmd := exec.Command(cfg.scimd, "serve", "--addr", "127.0.0.1:0", "--database", sp.dsn, "--log-format", "json")
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--database", sp.dsn, "--log-format", "json"}, strings.Fields(cfg.scimdArgs)...)
+	cmd := exec.Command(cfg.scimd, args...)
 	cmd.Env = append(os.Environ(), "SCIMD_PUBLIC_URL=")
 	pipe, err := cmd.StderrPipe()
 	if err != nil {

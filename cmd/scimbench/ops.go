@@ -108,8 +108,9 @@ func (b *bench) opsScenario(ctx context.Context, d *rawDB, stderr io.Writer) ([]
 		scim[op], floor[op], ceil[op] = &side{}, &side{}, &side{}
 	}
 	n := b.cfg.opsPerRound
+	ops := selectedOps(b.cfg.only)
 	for round := 1; round <= b.cfg.rounds && ctx.Err() == nil; round++ {
-		for _, op := range opNames {
+		for _, op := range ops {
 			rec := b.phase(fmt.Sprintf("round %d %s", round, op))
 			cpu0 := procCPU(b.cfg.pid)
 			o.runOp(ctx, rec, op, round, n, "scim")
@@ -145,7 +146,7 @@ func (b *bench) opsScenario(ctx context.Context, d *rawDB, stderr io.Writer) ([]
 	}
 	var figs []OpsFigure
 	var all []*recorder
-	for _, op := range opNames {
+	for _, op := range ops {
 		s := scim[op]
 		merged := newRecorder(op)
 		for _, r := range s.recs {
@@ -210,6 +211,33 @@ func procCPU(pid int) time.Duration {
 		return 0
 	}
 	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
+// selectedOps returns the operations of --only (all when empty), in opNames' order.
+func selectedOps(only string) []string {
+	if only == "" {
+		return opNames
+	}
+	var out []string
+	for _, op := range opNames {
+		if slices.Contains(strings.Split(only, ","), op) {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// validOps reports whether --only names known operations only.
+func validOps(only string) bool {
+	if only == "" {
+		return true
+	}
+	for _, op := range strings.Split(only, ",") {
+		if !slices.Contains(opNames, op) {
+			return false
+		}
+	}
+	return true
 }
 
 // throughput is the requests of op in rec per second of the phase's wall time.
