@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -22,29 +21,20 @@ type opsConfig struct {
 
 // opsFlags adds the operations flags of serve to fs.
 func opsFlags(fs *flag.FlagSet, c *opsConfig) {
-	tenantLabel, _ := strconv.ParseBool(envOr("SCIMD_METRICS_TENANT_LABEL", "false"))
-	fs.BoolVar(&c.MetricsTenantLabel, "metrics-tenant-label", tenantLabel,
-		"label scimd_provisioning_events_total with the tenant slug; for a bounded number of tenants (env SCIMD_METRICS_TENANT_LABEL)")
-	c.EventsRetention.env = envOr("SCIMD_EVENTS_RETENTION", "0")
+	fs.BoolVar(&c.MetricsTenantLabel, "metrics-tenant-label", false,
+		"label scimd_provisioning_events_total with the tenant slug; for a bounded number of tenants")
 	fs.Var(&c.EventsRetention, "events-retention",
-		"delete audit events older than this (90d, 720h); 0 keeps them all (env SCIMD_EVENTS_RETENTION)")
+		"delete audit events older than this (90d, 720h); 0 keeps them all")
 }
 
-// retention is a flag.Value for a duration that also takes days (90d).
-type retention struct {
-	d   time.Duration
-	set bool   // given on the command line
-	env string // the environment's value, used when the flag is not given
-}
+// retention is a flag.Value for a duration that also takes days (90d); 0 keeps everything.
+type retention time.Duration
 
 func (r *retention) String() string {
-	switch {
-	case r == nil:
-		return ""
-	case r.set:
-		return r.d.String()
+	if r == nil || *r == 0 {
+		return "0"
 	}
-	return r.env
+	return time.Duration(*r).String()
 }
 
 func (r *retention) Set(s string) error {
@@ -52,21 +42,8 @@ func (r *retention) Set(s string) error {
 	if err != nil {
 		return err
 	}
-	r.d, r.set = d, true
+	*r = retention(d)
 	return nil
-}
-
-// value returns the retention: the flag's, else the environment's. Errors name the bad
-// value.
-func (r *retention) value() (time.Duration, error) {
-	if r.set {
-		return r.d, nil
-	}
-	d, err := parseRetention(r.env)
-	if err != nil {
-		return 0, usageErr("SCIMD_EVENTS_RETENTION %q: %v", r.env, err)
-	}
-	return d, nil
 }
 
 func parseRetention(s string) (time.Duration, error) {
@@ -91,9 +68,9 @@ const pruneEvery = time.Hour
 // may prune: deleting what another already deleted is harmless. A retention of 0 prunes
 // nothing.
 func startPruning(ctx context.Context, s store.Store, c opsConfig, log *slog.Logger) (stop func(), err error) {
-	keep, err := c.EventsRetention.value()
-	if err != nil || keep == 0 {
-		return func() {}, err
+	keep := time.Duration(c.EventsRetention)
+	if keep == 0 {
+		return func() {}, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -87,10 +87,7 @@ func TestEventsRetentionFlag(t *testing.T) {
 			fs := newFlagSet("serve", &bytes.Buffer{})
 			c := serveFlags(fs)
 			_, err := parseArgs(fs, tc.args)
-			var got time.Duration
-			if err == nil {
-				got, err = c.EventsRetention.value()
-			}
+			got := time.Duration(c.EventsRetention)
 			if (err != nil) != tc.wantErr || got != tc.want {
 				t.Fatalf("retention = %v, %v; want %v, error %v", got, err, tc.want, tc.wantErr)
 			}
