@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/scim/filter"
 	"github.com/scimd/scimd/internal/scim/patch"
@@ -93,18 +94,10 @@ type Limits struct {
 
 // withDefaults fills the zero fields.
 func (l Limits) withDefaults() Limits {
-	if l.Filter.MaxLength <= 0 {
-		l.Filter.MaxLength = filter.MaxLength
-	}
-	if l.Filter.MaxDepth <= 0 {
-		l.Filter.MaxDepth = filter.MaxDepth
-	}
-	if l.MaxPatchOperations <= 0 {
-		l.MaxPatchOperations = patch.MaxOperations
-	}
-	if l.MaxMembersPerRequest <= 0 {
-		l.MaxMembersPerRequest = MaxMembersPerRequest
-	}
+	defaults.Positive(&l.Filter.MaxLength, filter.MaxLength)
+	defaults.Positive(&l.Filter.MaxDepth, filter.MaxDepth)
+	defaults.Positive(&l.MaxPatchOperations, patch.MaxOperations)
+	defaults.Positive(&l.MaxMembersPerRequest, MaxMembersPerRequest)
 	return l
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/signing"
@@ -101,21 +102,11 @@ func New(ctx context.Context, cfg Config, st store.Store, dir *directory.Directo
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || (u.Path != "" && u.Path != "/") {
 		return nil, fmt.Errorf("oidc: the issuer %q must be an absolute http(s) URL without a path", cfg.Issuer)
 	}
-	if cfg.AccessTokenTTL <= 0 {
-		cfg.AccessTokenTTL = DefaultAccessTokenTTL
-	}
-	if cfg.IDTokenTTL <= 0 {
-		cfg.IDTokenTTL = DefaultIDTokenTTL
-	}
-	if cfg.RefreshTokenTTL <= 0 {
-		cfg.RefreshTokenTTL = DefaultRefreshTokenTTL
-	}
-	if cfg.CodeTTL <= 0 {
-		cfg.CodeTTL = DefaultCodeTTL
-	}
-	if cfg.RequestTTL <= 0 {
-		cfg.RequestTTL = DefaultRequestTTL
-	}
+	defaults.Positive(&cfg.AccessTokenTTL, DefaultAccessTokenTTL)
+	defaults.Positive(&cfg.IDTokenTTL, DefaultIDTokenTTL)
+	defaults.Positive(&cfg.RefreshTokenTTL, DefaultRefreshTokenTTL)
+	defaults.Positive(&cfg.CodeTTL, DefaultCodeTTL)
+	defaults.Positive(&cfg.RequestTTL, DefaultRequestTTL)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
@@ -128,15 +129,9 @@ func New(cfg Config, s store.Store, dir *directory.Directory, log *slog.Logger, 
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("saml: public URL %q must be an absolute http(s) URL", cfg.PublicURL)
 	}
-	if cfg.MaxResponseBytes <= 0 {
-		cfg.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = DefaultSessionTTL
-	}
-	if cfg.RequestTTL <= 0 {
-		cfg.RequestTTL = DefaultRequestTTL
-	}
+	defaults.Positive(&cfg.MaxResponseBytes, DefaultMaxResponseBytes)
+	defaults.Positive(&cfg.SessionTTL, DefaultSessionTTL)
+	defaults.Positive(&cfg.RequestTTL, DefaultRequestTTL)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -146,12 +141,8 @@ func New(cfg Config, s store.Store, dir *directory.Directory, log *slog.Logger, 
 	if cfg.LoginStartsPerTenant == 0 {
 		cfg.LoginStartsPerTenant = DefaultLoginStartsPerTenant
 	}
-	if cfg.MaxPendingRequests <= 0 {
-		cfg.MaxPendingRequests = DefaultMaxPendingRequests
-	}
-	if cfg.ClockSkew <= 0 {
-		cfg.ClockSkew = DefaultClockSkew
-	}
+	defaults.Positive(&cfg.MaxPendingRequests, DefaultMaxPendingRequests)
+	defaults.Positive(&cfg.ClockSkew, DefaultClockSkew)
 	setClockSkew(cfg.ClockSkew)
 	m, err := newMetrics(reg, s, cfg.TenantLabel, cfg.Now)
 	if err != nil {
