@@ -136,7 +136,7 @@ func (d *Directory) ParseFilter(s string, rt *scim.ResourceType) (filter.Expr, e
 
 // ParsePatch parses a PatchOp body of rt within the directory's bounds (patch.Parse).
 func (d *Directory) ParsePatch(body map[string]any, rt *scim.ResourceType) ([]patch.Operation, error) {
-	return patch.Limits{MaxOperations: d.limits.MaxPatchOperations, Filter: d.limits.Filter}.Parse(body, rt)
+	return d.patchLimits().Parse(body, rt)
 }
 
 func (d *Directory) event(ctx context.Context, t store.Tenant, name, rtype, id, resName string) *store.Event {
