@@ -60,13 +60,12 @@ func parseRetention(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// pruneEvery is how often the background pruning runs.
+// pruneEvery is how often audit events past the retention are deleted.
 const pruneEvery = time.Hour
 
 // startPruning deletes audit events older than the retention now and then every
-// pruneEvery, until ctx is done; stop waits for a pruning under way to end. Every replica
-// may prune: deleting what another already deleted is harmless. A retention of 0 prunes
-// nothing.
+// pruneEvery, until ctx is done; stop waits for a pruning under way to end. A retention of
+// 0 prunes nothing.
 func startPruning(ctx context.Context, s store.Store, c opsConfig, log *slog.Logger) (stop func(), err error) {
 	keep := time.Duration(c.EventsRetention)
 	if keep == 0 {
@@ -74,22 +73,38 @@ func startPruning(ctx context.Context, s store.Store, c opsConfig, log *slog.Log
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { pruneLoop(ctx, s, keep, pruneEvery, log, time.Now) })
+	wg.Go(func() { pruneEvents(s, keep, time.Now).loop(ctx, log) })
 	return func() { cancel(); wg.Wait() }, nil
 }
 
-// pruneLoop prunes at once and then every interval until ctx is done.
-func pruneLoop(ctx context.Context, s store.Store, keep, every time.Duration, log *slog.Logger, now func() time.Time) {
-	tick := time.NewTicker(every)
+// pruneEvents is the chore that deletes audit events older than keep.
+func pruneEvents(s store.Store, keep time.Duration, now func() time.Time) chore {
+	return chore{name: "audit events past the retention", every: pruneEvery, run: func(ctx context.Context) (int64, error) {
+		return s.PruneEvents(ctx, now().UTC().Add(-keep))
+	}}
+}
+
+// chore is one housekeeping job of serve: the pruning of audit events, of expired SAML
+// requests and sessions, of expired OIDC requests, tokens and retired keys. Every replica
+// runs them; deleting what another replica already deleted is harmless.
+type chore struct {
+	name  string
+	every time.Duration
+	run   func(context.Context) (int64, error) // one pass; the rows it deleted
+}
+
+// loop runs the chore at once and then every c.every until ctx is done, logging what it
+// deleted and, at warn, a failure.
+func (c chore) loop(ctx context.Context, log *slog.Logger) {
+	tick := time.NewTicker(c.every)
 	defer tick.Stop()
 	for {
-		before := now().UTC().Add(-keep)
-		n, err := s.PruneEvents(ctx, before)
+		n, err := c.run(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			log.Warn("pruning audit events failed", "err", err)
+			log.WarnContext(ctx, "pruning failed", "chore", c.name, "err", err)
 		case n > 0:
-			log.Info("pruned audit events", "deleted", n, "before", before.Format(time.RFC3339))
+			log.InfoContext(ctx, "pruned", "chore", c.name, "deleted", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -145,7 +145,7 @@ func TestPruneLoop(t *testing.T) {
 		lctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() {
-			pruneLoop(lctx, s, 90*24*time.Hour, time.Hour, slog.New(slog.DiscardHandler), func() time.Time { return now })
+			pruneEvents(s, 90*24*time.Hour, func() time.Time { return now }).loop(lctx, slog.New(slog.DiscardHandler))
 			close(done)
 		}()
 		deadline := time.Now().Add(10 * time.Second)

@@ -189,22 +189,13 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	op.Discover(w, doc)
 }
 
-// PruneEvery deletes expired authorization requests, tokens, and signing keys no longer
-// published, every interval until ctx ends. Every replica may run it.
-func (p *Provider) PruneEvery(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			if _, err := p.st.PruneOIDC(ctx, p.now()); err != nil && ctx.Err() == nil {
-				p.log.WarnContext(ctx, "oidc: pruning expired requests and tokens failed", "err", err)
-			}
-			if _, err := p.keys.Prune(ctx); err != nil && ctx.Err() == nil {
-				p.log.WarnContext(ctx, "oidc: pruning retired signing keys failed", "err", err)
-			}
-		}
+// Prune deletes expired authorization requests and tokens, and signing keys no longer
+// published, and returns how many; cmd/scimd runs it now and then on every replica.
+func (p *Provider) Prune(ctx context.Context) (int64, error) {
+	n, err := p.st.PruneOIDC(ctx, p.now())
+	if err != nil {
+		return n, err
 	}
+	k, err := p.keys.Prune(ctx)
+	return n + k, err
 }

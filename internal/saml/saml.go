@@ -168,26 +168,11 @@ func (s *Service) Mount(r chi.Router) {
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
-// PruneEvery deletes expired login requests, assertion ids and sessions (of every tenant)
-// every interval until ctx ends. Every replica may run it; deleting twice is harmless, and
-// an assertion id is kept until the assertion itself has expired.
-func (s *Service) PruneEvery(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			n, err := s.store.PruneSAML(ctx, s.now())
-			switch {
-			case err != nil && ctx.Err() == nil:
-				s.log.WarnContext(ctx, "saml: pruning expired sessions failed", "err", err)
-			case n > 0:
-				s.log.DebugContext(ctx, "saml: pruned expired requests, assertion ids and sessions", "rows", n)
-			}
-		}
-	}
+// Prune deletes expired login requests, assertion ids and sessions of every tenant and
+// returns how many; cmd/scimd runs it now and then on every replica (deleting twice is
+// harmless). An assertion id is kept until the assertion itself has expired.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	return s.store.PruneSAML(ctx, s.now())
 }
 
 // values returns the SP values of a tenant.
