@@ -11,15 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimd/scimd/internal/testkit"
+	"github.com/scimd/scimd/internal/testlog"
 )
 
 // startServe runs the real serve command on 127.0.0.1:0 and returns its address and the
 // stderr it writes.
-func startServe(t *testing.T, dsn string) (string, *testkit.Buffer, context.CancelFunc, <-chan int) {
+func startServe(t *testing.T, dsn string) (string, *testlog.Buffer, context.CancelFunc, <-chan int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &testkit.Buffer{}
+	stderr := &testlog.Buffer{}
 	listening := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {
