@@ -36,15 +36,23 @@ func TestGate(t *testing.T) {
 }
 
 func TestCompareBaseline(t *testing.T) {
-	base := []OpsFigure{{Op: "lookup", OpsPerSec: 1000, CeilRatio: 0.10}, {Op: "create", OpsPerSec: 500}}
-	cur := []OpsFigure{{Op: "lookup", OpsPerSec: 500, CeilRatio: 0.09}, {Op: "create", OpsPerSec: 420}}
-	// lookup: compared by ceiling ratio (0.09 ≥ 0.085); create by ops/s (420 < 425).
+	base := []OpsFigure{{Op: "lookup", OpsPerSec: 1000, CPUMicros: 200}, {Op: "create", OpsPerSec: 500}}
+	cur := []OpsFigure{{Op: "lookup", OpsPerSec: 300, CPUMicros: 225}, {Op: "create", OpsPerSec: 420}}
+	// lookup: compared by CPU a request (225 ≤ 230) whatever its ops/s; create by ops/s
+	// (420 < 500/1.15).
 	got := compareBaseline(base, cur, 0.15)
 	if len(got) != 1 || !strings.Contains(got[0], "create") {
 		t.Fatalf("compareBaseline = %q, want create only", got)
 	}
 	if got := compareBaseline(base, cur, 0.20); len(got) != 0 {
 		t.Fatalf("within 20%%: %q", got)
+	}
+	cur[0].CPUMicros = 240
+	if got := compareBaseline(base, cur, 0.20); len(got) != 0 {
+		t.Fatalf("240 µs against 200 within 20%%: %q", got)
+	}
+	if got := compareBaseline(base, cur, 0.15); len(got) != 2 || !strings.Contains(got[0], "lookup") {
+		t.Fatalf("240 µs against 200 within 15%%: %q", got)
 	}
 }
 
