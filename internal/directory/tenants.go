@@ -75,15 +75,17 @@ func (e *AuthError) Error() string { return "token " + e.Reason }
 // hash), so no comparison of secret bytes happens in Go, and an unknown and a revoked token
 // cost the same lookup.
 //
-// Tokens found are cached per process for at most TokenCacheTTL, keyed by their hash, with
-// their tenant: a lookup then costs no database round trip. Staleness is bounded: a revoked
+// Tokens found are cached per process, keyed by their hash, with their tenant: a lookup
+// then costs no database round trip. Staleness is bounded by TokenCacheTTL: a revoked
 // token, or a tenant whose settings changed, is forgotten in the process that made the
-// change at its commit, in every other process on a PostgreSQL database when the commit's
-// notification arrives (LISTEN/NOTIFY, milliseconds), and in every process within
-// TokenCacheTTL even when the notification is lost (a listening connection that broke; it
-// forgets everything when it reconnects). Unknown and revoked tokens are not cached: guessing
-// cannot fill the cache (at most tokenCacheMax entries), and refusing either still costs
-// the same one lookup.
+// change at its commit, and in every other process on a PostgreSQL database when the
+// commit's notification arrives (LISTEN/NOTIFY, milliseconds). A cached token older than
+// TokenCacheTTL is used only while the listener has proved, within TokenCacheTTL, that it
+// missed nothing (its heartbeat came back: notifications arrive in commit order), and never
+// beyond tokenCacheMaxAge; so even when notifications are lost (a listening connection that
+// broke; it forgets everything when it reconnects) a revocation takes effect within
+// TokenCacheTTL. Unknown and revoked tokens are not cached: guessing cannot fill the cache
+// (at most tokenCacheMax entries), and refusing either still costs the same one lookup.
 type Authenticator struct {
 	store store.Store
 	now   func() time.Time
@@ -92,7 +94,8 @@ type Authenticator struct {
 	mu      sync.Mutex
 	touched map[string]time.Time // token id → when last_used_at was last written
 	cache   map[[sha256.Size]byte]cachedToken
-	gen     uint64 // bumped by every invalidation: a lookup that raced one is not cached
+	gen     uint64    // bumped by every invalidation: a lookup that raced one is not cached
+	through time.Time // every change committed before it has been heard (heartbeats)
 }
 
 // TokenCacheTTL bounds how long a process trusts a token it found without asking the
@@ -100,8 +103,14 @@ type Authenticator struct {
 // missed the revocation's notification.
 const TokenCacheTTL = 5 * time.Second
 
-// tokenCacheMax bounds the cache; when full it is emptied.
-const tokenCacheMax = 10_000
+// tokenCacheMax bounds the cache; when full it is emptied. tokenCacheMaxAge bounds how long
+// a token is used from the cache while heartbeats keep coming (so that, with a thousand
+// tenants each sending a request now and then, a lookup does not read its token again
+// every TokenCacheTTL).
+const (
+	tokenCacheMax    = 10_000
+	tokenCacheMaxAge = 10 * time.Minute
+)
 
 // cachedToken is a token found in the database at a time.
 type cachedToken struct {
@@ -127,17 +136,24 @@ func NewAuthenticatorTTL(s store.Store, ttl time.Duration) *Authenticator {
 // SetClock replaces the Authenticator's clock (tests).
 func (a *Authenticator) SetClock(now func() time.Time) { a.now = now }
 
-// forget drops the cached tokens of the tenant ("": of every tenant).
-func (a *Authenticator) forget(tenantID string) {
+// forget applies a change: drops the cached tokens of a tenant (of every tenant on a
+// reset), or notes how far the heartbeats have caught up.
+func (a *Authenticator) forget(ch store.TenantChange) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if !ch.Through.IsZero() {
+		if ch.Through.After(a.through) {
+			a.through = ch.Through
+		}
+		return
+	}
 	a.gen++
-	if tenantID == "" {
+	if ch.Reset {
 		clear(a.cache)
 		return
 	}
 	for h, c := range a.cache {
-		if c.tok.TenantID == tenantID {
+		if c.tok.TenantID == ch.TenantID {
 			delete(a.cache, h)
 		}
 	}
@@ -175,9 +191,9 @@ func (a *Authenticator) lookup(ctx context.Context, hash [sha256.Size]byte) (sto
 	now := a.now()
 	a.mu.Lock()
 	c, ok := a.cache[hash]
-	gen := a.gen
+	gen, through := a.gen, a.through
 	a.mu.Unlock()
-	if ok && now.Sub(c.found) < a.ttl && !now.Before(c.found) {
+	if age := now.Sub(c.found); ok && age >= 0 && (age < a.ttl || now.Sub(through) < a.ttl && age < tokenCacheMaxAge) {
 		return c.tok, c.t, nil
 	}
 	tok, t, err := a.store.TokenByHash(ctx, hash[:])

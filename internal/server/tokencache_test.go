@@ -73,7 +73,7 @@ func TestTokenRevocationAcrossReplicas(t *testing.T) {
 // deaf is a store whose change announcements never arrive: a replica whose NOTIFY was lost.
 type deaf struct{ store.Store }
 
-func (deaf) SubscribeTenantChanges(func(string)) func() { return func() {} }
+func (deaf) SubscribeTenantChanges(func(store.TenantChange)) func() { return func() {} }
 
 // TestTokenCacheBoundWithoutNotification: with every announcement lost, a revoked token is
 // still refused once the cache's lifetime has passed, and a found token is not read again
@@ -125,5 +125,79 @@ func TestTokenCacheBoundWithoutNotification(t *testing.T) {
 				t.Fatalf("right after a revocation in the same process: %v, want token revoked", err)
 			}
 		})
+	}
+}
+
+// relay is a store whose change announcements come from the test only.
+type relay struct {
+	store.Store
+	fn func(store.TenantChange)
+}
+
+func (r *relay) SubscribeTenantChanges(fn func(store.TenantChange)) func() {
+	r.fn = fn
+	return func() {}
+}
+
+// TestTokenCacheTrustedWhileHeartbeatsArrive: a cached token older than the cache's TTL is
+// still used while heartbeats say no change was missed (here a revocation made without an
+// announcement shows it), and refused once the heartbeats stop for the TTL.
+func TestTokenCacheTrustedWhileHeartbeatsArrive(t *testing.T) {
+	s := teststores.SQLite(t)
+	ctx := context.Background()
+	d := directory.New(s, nil, nil)
+	tn, err := d.CreateTenant(ctx, "acme", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, tok, err := d.IssueToken(ctx, tn, "okta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{Store: s}
+	auth := directory.NewAuthenticator(r)
+	start := time.Now().UTC()
+	now := start
+	auth.SetClock(func() time.Time { return now })
+	if _, _, err := auth.Authenticate(ctx, "Bearer "+token); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeToken(ctx, tn.ID, tok.ID, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	ttl := directory.TokenCacheTTL
+	now = start.Add(3 * ttl)
+	r.fn(store.TenantChange{Through: now.Add(-ttl / 2)})
+	if _, _, err := auth.Authenticate(ctx, "Bearer "+token); err != nil {
+		t.Fatalf("3 TTLs old, heartbeat half a TTL ago: %v, want the cached token used", err)
+	}
+	now = now.Add(ttl)
+	if _, _, err := auth.Authenticate(ctx, "Bearer "+token); err == nil || err.Error() != "token revoked" {
+		t.Fatalf("heartbeat 1.5 TTLs ago: %v, want token revoked", err)
+	}
+}
+
+// TestTenantChangeHeartbeats: on PostgreSQL a subscriber hears heartbeats (its own
+// notifications come back through the listening connection) about every second.
+func TestTenantChangeHeartbeats(t *testing.T) {
+	s := teststores.Postgres(t)
+	beats := make(chan time.Time, 10)
+	defer s.SubscribeTenantChanges(func(ch store.TenantChange) {
+		if !ch.Through.IsZero() {
+			select {
+			case beats <- ch.Through:
+			default:
+			}
+		}
+	})()
+	for range 2 {
+		select {
+		case at := <-beats:
+			if d := time.Since(at); d < 0 || d > 2*time.Second {
+				t.Fatalf("a heartbeat sent %v ago", d)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no heartbeat within 5 s")
+		}
 	}
 }

@@ -108,7 +108,7 @@ func (s *instrumented) TouchToken(ctx context.Context, tenantID, id string, at t
 }
 
 // SubscribeTenantChanges only registers fn: nothing to time.
-func (s *instrumented) SubscribeTenantChanges(fn func(tenantID string)) func() {
+func (s *instrumented) SubscribeTenantChanges(fn func(TenantChange)) func() {
 	return s.Store.SubscribeTenantChanges(fn)
 }
 

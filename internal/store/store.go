@@ -188,12 +188,23 @@ type TokenStore interface {
 	RevokeToken(ctx context.Context, tenantID, id string, at time.Time, ev *Event) error
 	// TouchToken records that the token was used at at.
 	TouchToken(ctx context.Context, tenantID, id string, at time.Time) error
-	// SubscribeTenantChanges calls fn with a tenant's id after a transaction that revokes
-	// one of its tokens or changes its settings (UpdateTenant, SetUserTypeRules) commits:
-	// in this process at once, and on PostgreSQL in every process on the database (LISTEN/
-	// NOTIFY). fn("") means changes may have been missed (the listening connection was
-	// (re)opened): forget every tenant. fn must not block. Used by the token cache.
-	SubscribeTenantChanges(fn func(tenantID string)) (unsubscribe func())
+	// SubscribeTenantChanges calls fn after a transaction that revokes one of a tenant's
+	// tokens or changes its settings (UpdateTenant, SetUserTypeRules) commits: in this
+	// process at once, and on PostgreSQL in every process on the database (LISTEN/NOTIFY),
+	// with heartbeats. fn must not block. Used by the token cache.
+	SubscribeTenantChanges(fn func(TenantChange)) (unsubscribe func())
+}
+
+// TenantChange is one announcement of SubscribeTenantChanges.
+type TenantChange struct {
+	// TenantID is the tenant whose tokens or settings changed.
+	TenantID string
+	// Reset: changes may have been missed (the listening connection was (re)opened), so
+	// forget every tenant.
+	Reset bool
+	// Through, when set, is a heartbeat: every change committed before it has been
+	// announced (the database delivers notifications in commit order).
+	Through time.Time
 }
 
 // ResourceStore keeps Users and Groups and their memberships.

@@ -244,14 +244,15 @@ func (d *db) Close() error {
 }
 
 // Listen implements sqlstore.Listener: one connection of its own (outside the pools) runs
-// LISTEN on channel and hands each notification's payload to fn until ctx ends. When the
-// connection fails it is opened again (after a pause of a second, doubling up to 30 s), and
-// fn("") is called at every (re)connection: notifications sent while no connection listened
-// are lost, so whatever they would have invalidated must be forgotten.
-func (d *db) Listen(ctx context.Context, channel string, fn func(payload string)) {
+// LISTEN on channel and hands each notification's payload to fn until ctx ends; after every
+// quiet period of every it notifies the channel with beat() itself. When the connection
+// fails it is opened again (after a pause of a second, doubling up to 30 s), and fn("") is
+// called at every (re)connection: notifications sent while no connection listened are
+// lost, so whatever they would have invalidated must be forgotten.
+func (d *db) Listen(ctx context.Context, channel string, every time.Duration, beat func() string, fn func(payload string)) {
 	pause := time.Second
 	for ctx.Err() == nil {
-		if err := d.listenOnce(ctx, channel, fn); err == nil || ctx.Err() != nil {
+		if err := d.listenOnce(ctx, channel, every, beat, fn); err == nil || ctx.Err() != nil {
 			return
 		}
 		select {
@@ -263,7 +264,7 @@ func (d *db) Listen(ctx context.Context, channel string, fn func(payload string)
 	}
 }
 
-func (d *db) listenOnce(ctx context.Context, channel string, fn func(string)) error {
+func (d *db) listenOnce(ctx context.Context, channel string, every time.Duration, beat func() string, fn func(string)) error {
 	c, err := pgx.ConnectConfig(ctx, d.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
@@ -274,10 +275,20 @@ func (d *db) listenOnce(ctx context.Context, channel string, fn func(string)) er
 	}
 	fn("")
 	for {
-		n, err := c.WaitForNotification(ctx)
-		if err != nil {
+		wctx, cancel := context.WithTimeout(ctx, every)
+		n, err := c.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			fn(n.Payload)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err):
+			if _, err := c.Exec(ctx, "SELECT pg_notify($1, $2)", channel, beat()); err != nil {
+				return err
+			}
+		default:
 			return err
 		}
-		fn(n.Payload)
 	}
 }

@@ -224,7 +224,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t store.Tenant, ev *store.Even
 		return s.insertEvent(ctx, c, ev)
 	})
 	if err == nil {
-		s.announce(t.ID)
+		s.announceTenant(t.ID)
 	}
 	return err
 }
@@ -287,7 +287,7 @@ func (s *Store) RevokeToken(ctx context.Context, tenantID, id string, at time.Ti
 		return s.insertEvent(ctx, c, ev)
 	})
 	if err == nil {
-		s.announce(tenantID)
+		s.announceTenant(tenantID)
 	}
 	return err
 }

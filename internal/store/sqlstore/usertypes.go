@@ -268,7 +268,7 @@ func (s *Store) SetUserTypeRules(ctx context.Context, tenantID string, rules sto
 		return s.insertEvent(ctx, c, ev)
 	})
 	if err == nil {
-		s.announce(tenantID) // the tenant's user_type_source, which a cached token carries
+		s.announceTenant(tenantID) // the tenant's user_type_source, which a cached token carries
 	}
 	return err
 }

@@ -12,9 +12,9 @@ import (
 func testTenantChanges(t *testing.T, s store.Store) {
 	tn := mustTenant(t, s, "acme")
 	heard := make(chan string, 100)
-	unsubscribe := s.SubscribeTenantChanges(func(id string) {
+	unsubscribe := s.SubscribeTenantChanges(func(ch store.TenantChange) {
 		select {
-		case heard <- id:
+		case heard <- ch.TenantID:
 		default:
 		}
 	})
