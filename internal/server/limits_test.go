@@ -109,10 +109,13 @@ func (c countingTakes) TakeTokens(ctx context.Context, tenantID string, rate, bu
 func TestRateLimitTakesInBatches(t *testing.T) {
 	var takes atomic.Int64
 	e := newEnvConfig(t, countingTakes{teststores.SQLite(t), &takes}, func(c *server.Config) { c.RateLimit, c.RateBurst = 1000, 1000 })
+	start := time.Now()
 	for range 50 {
 		e.want(e.do("GET", "/scim/v2/Users?count=1", nil), http.StatusOK, "")
 	}
-	if n := takes.Load(); n != 1 {
-		t.Fatalf("50 requests took from the shared bucket %d times, want once (a batch of 100)", n)
+	// A batch is spent within a second (leaseTTL): on a slow machine 50 requests may take
+	// several, each a new batch; never one take per request.
+	if n, most := takes.Load(), int64(time.Since(start)/time.Second)+1; n > most || n >= 50 {
+		t.Fatalf("50 requests in %v took from the shared bucket %d times, want at most %d (a batch of 100 a second)", time.Since(start), n, most)
 	}
 }
