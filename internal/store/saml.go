@@ -36,7 +36,7 @@ type SAMLConfig struct {
 	// RequireEncryptedAssertions refuses responses that carry a plain (unencrypted) assertion.
 	RequireEncryptedAssertions bool
 	CreatedAt                  time.Time
-	UpdatedAt time.Time
+	UpdatedAt                  time.Time
 }
 
 // SAMLRequest is an AuthnRequest this service provider sent, bound to the browser that
