@@ -242,7 +242,7 @@ func (s *Service) provider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Service
 // one is rebuilt even when two updates (a certificate rotation done quickly) share an
 // UpdatedAt at the store's clock resolution: a removed IdP certificate must stop counting.
 func providerKey(cfg store.SAMLConfig) string {
-	return strings.Join([]string{cfg.IdPEntityID, cfg.IdPSSOURL, cfg.IdPCertPEM, cfg.SPCertPEM, strconv.FormatBool(cfg.AllowIdPInitiated)}, "\x00")
+	return strings.Join([]string{cfg.IdPEntityID, cfg.IdPSSOURL, cfg.IdPCertPEM, cfg.SPCertPEM, cfg.SPNextCertPEM, strconv.FormatBool(cfg.AllowIdPInitiated)}, "\x00")
 }
 
 func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.ServiceProvider, error) {
@@ -290,7 +290,7 @@ func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Se
 			},
 		}},
 	}
-	return &csaml.ServiceProvider{
+	return withNextKey(&csaml.ServiceProvider{
 		EntityID:                         v.EntityID,
 		Key:                              signer,
 		Certificate:                      cert,
@@ -303,7 +303,7 @@ func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Se
 		AssertionConsumerServiceBindings: []string{csaml.HTTPPostBinding},
 		RejectSHA1Signatures:             true,
 		MetadataValidDuration:            7 * 24 * time.Hour,
-	}, nil
+	}, cfg)
 }
 
 func parseStoredCerts(pemText string) ([]*x509.Certificate, error) {

@@ -48,6 +48,9 @@ type Settings struct {
 	AllowIdPInitiated bool
 	// DefaultRedirect is a local path of the tenant ("/t/SLUG/…"); empty means /t/SLUG/.
 	DefaultRedirect string
+	// RequireEncryptedAssertions refuses responses whose assertion is not encrypted to the
+	// SP certificate.
+	RequireEncryptedAssertions bool
 }
 
 // SettingsError is an error of Configure about one field of Settings, so that a form can
@@ -70,4 +73,6 @@ type SPValues struct {
 	MetadataURL string
 	LoginURL    string
 	CertPEM     string // empty until the tenant is configured
+	// NextCertPEM is the SP certificate a rotation has published but not yet activated, or "".
+	NextCertPEM string
 }
