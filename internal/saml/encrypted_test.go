@@ -147,7 +147,7 @@ func TestRefusalsEncrypted(t *testing.T) {
 func forgedAssertion(e *env, nameID string) string {
 	raw, _ := base64.StdEncoding.DecodeString(e.response("acme", assertionSpec{NameID: nameID, Sign: "none"}))
 	x := string(raw)
-	return x[strings.Index(x, "<saml:Assertion"):strings.LastIndex(x, "</saml:Assertion>")+len("</saml:Assertion>")]
+	return x[strings.Index(x, "<saml:Assertion") : strings.LastIndex(x, "</saml:Assertion>")+len("</saml:Assertion>")]
 }
 
 // besideForged puts a forged plain assertion for admin@example.com after the genuine
