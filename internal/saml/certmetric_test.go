@@ -90,9 +90,16 @@ scimd_saml_idp_certificates_expiring 1
 	})
 }
 
-// gatherCertMetrics scrapes reg and returns the certificate metrics as "name{labels} value"
-// lines.
+// gatherCertMetrics scrapes reg and returns the IdP certificate metrics as
+// "name{labels} value" lines.
 func gatherCertMetrics(t *testing.T, reg *prometheus.Registry) string {
+	t.Helper()
+	return gatherMetrics(t, reg, "scimd_saml_idp_certificate")
+}
+
+// gatherMetrics scrapes reg and returns the gauges whose name starts with prefix as
+// "name{labels} value" lines.
+func gatherMetrics(t *testing.T, reg *prometheus.Registry, prefix string) string {
 	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
@@ -100,7 +107,7 @@ func gatherCertMetrics(t *testing.T, reg *prometheus.Registry) string {
 	}
 	var b strings.Builder
 	for _, f := range families {
-		if !strings.HasPrefix(f.GetName(), "scimd_saml_idp_certificate") {
+		if !strings.HasPrefix(f.GetName(), prefix) {
 			continue
 		}
 		for _, m := range f.GetMetric() {
