@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/sso"
+	"github.com/scimd/scimd/internal/store"
 )
 
 // TestSAMLRotateSPCertCLI rotates a tenant's SP certificate in two steps from the CLI, and
