@@ -31,11 +31,11 @@ import (
 // Activation is a separate step, never automatic: only the tenant's admin knows when the IdP
 // has the new certificate, and an IdP that encrypts to a retired one locks every user out.
 
-// ErrRotationPending: a next SP certificate is already published; activate it first.
-var ErrRotationPending = errors.New("a new SP certificate is already published and waits to be activated; activate it (rotate-sp-cert --activate) before making another")
-
-// ErrNoRotation: there is no published SP certificate to activate.
-var ErrNoRotation = errors.New("no new SP certificate is published; rotate first (rotate-sp-cert without --activate)")
+// ErrRotationPending and ErrNoRotation are package sso's, where the console finds them.
+var (
+	ErrRotationPending = sso.ErrRotationPending
+	ErrNoRotation      = sso.ErrNoRotation
+)
 
 // RotateSPCert generates tenant t's next SP key pair and publishes its certificate in the SP
 // metadata, beside the current one, audited as saml_sp_cert_rotate in the same transaction
