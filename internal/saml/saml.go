@@ -1,7 +1,8 @@
 // Package saml is scimd's multi-tenant SAML 2.0 service provider: per-tenant settings and
-// key pairs, SP metadata, SP- and IdP-initiated login on crewjam/saml's ServiceProvider
-// (one per tenant), strict response validation with a database-backed replay cache,
-// just-in-time users through the directory, browser sessions, and the signed-in page.
+// key pairs (rotated by publishing before use, spkeys.go), SP metadata, SP- and
+// IdP-initiated login on crewjam/saml's ServiceProvider (one per tenant), strict response
+// validation of plain and encrypted assertions (encrypted.go) with a database-backed replay
+// cache, just-in-time users through the directory, browser sessions, and the signed-in page.
 package saml
 
 import (
