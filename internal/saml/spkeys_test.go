@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,7 +16,6 @@ import (
 
 	csaml "github.com/crewjam/saml"
 	"github.com/crewjam/saml/xmlenc"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/store"
@@ -151,47 +149,4 @@ func TestSPCertRotation(t *testing.T) {
 			t.Fatalf("audit events: %v", got)
 		}
 	})
-}
-
-// TestSPCertificateExpiryMetric reports the SP certificates' expiry as the IdP ones are:
-// per tenant with the tenant label, else the minimum and the count of tenants under 30
-// days. acme's SP certificate expires in 10 days, beta's in a year.
-func TestSPCertificateExpiryMetric(t *testing.T) {
-	now := time.Now().UTC().Truncate(time.Second)
-	e := newEnv(t, cfgOpts{}) // acme and beta configured
-	expiring := map[string]string{e.acme.ID: string(certExpiring(t, "acme sp", now.Add(10*24*time.Hour))), e.beta.ID: string(certExpiring(t, "beta sp", now.AddDate(1, 0, 0)))}
-	for id, cert := range expiring {
-		cfg, err := e.store.SAMLConfig(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		from := cfg.SPCertPEM
-		cfg.SPCertPEM = cert // the key pair does not matter to the metric
-		if _, err := e.store.SwapSAMLSPKeys(ctx, cfg, from, "", nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tests := []struct {
-		name        string
-		tenantLabel bool
-		want        string
-	}{
-		{"labelled", true, `scimd_saml_sp_certificate_expiry_seconds{tenant="acme"} 864000
-scimd_saml_sp_certificate_expiry_seconds{tenant="beta"} 3.1536e+07
-`},
-		{"aggregated", false, `scimd_saml_sp_certificate_expiry_seconds 864000
-scimd_saml_sp_certificates_expiring 1
-`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			reg := prometheus.NewRegistry()
-			if _, err := New(Config{PublicURL: publicURL, Now: func() time.Time { return now }, TenantLabel: tc.tenantLabel}, e.store, e.dir, slog.New(slog.DiscardHandler), reg); err != nil {
-				t.Fatal(err)
-			}
-			if got := gatherMetrics(t, reg, "scimd_saml_sp_certificate"); got != tc.want {
-				t.Fatalf("scrape:\n%s\nwant:\n%s", got, tc.want)
-			}
-		})
-	}
 }
