@@ -51,6 +51,11 @@ func Configure(ctx context.Context, dir *directory.Directory, t store.Tenant, in
 	if err := checkSSOURL(in.SSOURL); err != nil {
 		return store.SAMLConfig{}, &SettingsError{Field: "SSOURL", Err: err}
 	}
+	if in.SLOURL = strings.TrimSpace(in.SLOURL); in.SLOURL != "" {
+		if err := checkIdPURL("the IdP single logout URL", in.SLOURL); err != nil {
+			return store.SAMLConfig{}, &SettingsError{Field: "SLOURL", Err: err}
+		}
+	}
 	in.Issuer = strings.TrimSpace(in.Issuer)
 	if in.Issuer == "" {
 		return store.SAMLConfig{}, &SettingsError{Field: "Issuer", Err: errors.New("the IdP issuer (entity id) is required")}
@@ -74,19 +79,25 @@ func Configure(ctx context.Context, dir *directory.Directory, t store.Tenant, in
 	return dir.ConfigureSAML(ctx, t, store.SAMLConfig{
 		TenantID: t.ID, IdPEntityID: in.Issuer, IdPSSOURL: strings.TrimSpace(in.SSOURL), IdPCertPEM: encodeCerts(certs),
 		JIT: in.JIT, JITTrustUserType: in.JITTrustUserType, AllowIdPInitiated: in.AllowIdPInitiated, DefaultRedirect: redirect,
-		SPKeyPEM: key, SPCertPEM: cert, CreatedAt: now, UpdatedAt: now,
+		SPKeyPEM: key, SPCertPEM: cert, CreatedAt: now, UpdatedAt: now, IdPSLOURL: in.SLOURL,
 	})
 }
 
 // checkSSOURL accepts an absolute https URL, or http for a loopback host (a local test IdP).
 func checkSSOURL(raw string) error {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
+	if strings.TrimSpace(raw) == "" {
 		return errors.New("the IdP SSO URL is required")
 	}
+	return checkIdPURL("the IdP SSO URL", raw)
+}
+
+// checkIdPURL accepts an absolute https URL, or http for a loopback host; what names the
+// URL in the error.
+func checkIdPURL(what, raw string) error {
+	raw = strings.TrimSpace(raw)
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("the IdP SSO URL %q is not an absolute URL", raw)
+		return fmt.Errorf("%s %q is not an absolute URL", what, raw)
 	}
 	switch {
 	case u.Scheme == "https":
@@ -94,9 +105,9 @@ func checkSSOURL(raw string) error {
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
-		return fmt.Errorf("the IdP SSO URL %q must use https (http is allowed only for loopback hosts)", raw)
+		return fmt.Errorf("%s %q must use https (http is allowed only for loopback hosts)", what, raw)
 	}
-	return fmt.Errorf("the IdP SSO URL %q must be an https URL", raw)
+	return fmt.Errorf("%s %q must be an https URL", what, raw)
 }
 
 func isLoopback(host string) bool {
@@ -165,6 +176,9 @@ func fromMetadata(in Settings) (Settings, error) {
 				in.SSOURL = sso.Location
 			}
 		}
+		if in.SLOURL == "" {
+			in.SLOURL = sloFromMetadata(d.SingleLogoutServices)
+		}
 		for _, kd := range d.KeyDescriptors {
 			if kd.Use != "" && kd.Use != "signing" {
 				continue
@@ -223,7 +237,7 @@ func NewKeyPair(slug string, now time.Time) (keyPEM []byte, certPEM string, err 
 // configured yet: no certificate).
 func Values(publicURL, slug string, cfg *store.SAMLConfig) SPValues {
 	base := strings.TrimRight(publicURL, "/") + "/t/" + slug + "/saml/"
-	v := SPValues{EntityID: base + "metadata", ACSURL: base + "acs", MetadataURL: base + "metadata", LoginURL: base + "login"}
+	v := SPValues{EntityID: base + "metadata", ACSURL: base + "acs", MetadataURL: base + "metadata", LoginURL: base + "login", SLOURL: base + "slo"}
 	if cfg != nil {
 		v.CertPEM = cfg.SPCertPEM
 	}

@@ -104,6 +104,7 @@ type Service struct {
 	dir     *directory.Directory
 	log     *slog.Logger
 	metrics *metrics
+	slom    *sloMetrics
 	secure  bool // cookies are Secure: the public URL is https
 	origin  string
 
@@ -157,7 +158,11 @@ func New(cfg Config, s store.Store, dir *directory.Directory, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, store: s, dir: dir, log: log, metrics: m, secure: u.Scheme == "https",
+	slom, err := newSLOMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, store: s, dir: dir, log: log, metrics: m, slom: slom, secure: u.Scheme == "https",
 		origin: u.Scheme + "://" + u.Host, providers: map[string]cachedSP{},
 		startsByAddr: newStartLimiter(cfg.LoginStartsPerAddress), startsByTenant: newStartLimiter(cfg.LoginStartsPerTenant)}, nil
 }
@@ -168,6 +173,8 @@ func (s *Service) Mount(r chi.Router) {
 	r.Get("/t/{slug}/saml/metadata", s.metadata)
 	r.Get("/t/{slug}/saml/login", s.login)
 	r.Post("/t/{slug}/saml/acs", s.acs)
+	r.Get("/t/{slug}/saml/slo", s.slo)
+	r.Post("/t/{slug}/saml/slo", s.slo)
 	// The server's CleanPath middleware routes /t/acme/ as /t/acme; home tells them apart by
 	// the request's own path.
 	r.Get("/t/{slug}", s.home)
@@ -242,7 +249,7 @@ func (s *Service) provider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Service
 // one is rebuilt even when two updates (a certificate rotation done quickly) share an
 // UpdatedAt at the store's clock resolution: a removed IdP certificate must stop counting.
 func providerKey(cfg store.SAMLConfig) string {
-	return strings.Join([]string{cfg.IdPEntityID, cfg.IdPSSOURL, cfg.IdPCertPEM, cfg.SPCertPEM, strconv.FormatBool(cfg.AllowIdPInitiated)}, "\x00")
+	return strings.Join([]string{cfg.IdPEntityID, cfg.IdPSSOURL, cfg.IdPCertPEM, cfg.SPCertPEM, strconv.FormatBool(cfg.AllowIdPInitiated), cfg.IdPSLOURL}, "\x00")
 }
 
 func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.ServiceProvider, error) {
@@ -273,6 +280,7 @@ func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Se
 	v := s.values(t.Slug)
 	acs, _ := url.Parse(v.ACSURL)
 	md, _ := url.Parse(v.MetadataURL)
+	slo, _ := url.Parse(v.SLOURL)
 	var keyDescriptors []csaml.KeyDescriptor
 	for _, c := range idpCerts {
 		keyDescriptors = append(keyDescriptors, csaml.KeyDescriptor{Use: "signing", KeyInfo: csaml.KeyInfo{
@@ -290,12 +298,20 @@ func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Se
 			},
 		}},
 	}
+	if cfg.IdPSLOURL != "" {
+		idp.IDPSSODescriptors[0].SingleLogoutServices = []csaml.Endpoint{
+			{Binding: csaml.HTTPRedirectBinding, Location: cfg.IdPSLOURL},
+			{Binding: csaml.HTTPPostBinding, Location: cfg.IdPSLOURL},
+		}
+	}
 	return &csaml.ServiceProvider{
 		EntityID:                         v.EntityID,
 		Key:                              signer,
 		Certificate:                      cert,
 		MetadataURL:                      *md,
 		AcsURL:                           *acs,
+		SloURL:                           *slo,
+		LogoutBindings:                   []string{csaml.HTTPRedirectBinding, csaml.HTTPPostBinding},
 		IDPMetadata:                      idp,
 		AuthnNameIDFormat:                csaml.EmailAddressNameIDFormat,
 		AllowIDPInitiated:                cfg.AllowIdPInitiated,
