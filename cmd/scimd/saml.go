@@ -35,14 +35,15 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		trustType := fs.Bool("jit-trust-user-type", false, "take a JIT user's userType from the assertion (an IdP attribute userType=admin makes an admin); off, JIT users get the tenant default")
 		idpInit := fs.Bool("allow-idp-initiated", false, "accept logins started at the IdP (unsolicited responses)")
 		redirect := fs.String("default-redirect", "", "local path (/t/SLUG/…) a login lands on when it names none")
+		sloURL := fs.String("slo-url", "", "the IdP's single logout URL (https; http only for loopback hosts); default: from the IdP metadata, else sign-out ends only scimd's session")
 		pos, err := parseArgs(fs, args[1:])
 		if err != nil {
 			return err
 		}
 		if *tenant == "" || len(pos) > 0 {
-			return usageErr("usage: scimd saml configure --tenant SLUG (--sso-url URL --issuer ENTITY_ID --cert FILE.pem [--cert FILE.pem …] | --idp-metadata FILE) [--jit [--jit-trust-user-type]] [--allow-idp-initiated] [--default-redirect PATH]")
+			return usageErr("usage: scimd saml configure --tenant SLUG (--sso-url URL --issuer ENTITY_ID --cert FILE.pem [--cert FILE.pem …] | --idp-metadata FILE) [--jit [--jit-trust-user-type]] [--allow-idp-initiated] [--default-redirect PATH] [--slo-url URL]")
 		}
-		in := saml.Settings{SSOURL: *ssoURL, Issuer: *issuer, JIT: *jit, JITTrustUserType: *trustType, AllowIdPInitiated: *idpInit, DefaultRedirect: *redirect}
+		in := saml.Settings{SSOURL: *ssoURL, Issuer: *issuer, JIT: *jit, JITTrustUserType: *trustType, AllowIdPInitiated: *idpInit, DefaultRedirect: *redirect, SLOURL: *sloURL}
 		if *metadataFile != "" {
 			if in.IdPMetadata, err = os.ReadFile(*metadataFile); err != nil {
 				return fmt.Errorf("cannot read the IdP metadata: %w", err)
@@ -69,6 +70,9 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			fmt.Fprintf(stdout, "configured SAML for tenant %s: IdP %s, JIT %s, IdP-initiated %s\n", t.Slug, cfg.IdPEntityID,
 				onOff(cfg.JIT), onOff(cfg.AllowIdPInitiated))
+			if cfg.IdPSLOURL != "" {
+				fmt.Fprintf(stdout, "single logout through %s\n", cfg.IdPSLOURL)
+			}
 			printIdPCerts(stdout, cfg.IdPCertPEM, time.Now())
 			printSPValues(stdout, saml.Values(*publicURL, t.Slug, &cfg))
 			return nil
@@ -101,6 +105,9 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if cfg.DefaultRedirect != "" {
 				fmt.Fprintf(stdout, "Default redirect:      %s\n", cfg.DefaultRedirect)
 			}
+			if cfg.IdPSLOURL != "" {
+				fmt.Fprintf(stdout, "IdP single logout URL: %s\n", cfg.IdPSLOURL)
+			}
 			printIdPCerts(stdout, cfg.IdPCertPEM, time.Now())
 			return nil
 		})
@@ -130,8 +137,8 @@ func printIdPCerts(w io.Writer, pemText string, now time.Time) {
 
 // printSPValues prints what the IdP admin enters on the IdP's side.
 func printSPValues(w io.Writer, v saml.SPValues) {
-	fmt.Fprintf(w, "SP entity ID (Audience): %s\nACS URL:                 %s\nMetadata URL:            %s\nLogin URL:               %s\n",
-		v.EntityID, v.ACSURL, v.MetadataURL, v.LoginURL)
+	fmt.Fprintf(w, "SP entity ID (Audience): %s\nACS URL:                 %s\nMetadata URL:            %s\nLogin URL:               %s\nSingle logout URL:       %s\n",
+		v.EntityID, v.ACSURL, v.MetadataURL, v.LoginURL, v.SLOURL)
 	if v.CertPEM != "" {
 		fmt.Fprintf(w, "SP certificate:\n%s", strings.TrimRight(v.CertPEM, "\n")+"\n")
 	}

@@ -163,10 +163,27 @@ func (s *Service) startSingleLogout(w http.ResponseWriter, r *http.Request, t st
 		return false
 	}
 	s.setRequestCookie(w, t.Slug, binding)
-	securityHeaders(w.Header())
-	http.Redirect(w, r, to.String(), http.StatusSeeOther)
+	// Not a 303: the sign-out is a form post, and browsers hold a redirect after a form
+	// submission to the page's CSP form-action ('self'), which the IdP is not. A page that
+	// moves on by itself (meta refresh, no script) is allowed to navigate anywhere.
+	web.WritePage(w, http.StatusOK, cspHeader, func(w io.Writer) error {
+		return leavePage.Execute(w, struct {
+			CSS    template.CSS
+			URL    string
+			Tenant string
+		}{template.CSS(pageCSS), to.String(), t.Name})
+	})
 	return true
 }
+
+// leavePage sends the browser on to the IdP with the LogoutRequest.
+var leavePage = template.Must(template.New("leave").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={{.URL}}"><title>Signing out…</title><style>{{.CSS}}</style></head>
+<body><main><h1>Signing out…</h1><p id="message">You are signed out here; signing you out at your identity provider.</p>
+<p><a class="button" id="continue" href="{{.URL}}">Continue</a></p><p class="muted">{{.Tenant}}</p></main></body>
+</html>
+`))
 
 // setRequestCookie sets the request-binding cookie. The IdP answers cross-site: over https
 // it must be SameSite=None to come along; over plain http (loopback development) browsers

@@ -224,10 +224,7 @@ func TestSPInitiatedSingleLogout(t *testing.T) {
 	index := e.signIn(b, "acme", "ann@example.com", e.idp)
 
 	rec := b.post("/t/acme/logout", nil)
-	loc := rec.Header().Get("Location")
-	if rec.Code != http.StatusSeeOther || !strings.HasPrefix(loc, idpSLO+"?SAMLRequest=") {
-		t.Fatalf("sign-out = %d %q", rec.Code, loc)
-	}
+	loc := leaveURL(t, rec)
 	var lr csaml.LogoutRequest
 	if err := xml.Unmarshal(verifyRedirect(t, loc, "SAMLRequest"), &lr); err != nil {
 		t.Fatal(err)
@@ -257,7 +254,7 @@ func TestSPInitiatedSingleLogout(t *testing.T) {
 
 	// A LogoutResponse by HTTP-Redirect, with a query-string signature, works the same.
 	index = e.signIn(b, "acme", "ann@example.com", e.idp)
-	loc = b.post("/t/acme/logout", nil).Header().Get("Location")
+	loc = leaveURL(t, b.post("/t/acme/logout", nil))
 	if err := xml.Unmarshal(verifyRedirect(t, loc, "SAMLRequest"), &lr); err != nil || lr.SessionIndex.Value != index {
 		t.Fatalf("second LogoutRequest: %+v, %v", lr, err)
 	}
@@ -267,7 +264,7 @@ func TestSPInitiatedSingleLogout(t *testing.T) {
 	}
 	// A partial logout at the IdP is reported; the session here is over anyway.
 	e.signIn(b, "acme", "ann@example.com", e.idp)
-	loc = b.post("/t/acme/logout", nil).Header().Get("Location")
+	loc = leaveURL(t, b.post("/t/acme/logout", nil))
 	xml.Unmarshal(verifyRedirect(t, loc, "SAMLRequest"), &lr)
 	rec = b.post("/t/acme/saml/slo", e.idp.postForm(t, "acme", true, logoutSpec{InResponseTo: lr.ID, Sign: true, Status: csaml.StatusResponder}))
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "could not end its own session") || b.signedIn("acme") {
@@ -352,6 +349,21 @@ func TestIdPInitiatedSingleLogout(t *testing.T) {
 	if e.sloCount(logoutByIdP, ReasonSuccess) != 2 {
 		t.Fatalf("success count = %v", e.sloCount(logoutByIdP, ReasonSuccess))
 	}
+}
+
+// leaveURL returns where the sign-out page sends the browser on (meta refresh and link),
+// which must be the IdP's SingleLogoutService with a LogoutRequest.
+func leaveURL(t *testing.T, rec *httptest.ResponseRecorder) string {
+	t.Helper()
+	m := regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]+)">[\s\S]*id="continue" href="([^"]+)"`).FindStringSubmatch(rec.Body.String())
+	if rec.Code != http.StatusOK || m == nil || html.UnescapeString(m[1]) != html.UnescapeString(m[2]) {
+		t.Fatalf("sign-out = %d:\n%s", rec.Code, rec.Body)
+	}
+	loc := html.UnescapeString(m[2])
+	if !strings.HasPrefix(loc, idpSLO+"?SAMLRequest=") {
+		t.Fatalf("sign-out leads to %q", loc)
+	}
+	return loc
 }
 
 func spCertBase64(t *testing.T) string {
