@@ -51,6 +51,7 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	ssoCfg.PublicURL = publicURL
 	ssoCfg.ClockSkew = c.SAMLClockSkew
 	ssoCfg.TenantLabel = c.MetricsTenantLabel
+	ssoCfg.Metadata = c.SAMLMetadata
 	sso, err := saml.New(ssoCfg, st, dir, log, reg)
 	if err != nil {
 		return nil, err
@@ -88,6 +89,7 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 		r.Method(http.MethodGet, "/metrics", metrics)
 	}
 	go sso.PruneEvery(ctx, 10*time.Minute)
+	go sso.RefreshMetadataEvery(ctx, time.Minute)
 	go apps.PruneEvery(ctx, 10*time.Minute)
 	return &app{dir: dir, router: r, metrics: metrics, drain: scim.Drain}, nil
 }

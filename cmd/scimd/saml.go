@@ -31,6 +31,9 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		var certFiles stringList
 		fs.Var(&certFiles, "cert", "file with the IdP's signing certificate(s), PEM X.509; repeat it to accept several at once (rotation: add the new one, then drop the old one)")
 		metadataFile := fs.String("idp-metadata", "", "file with the IdP's metadata XML, instead of --sso-url, --issuer and --cert")
+		metadataURL := fs.String("idp-metadata-url", "", "URL of the IdP's metadata (https; http only for loopback hosts), fetched now and refreshed by serve in the background, instead of --sso-url, --issuer and --cert")
+		var fetch saml.MetadataConfig
+		metadataFetchFlags(fs, &fetch)
 		jit := fs.Bool("jit", false, "create unknown users at their first login (just-in-time provisioning)")
 		trustType := fs.Bool("jit-trust-user-type", false, "take a JIT user's userType from the assertion (an IdP attribute userType=admin makes an admin); off, JIT users get the tenant default")
 		idpInit := fs.Bool("allow-idp-initiated", false, "accept logins started at the IdP (unsolicited responses)")
@@ -41,9 +44,9 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		if *tenant == "" || len(pos) > 0 {
-			return usageErr("usage: scimd saml configure --tenant SLUG (--sso-url URL --issuer ENTITY_ID --cert FILE.pem [--cert FILE.pem …] | --idp-metadata FILE) [--jit [--jit-trust-user-type]] [--allow-idp-initiated] [--default-redirect PATH] [--slo-url URL]")
+			return usageErr("usage: scimd saml configure --tenant SLUG (--sso-url URL --issuer ENTITY_ID --cert FILE.pem [--cert FILE.pem …] | --idp-metadata FILE | --idp-metadata-url URL) [--jit [--jit-trust-user-type]] [--allow-idp-initiated] [--default-redirect PATH] [--slo-url URL]")
 		}
-		in := saml.Settings{SSOURL: *ssoURL, Issuer: *issuer, JIT: *jit, JITTrustUserType: *trustType, AllowIdPInitiated: *idpInit, DefaultRedirect: *redirect, SLOURL: *sloURL}
+		in := saml.Settings{SSOURL: *ssoURL, Issuer: *issuer, JIT: *jit, JITTrustUserType: *trustType, AllowIdPInitiated: *idpInit, DefaultRedirect: *redirect, SLOURL: *sloURL, MetadataURL: *metadataURL}
 		if *metadataFile != "" {
 			if in.IdPMetadata, err = os.ReadFile(*metadataFile); err != nil {
 				return fmt.Errorf("cannot read the IdP metadata: %w", err)
@@ -56,17 +59,29 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			in.CertPEM = append(append(in.CertPEM, b...), '\n')
 		}
-		if len(certFiles) == 0 && *metadataFile == "" {
-			return usageErr("--cert FILE.pem (the IdP's signing certificate) is required, or give --idp-metadata FILE")
+		if len(certFiles) == 0 && *metadataFile == "" && *metadataURL == "" {
+			return usageErr("--cert FILE.pem (the IdP's signing certificate) is required, or give --idp-metadata FILE or --idp-metadata-url URL")
+		}
+		if err := checkMetadataConfig(fetch); err != nil {
+			return err
 		}
 		return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, s store.Store) error {
 			t, err := d.Tenant(ctx, *tenant)
 			if err != nil {
 				return err
 			}
-			cfg, err := saml.Configure(ctx, d, t, in, time.Now().UTC())
+			configure := func() (store.SAMLConfig, error) { return saml.Configure(ctx, d, t, in, time.Now().UTC()) }
+			if in.MetadataURL != "" {
+				configure = func() (store.SAMLConfig, error) {
+					return saml.ConfigureMetadataURL(ctx, d, s, t, in, time.Now().UTC(), fetch)
+				}
+			}
+			cfg, err := configure()
 			if err != nil {
 				return err
+			}
+			if cfg.IdPMetadataURL != "" {
+				fmt.Fprintf(stdout, "IdP metadata fetched from %s; serve refreshes it in the background\n", cfg.IdPMetadataURL)
 			}
 			fmt.Fprintf(stdout, "configured SAML for tenant %s: IdP %s, JIT %s, IdP-initiated %s\n", t.Slug, cfg.IdPEntityID,
 				onOff(cfg.JIT), onOff(cfg.AllowIdPInitiated))
@@ -107,6 +122,11 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			if cfg.IdPSLOURL != "" {
 				fmt.Fprintf(stdout, "IdP single logout URL: %s\n", cfg.IdPSLOURL)
+			}
+			if cfg.IdPMetadataURL != "" {
+				if err := printMetadataRefresh(ctx, stdout, s, t.ID, cfg.IdPMetadataURL); err != nil {
+					return err
+				}
 			}
 			printIdPCerts(stdout, cfg.IdPCertPEM, time.Now())
 			return nil

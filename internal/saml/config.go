@@ -39,6 +39,10 @@ type (
 // field); or a store error. The settings are written through dir, with their audit event
 // in the same transaction, by the actor of ctx.
 func Configure(ctx context.Context, dir *directory.Directory, t store.Tenant, in Settings, now time.Time) (store.SAMLConfig, error) {
+	if in.MetadataURL != "" && len(in.IdPMetadata) == 0 {
+		// The document comes from ConfigureMetadataURL, which fetches it.
+		return store.SAMLConfig{}, &SettingsError{Field: "MetadataURL", Err: errors.New("the IdP metadata URL was not fetched")}
+	}
 	if len(in.IdPMetadata) > 0 {
 		if in.SSOURL != "" || in.Issuer != "" || len(in.CertPEM) > 0 {
 			return store.SAMLConfig{}, &SettingsError{Field: "IdPMetadata", Err: errors.New("give either the IdP metadata or the SSO URL, issuer and certificate, not both")}
@@ -79,7 +83,7 @@ func Configure(ctx context.Context, dir *directory.Directory, t store.Tenant, in
 	return dir.ConfigureSAML(ctx, t, store.SAMLConfig{
 		TenantID: t.ID, IdPEntityID: in.Issuer, IdPSSOURL: strings.TrimSpace(in.SSOURL), IdPCertPEM: encodeCerts(certs),
 		JIT: in.JIT, JITTrustUserType: in.JITTrustUserType, AllowIdPInitiated: in.AllowIdPInitiated, DefaultRedirect: redirect,
-		SPKeyPEM: key, SPCertPEM: cert, CreatedAt: now, UpdatedAt: now, IdPSLOURL: in.SLOURL,
+		SPKeyPEM: key, SPCertPEM: cert, CreatedAt: now, UpdatedAt: now, IdPSLOURL: in.SLOURL, IdPMetadataURL: strings.TrimSpace(in.MetadataURL),
 	})
 }
 

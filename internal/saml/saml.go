@@ -95,6 +95,8 @@ type Config struct {
 	// TenantLabel gives scimd_saml_idp_certificate_expiry_seconds a tenant label (one
 	// series per tenant, --metrics-tenant-label); off, it is the minimum across tenants.
 	TenantLabel bool
+	// Metadata bounds the fetching and refreshing of IdP metadata URLs.
+	Metadata MetadataConfig
 }
 
 // Service serves every tenant's SAML endpoints and browser pages.
@@ -105,6 +107,7 @@ type Service struct {
 	log     *slog.Logger
 	metrics *metrics
 	slom    *sloMetrics
+	meta    *metadataRefresh
 	secure  bool // cookies are Secure: the public URL is https
 	origin  string
 
@@ -162,7 +165,11 @@ func New(cfg Config, s store.Store, dir *directory.Directory, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, store: s, dir: dir, log: log, metrics: m, slom: slom, secure: u.Scheme == "https",
+	meta, err := newMetadataRefresh(cfg.Metadata, reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, store: s, dir: dir, log: log, metrics: m, slom: slom, meta: meta, secure: u.Scheme == "https",
 		origin: u.Scheme + "://" + u.Host, providers: map[string]cachedSP{},
 		startsByAddr: newStartLimiter(cfg.LoginStartsPerAddress), startsByTenant: newStartLimiter(cfg.LoginStartsPerTenant)}, nil
 }
@@ -371,8 +378,12 @@ var _ sso.Provider = (*Service)(nil)
 func (s *Service) SessionCookie() string { return sessionCookie }
 
 // Configure implements sso.Provider: the package's Configure through the service's
-// directory, at the service's clock.
+// directory, at the service's clock; settings with a MetadataURL go through
+// ConfigureMetadataURL under the service's metadata bounds.
 func (s *Service) Configure(ctx context.Context, t store.Tenant, in Settings) (store.SAMLConfig, error) {
+	if in.MetadataURL != "" {
+		return ConfigureMetadataURL(ctx, s.dir, s.store, t, in, s.now(), s.meta.cfg)
+	}
 	return Configure(ctx, s.dir, t, in, s.now())
 }
 
