@@ -56,7 +56,7 @@ type metadataRefresh struct {
 	total  *prometheus.CounterVec
 }
 
-func newMetadataRefresh(c MetadataConfig, reg prometheus.Registerer) (*metadataRefresh, error) {
+func newMetadataRefresh(c MetadataConfig, reg prometheus.Registerer, st store.Store, tenantLabel bool) (*metadataRefresh, error) {
 	c = c.withDefaults()
 	m := &metadataRefresh{cfg: c, client: metadataClient(c), total: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "scimd_saml_metadata_refresh_total",
@@ -68,7 +68,74 @@ func newMetadataRefresh(c MetadataConfig, reg prometheus.Registerer) (*metadataR
 	for _, o := range metadataOutcomes {
 		m.total.WithLabelValues(o)
 	}
+	if st != nil {
+		if err := reg.Register(newFailingCollector(st, tenantLabel)); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+// failingCollector reports the tenants whose last metadata refresh failed (they run on the
+// settings of an older document). Like the certificate collector it reads the store at
+// scrape time, one tenant-scoped query per tenant with a metadata URL, so every replica
+// reports the same and a recovery shows at the next scrape.
+type failingCollector struct {
+	st          store.Store
+	tenantLabel bool
+	desc        *prometheus.Desc
+}
+
+func newFailingCollector(st store.Store, tenantLabel bool) *failingCollector {
+	c := &failingCollector{st: st, tenantLabel: tenantLabel}
+	if tenantLabel {
+		c.desc = prometheus.NewDesc("scimd_saml_metadata_refresh_failing",
+			"1 when the tenant's last IdP metadata refresh failed (its settings are those of the last good document), else 0.", []string{"tenant"}, nil)
+	} else {
+		c.desc = prometheus.NewDesc("scimd_saml_metadata_refresh_failing",
+			"Tenants whose last IdP metadata refresh failed (their settings are those of the last good document).", nil, nil)
+	}
+	return c
+}
+
+// Describe implements prometheus.Collector.
+func (c *failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector; a store error leaves the series out.
+func (c *failingCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tenants, err := c.st.Tenants(ctx)
+	if err != nil {
+		return
+	}
+	failing := 0
+	for _, t := range tenants {
+		cfg, err := c.st.SAMLConfig(ctx, t.ID)
+		if errors.Is(err, store.ErrNotFound) || err == nil && cfg.IdPMetadataURL == "" {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		st, err := c.st.SAMLMetadataRefresh(ctx, t.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		v := 0.0
+		if st.LastError != "" {
+			v, failing = 1, failing+1
+		}
+		if c.tenantLabel {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, t.Slug)
+		}
+	}
+	if !c.tenantLabel {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(failing))
+	}
 }
 
 // next is when a document fetched at now, valid until validUntil (zero: no limit) and

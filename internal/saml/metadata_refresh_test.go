@@ -244,6 +244,13 @@ func TestMetadataRefresh(t *testing.T) {
 			if !strings.Contains(after.LastError, tc.errorHas) || (tc.errorHas == "") != (after.LastError == "") {
 				t.Fatalf("last error = %q, want one with %q", after.LastError, tc.errorHas)
 			}
+			wantFailing := 0.0
+			if tc.errorHas != "" {
+				wantFailing = 1
+			}
+			if got := gaugeValue(t, newFailingCollector(e.store, false)); got != wantFailing {
+				t.Fatalf("scimd_saml_metadata_refresh_failing = %v, want %v", got, wantFailing)
+			}
 			wantDue := clk.Now().Add(12 * time.Hour)
 			if tc.errorHas != "" {
 				wantDue = clk.Now().Add(time.Minute << (after.Failures - 1))
@@ -383,4 +390,16 @@ func TestMetadataRefreshOneReplica(t *testing.T) {
 			t.Fatalf("refreshed again before due: %d", n)
 		}
 	}
+}
+
+// gaugeValue gathers a collector of one unlabelled gauge.
+func gaugeValue(t *testing.T, c prometheus.Collector) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != 1 {
+		t.Fatalf("gather = %v, %v", mfs, err)
+	}
+	return mfs[0].GetMetric()[0].GetGauge().GetValue()
 }

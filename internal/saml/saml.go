@@ -165,7 +165,7 @@ func New(cfg Config, s store.Store, dir *directory.Directory, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	meta, err := newMetadataRefresh(cfg.Metadata, reg)
+	meta, err := newMetadataRefresh(cfg.Metadata, reg, s, cfg.TenantLabel)
 	if err != nil {
 		return nil, err
 	}

@@ -138,7 +138,8 @@ func TestDeployAlerts(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"ScimdHigh5xxRatio", "ScimdHighLatencyP99", "ScimdTokenFailuresSpike", "ScimdSAMLFailuresSpike", "ScimdDatabaseNotReady",
-		"ScimdOIDCServerErrors", "ScimdOIDCTokenReplay", "ScimdEventsLagging", "ScimdEventsParked", "ScimdSAMLIdPCertificateExpiring"} {
+		"ScimdOIDCServerErrors", "ScimdOIDCTokenReplay", "ScimdEventsLagging", "ScimdEventsParked", "ScimdSAMLIdPCertificateExpiring",
+		"ScimdSAMLMetadataRefreshFailing", "ScimdSAMLLogoutRefusals"} {
 		if !alerts[name] {
 			t.Errorf("alerts.yml has no alert %s", name)
 		}
@@ -171,6 +172,33 @@ func TestDeployAlerts(t *testing.T) {
 			t.Errorf("ScimdSAMLIdPCertificateExpiring, %s: %d alerts (%v), want %d", tc.name, len(got), got, tc.firing)
 		} else if tc.firing == 1 && got[0].labels["tenant"] != tc.samples[0].labels["tenant"] {
 			t.Errorf("ScimdSAMLIdPCertificateExpiring, %s: alert labels %v", tc.name, got[0].labels)
+		}
+	}
+	// The metadata alert fires for a tenant whose last refresh failed, per tenant or counted.
+	expr = exprs["ScimdSAMLMetadataRefreshFailing"]
+	metaTests := []struct {
+		name    string
+		samples []sample
+		firing  int
+	}{
+		{"one tenant failing, tenant label", []sample{{map[string]string{"job": "scimd", "tenant": "acme"}, 1}, {map[string]string{"job": "scimd", "tenant": "beta"}, 0}}, 1},
+		{"two tenants failing, counted", []sample{{map[string]string{"job": "scimd"}, 2}}, 1},
+		{"none failing", []sample{{map[string]string{"job": "scimd"}, 0}}, 0},
+		{"no metadata URL", nil, 0},
+	}
+	for _, tc := range metaTests {
+		named := make([]sample, len(tc.samples))
+		for i, s := range tc.samples {
+			labels := map[string]string{"__name__": "scimd_saml_metadata_refresh_failing"}
+			for k, v := range s.labels {
+				labels[k] = v
+			}
+			named[i] = sample{labels, s.value}
+		}
+		if got := evalInstant(t, expr, named); len(got) != tc.firing {
+			t.Errorf("ScimdSAMLMetadataRefreshFailing, %s: %d alerts (%v), want %d", tc.name, len(got), got, tc.firing)
+		} else if tc.firing == 1 && got[0].labels["tenant"] != tc.samples[0].labels["tenant"] {
+			t.Errorf("ScimdSAMLMetadataRefreshFailing, %s: alert labels %v", tc.name, got[0].labels)
 		}
 	}
 }
