@@ -1,7 +1,9 @@
 // Package saml is scimd's multi-tenant SAML 2.0 service provider: per-tenant settings and
 // key pairs, SP metadata, SP- and IdP-initiated login on crewjam/saml's ServiceProvider
 // (one per tenant), strict response validation with a database-backed replay cache,
-// just-in-time users through the directory, browser sessions, and the signed-in page.
+// just-in-time users through the directory, browser sessions, and the signed-in page;
+// single logout in both directions (slo.go) and IdP metadata URLs refreshed in the
+// background (metadata_fetch.go, metadata_refresh.go).
 package saml
 
 import (
