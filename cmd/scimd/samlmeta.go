@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/scimd/scimd/internal/saml"
@@ -14,24 +13,24 @@ import (
 )
 
 // metadataFetchFlags adds the bounds of IdP metadata URL fetches to fs: serve (the
-// background refresh) and saml configure (the fetch at configure time) read the same
-// flags and environment, so both refuse and allow the same targets.
+// background refresh) and saml configure (the fetch at configure time) take the same flags,
+// and both read them from the environment, so both refuse and allow the same targets.
 func metadataFetchFlags(fs *flag.FlagSet, c *saml.MetadataConfig) {
-	allow, _ := strconv.ParseBool(envOr("SCIMD_SAML_METADATA_ALLOW_PRIVATE", "false"))
-	fs.BoolVar(&c.AllowPrivate, "saml-metadata-allow-private", allow,
-		"let IdP metadata URLs reach loopback, private and link-local addresses (an IdP inside your network); off, they are refused at connect time (env SCIMD_SAML_METADATA_ALLOW_PRIVATE)")
-	fs.Int64Var(&c.MaxBytes, "saml-metadata-max-bytes", envInt("SCIMD_SAML_METADATA_MAX_BYTES", saml.DefaultMetadataMaxBytes),
-		"largest IdP metadata document fetched from a metadata URL (env SCIMD_SAML_METADATA_MAX_BYTES)")
-	fs.DurationVar(&c.Timeout, "saml-metadata-timeout", envDuration("SCIMD_SAML_METADATA_TIMEOUT", saml.DefaultMetadataTimeout),
-		"longest one fetch of an IdP metadata URL may take (env SCIMD_SAML_METADATA_TIMEOUT)")
+	fs.BoolVar(&c.AllowPrivate, "saml-metadata-allow-private", false,
+		"let IdP metadata URLs reach loopback, private and link-local addresses (an IdP inside your network); off, they are refused at connect time")
+	fs.Int64Var(&c.MaxBytes, "saml-metadata-max-bytes", saml.DefaultMetadataMaxBytes,
+		"largest IdP metadata document fetched from a metadata URL")
+	fs.DurationVar(&c.Timeout, "saml-metadata-timeout", saml.DefaultMetadataTimeout,
+		"longest one fetch of an IdP metadata URL may take")
+	fromEnv(fs, "saml-metadata-allow-private", "saml-metadata-max-bytes", "saml-metadata-timeout")
 }
 
 // samlMetadataFlags adds serve's IdP metadata flags: the fetch bounds and the refresh
 // interval.
 func samlMetadataFlags(fs *flag.FlagSet, c *saml.MetadataConfig) {
 	metadataFetchFlags(fs, c)
-	fs.DurationVar(&c.Interval, "saml-metadata-refresh", envDuration("SCIMD_SAML_METADATA_REFRESH", saml.DefaultMetadataInterval),
-		"longest time between two refreshes of a tenant's IdP metadata URL; a shorter cacheDuration or closer validUntil in the metadata wins, never under 5m (env SCIMD_SAML_METADATA_REFRESH)")
+	fs.DurationVar(&c.Interval, "saml-metadata-refresh", saml.DefaultMetadataInterval,
+		"longest time between two refreshes of a tenant's IdP metadata URL; a shorter cacheDuration or closer validUntil in the metadata wins, never under 5m")
 }
 
 // checkMetadataConfig refuses bounds that make no sense.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/scimd/scimd/internal/defaults"
 )
 
 // Fetching an IdP's metadata from its URL, for Configure and the background refresh.
@@ -50,18 +52,10 @@ type MetadataConfig struct {
 }
 
 func (c MetadataConfig) withDefaults() MetadataConfig {
-	if c.MaxBytes <= 0 {
-		c.MaxBytes = DefaultMetadataMaxBytes
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = DefaultMetadataTimeout
-	}
-	if c.Interval <= 0 {
-		c.Interval = DefaultMetadataInterval
-	}
-	if c.Floor <= 0 {
-		c.Floor = DefaultMetadataFloor
-	}
+	defaults.Positive(&c.MaxBytes, DefaultMetadataMaxBytes)
+	defaults.Positive(&c.Timeout, DefaultMetadataTimeout)
+	defaults.Positive(&c.Interval, DefaultMetadataInterval)
+	defaults.Positive(&c.Floor, DefaultMetadataFloor)
 	if c.Floor > c.Interval {
 		c.Floor = c.Interval
 	}

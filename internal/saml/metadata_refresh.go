@@ -237,41 +237,25 @@ func ConfigureMetadataURL(ctx context.Context, dir *directory.Directory, st stor
 	return cfg, st.ScheduleSAMLMetadataRefresh(ctx, t.ID, now, mc.next(now, validUntil, cache))
 }
 
-// RefreshMetadataEvery refreshes the due IdP metadata URLs every interval until ctx ends.
-// Every replica may run it: each tenant is claimed in the database first.
-func (s *Service) RefreshMetadataEvery(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			s.RefreshMetadata(ctx)
-		}
-	}
-}
-
 // metadataClaimBatch bounds the tenants one replica refreshes per tick.
 const metadataClaimBatch = 10
 
-// RefreshMetadata claims the tenants whose metadata refresh is due (at most 10 per call)
-// and refreshes each, one at a time; it returns how many it claimed. A claim leases the
-// tenant for twice the fetch timeout and a minute, so no other replica fetches it
-// meanwhile.
-func (s *Service) RefreshMetadata(ctx context.Context) int {
+// RefreshMetadata is one pass of the background refresh, run by serve every minute on
+// every replica: it claims the tenants whose metadata refresh is due (at most 10 per pass)
+// and refreshes each, one at a time. A claim leases the tenant for twice the fetch timeout
+// and a minute, so no other replica fetches it meanwhile. It returns how many it claimed;
+// the error is the claim's (a refresh's failure is recorded, logged and counted, not
+// returned).
+func (s *Service) RefreshMetadata(ctx context.Context) (int64, error) {
 	m := s.meta
 	claims, err := s.store.ClaimSAMLMetadataRefreshes(ctx, s.now(), 2*m.cfg.Timeout+time.Minute, metadataClaimBatch)
 	if err != nil {
-		if ctx.Err() == nil {
-			s.log.WarnContext(ctx, "saml: claiming metadata refreshes failed", "err", err)
-		}
-		return 0
+		return 0, err
 	}
 	for _, c := range claims {
 		s.refreshMetadataOf(ctx, c)
 	}
-	return len(claims)
+	return int64(len(claims)), nil
 }
 
 // refreshMetadataOf refreshes one claimed tenant and records the outcome under the claim.

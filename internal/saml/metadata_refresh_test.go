@@ -222,12 +222,12 @@ func TestMetadataRefresh(t *testing.T) {
 			}
 			// Not due yet: nothing is claimed.
 			clk.set(st.DueAt.Add(-time.Second))
-			if n := e.svc.RefreshMetadata(ctx); n != 0 {
+			if n, _ := e.svc.RefreshMetadata(ctx); n != 0 {
 				t.Fatalf("refreshed %d before due", n)
 			}
 			clk.set(st.DueAt)
 			before := e.metaCount(tc.outcome)
-			if n := e.svc.RefreshMetadata(ctx); n != 1 {
+			if n, err := e.svc.RefreshMetadata(ctx); n != 1 || err != nil {
 				t.Fatalf("refreshed %d when due, want 1", n)
 			}
 			if got := e.metaCount(tc.outcome); got != before+1 {
@@ -302,7 +302,7 @@ func TestMetadataPrivateTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.set(clk.Now().Add(13 * time.Hour))
-	if n := strict.RefreshMetadata(ctx); n != 1 || counterValue(strict.meta.total.WithLabelValues(MetadataPrivate)) != 1 {
+	if n, _ := strict.RefreshMetadata(ctx); n != 1 || counterValue(strict.meta.total.WithLabelValues(MetadataPrivate)) != 1 {
 		t.Fatalf("refreshed %d, private_refused %v", n, counterValue(strict.meta.total.WithLabelValues(MetadataPrivate)))
 	}
 	if cfg, _ := e.store.SAMLConfig(ctx, e.acme.ID); cfg.IdPCertPEM != string(e.idp.certPEM) {
@@ -372,13 +372,15 @@ func TestMetadataRefreshOneReplica(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			claimed.Add(int64(r.RefreshMetadata(ctx)))
+			n, _ := r.RefreshMetadata(ctx)
+			claimed.Add(n)
 		}()
 	}
 	time.Sleep(200 * time.Millisecond)
 	// Within the lease, while the fetch is in flight: nobody else claims it.
 	for _, r := range replicas {
-		claimed.Add(int64(r.RefreshMetadata(ctx)))
+		n, _ := r.RefreshMetadata(ctx)
+		claimed.Add(n)
 	}
 	close(slow)
 	wg.Wait()
@@ -386,7 +388,7 @@ func TestMetadataRefreshOneReplica(t *testing.T) {
 		t.Fatalf("%d claims and %d fetches of one due tenant by %d replicas; want 1 and 1", claimed.Load(), srv.fetches.Load(), len(replicas))
 	}
 	for _, r := range replicas {
-		if n := r.RefreshMetadata(ctx); n != 0 {
+		if n, _ := r.RefreshMetadata(ctx); n != 0 {
 			t.Fatalf("refreshed again before due: %d", n)
 		}
 	}
