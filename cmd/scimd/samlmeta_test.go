@@ -34,12 +34,7 @@ func TestSAMLMetadataURLCLI(t *testing.T) {
 		fmt.Fprint(w, doc)
 	}))
 	defer srv.Close()
-	runCLI := func(args ...string) (int, string, string) {
-		t.Helper()
-		var out, errb bytes.Buffer
-		code := run(context.Background(), append(args, "--database", dsn), &out, &errb)
-		return code, out.String(), errb.String()
-	}
+	runCLI := cliOn(t, dsn)
 	if code, _, errs := runCLI("tenant", "create", "acme"); code != 0 {
 		t.Fatal(errs)
 	}
@@ -71,5 +66,15 @@ func TestSAMLMetadataURLCLI(t *testing.T) {
 		if !strings.Contains(out, s) {
 			t.Errorf("show lacks %q:\n%s", s, out)
 		}
+	}
+}
+
+// cliOn returns a runner of scimd commands on the database dsn: exit code, stdout, stderr.
+func cliOn(t *testing.T, dsn string) func(args ...string) (int, string, string) {
+	return func(args ...string) (int, string, string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append(args, "--database", dsn), &out, &errb)
+		return code, out.String(), errb.String()
 	}
 }

@@ -3,9 +3,7 @@ package saml_test
 import (
 	"bytes"
 	"compress/flate"
-	"context"
 	"encoding/base64"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,12 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/saml"
-	"github.com/scimd/scimd/internal/store/teststores"
 )
 
 // FuzzSLO sends arbitrary logout messages to a configured tenant's SingleLogoutService by
@@ -26,28 +19,7 @@ import (
 // panics, never answers 5xx, never shows database error text, and never accepts an unsigned
 // message (nothing here is signed by the tenant's IdP, so nothing may succeed).
 func FuzzSLO(f *testing.F) {
-	ctx := context.Background()
-	s := teststores.SQLite(f)
-	log := slog.New(slog.DiscardHandler)
-	d := directory.New(s, log, nil)
-	svc, err := saml.New(saml.Config{PublicURL: "https://sp.example.com"}, s, d, log, prometheus.NewRegistry())
-	if err != nil {
-		f.Fatal(err)
-	}
-	r := chi.NewRouter()
-	svc.Mount(r)
-	tn, err := d.CreateTenant(ctx, "acme", "Acme")
-	if err != nil {
-		f.Fatal(err)
-	}
-	_, idpCert, err := saml.NewKeyPair("idp", time.Now())
-	if err != nil {
-		f.Fatal(err)
-	}
-	if _, err := saml.Configure(ctx, d, tn, saml.Settings{SSOURL: "https://idp.example.com/sso", Issuer: "https://idp.example.com/metadata",
-		CertPEM: []byte(idpCert), SLOURL: "https://idp.example.com/slo"}, time.Now()); err != nil {
-		f.Fatal(err)
-	}
+	r := fuzzTenant(f, saml.Settings{SLOURL: "https://idp.example.com/slo"})
 	now := time.Now().UTC().Format(time.RFC3339)
 	request := `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_l1" Version="2.0" IssueInstant="` + now +
 		`" Destination="https://sp.example.com/t/acme/saml/slo"><saml:Issuer>https://idp.example.com/metadata</saml:Issuer><saml:NameID>ann@example.com</saml:NameID><samlp:SessionIndex>s1</samlp:SessionIndex></samlp:LogoutRequest>`

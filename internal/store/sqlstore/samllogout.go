@@ -58,14 +58,5 @@ func (s *Store) DeleteSAMLSessions(ctx context.Context, tenantID, nameID string,
 
 // RevokeOIDCUserTokens implements store.SAMLLogoutStore on the (tenant_id, user_id) index.
 func (s *Store) RevokeOIDCUserTokens(ctx context.Context, tenantID, userID string, at time.Time) (int64, error) {
-	var n int64
-	err := s.db.Tx(ctx, func(c Conn) error {
-		if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM oidc_tokens WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL`,
-			tenantID, userID).Scan(&n); err != nil {
-			return err
-		}
-		return c.Exec(ctx, `UPDATE oidc_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL`,
-			tenantID, userID, s.timeArg(at))
-	})
-	return n, err
+	return s.revokeOIDCTokens(ctx, "user_id", tenantID, userID, at)
 }
