@@ -19,7 +19,7 @@ import (
 // panics, never answers 5xx, never shows database error text, and never accepts an unsigned
 // message (nothing here is signed by the tenant's IdP, so nothing may succeed).
 func FuzzSLO(f *testing.F) {
-	r := fuzzTenant(f, saml.Settings{SLOURL: "https://idp.example.com/slo"})
+	r, _ := fuzzTenant(f, saml.Settings{SLOURL: "https://idp.example.com/slo"})
 	now := time.Now().UTC().Format(time.RFC3339)
 	request := `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_l1" Version="2.0" IssueInstant="` + now +
 		`" Destination="https://sp.example.com/t/acme/saml/slo"><saml:Issuer>https://idp.example.com/metadata</saml:Issuer><saml:NameID>ann@example.com</saml:NameID><samlp:SessionIndex>s1</samlp:SessionIndex></samlp:LogoutRequest>`

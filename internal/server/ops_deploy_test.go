@@ -144,16 +144,26 @@ func TestDeployAlerts(t *testing.T) {
 			t.Errorf("alerts.yml has no alert %s", name)
 		}
 	}
-	// The certificate alert fires for a certificate 10 days from expiry, per tenant with
+	// The certificate alerts fire for a certificate 10 days from expiry, per tenant with
 	// --metrics-tenant-label and for the minimum without, and not for one 40 days out.
 	const day = 86400
-	checkAlert(t, "ScimdSAMLIdPCertificateExpiring", exprs["ScimdSAMLIdPCertificateExpiring"], "scimd_saml_idp_certificate_expiry_seconds", []alertCase{
+	certCases := []alertCase{
 		{"10 days, tenant label", []sample{{map[string]string{"job": "scimd", "tenant": "acme"}, 10 * day}, {map[string]string{"job": "scimd", "tenant": "beta"}, 400 * day}}, 1},
 		{"10 days, minimum", []sample{{map[string]string{"job": "scimd"}, 10 * day}}, 1},
 		{"expired", []sample{{map[string]string{"job": "scimd"}, -day}}, 1},
 		{"40 days", []sample{{map[string]string{"job": "scimd"}, 40 * day}}, 0},
 		{"no SAML tenant", nil, 0},
-	})
+	}
+	for alert, metric := range map[string]string{
+		"ScimdSAMLIdPCertificateExpiring": "scimd_saml_idp_certificate_expiry_seconds",
+		"ScimdSAMLSPCertificateExpiring":  "scimd_saml_sp_certificate_expiry_seconds",
+	} {
+		if exprs[alert] == "" {
+			t.Errorf("alerts.yml has no alert %s", alert)
+			continue
+		}
+		checkAlert(t, alert, exprs[alert], metric, certCases)
+	}
 	// The metadata alert fires for a tenant whose last refresh failed, per tenant or counted.
 	checkAlert(t, "ScimdSAMLMetadataRefreshFailing", exprs["ScimdSAMLMetadataRefreshFailing"], "scimd_saml_metadata_refresh_failing", []alertCase{
 		{"one tenant failing, tenant label", []sample{{map[string]string{"job": "scimd", "tenant": "acme"}, 1}, {map[string]string{"job": "scimd", "tenant": "beta"}, 0}}, 1},
