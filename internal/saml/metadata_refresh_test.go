@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/saml/samltest"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
 )
@@ -25,10 +26,10 @@ import (
 // metadataDoc is an IdP's metadata with idp's certificate; extra attributes go on the
 // EntityDescriptor (validUntil, cacheDuration).
 func metadataDoc(idp *testIdP, extra string) string {
-	return `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="` + idp.entityID + `"` + extra + `>` +
+	return `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="` + idp.EntityID + `"` + extra + `>` +
 		`<IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
 		`<KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>` +
-		base64.StdEncoding.EncodeToString(idp.cert.Raw) + `</X509Certificate></X509Data></KeyInfo></KeyDescriptor>` +
+		base64.StdEncoding.EncodeToString(idp.Cert.Raw) + `</X509Certificate></X509Data></KeyInfo></KeyDescriptor>` +
 		`<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.com/slo"/>` +
 		`<SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.com/sso"/>` +
 		`</IDPSSODescriptor></EntityDescriptor>`
@@ -138,8 +139,8 @@ func TestMetadataURLConfigure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.IdPMetadataURL != srv.URL+"/md" || cfg.IdPEntityID != e.idp.entityID || cfg.IdPSSOURL != "https://idp.example.com/sso" ||
-		cfg.IdPSLOURL != "https://idp.example.com/slo" || cfg.IdPCertPEM != string(e.idp.certPEM) {
+	if cfg.IdPMetadataURL != srv.URL+"/md" || cfg.IdPEntityID != e.idp.EntityID || cfg.IdPSSOURL != "https://idp.example.com/sso" ||
+		cfg.IdPSLOURL != "https://idp.example.com/slo" || cfg.IdPCertPEM != string(e.idp.CertPEM) {
 		t.Fatalf("configured %+v", cfg)
 	}
 	st, err := e.store.SAMLMetadataRefresh(ctx, e.acme.ID)
@@ -158,7 +159,7 @@ func TestMetadataURLConfigure(t *testing.T) {
 func TestMetadataRefresh(t *testing.T) {
 	e, clk := metaEnv(t, teststores.SQLite(t), testMetaConfig)
 	idpA := e.idp
-	idpB := newTestIdP(t, idpA.entityID, 1)
+	idpB := samltest.NewIdP(t, idpA.EntityID, 1)
 	srv := newMetadataServer(t, metadataDoc(idpA, ""))
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, metadataDoc(idpB, "")) }))
 	defer other.Close()
@@ -168,7 +169,7 @@ func TestMetadataRefresh(t *testing.T) {
 	login := func(idp *testIdP) int {
 		b := e.browser()
 		id := b.startLogin("acme", "")
-		return b.postResponse("acme", idp.response(t, acsURL("acme"), entityID("acme"), assertionSpec{InResponseTo: id, NameID: "ann@example.com"}), "").Code
+		return b.postResponse("acme", idp.Response(t, acsURL("acme"), entityID("acme"), assertionSpec{InResponseTo: id, NameID: "ann@example.com"}), "").Code
 	}
 	// The other server is reached as localhost: another host than 127.0.0.1.
 	otherHost := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
@@ -234,7 +235,7 @@ func TestMetadataRefresh(t *testing.T) {
 				t.Fatalf("%s count = %v, want %v", tc.outcome, got, before+1)
 			}
 			cfg, _ := e.store.SAMLConfig(ctx, e.acme.ID)
-			if cfg.IdPCertPEM != string(tc.certIs.certPEM) {
+			if cfg.IdPCertPEM != string(tc.certIs.CertPEM) {
 				t.Fatal("the configured certificate is not the expected one")
 			}
 			if code := login(tc.certIs); code != http.StatusSeeOther {
@@ -305,7 +306,7 @@ func TestMetadataPrivateTargets(t *testing.T) {
 	if n, _ := strict.RefreshMetadata(ctx); n != 1 || counterValue(strict.meta.total.WithLabelValues(MetadataPrivate)) != 1 {
 		t.Fatalf("refreshed %d, private_refused %v", n, counterValue(strict.meta.total.WithLabelValues(MetadataPrivate)))
 	}
-	if cfg, _ := e.store.SAMLConfig(ctx, e.acme.ID); cfg.IdPCertPEM != string(e.idp.certPEM) {
+	if cfg, _ := e.store.SAMLConfig(ctx, e.acme.ID); cfg.IdPCertPEM != string(e.idp.CertPEM) {
 		t.Fatal("the settings changed")
 	}
 }

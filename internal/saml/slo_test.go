@@ -21,11 +21,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/beevik/etree"
 	csaml "github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/saml/samltest"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -36,7 +36,7 @@ func sloURL(slug string) string { return publicURL + "/t/" + slug + "/saml/slo" 
 // withSLO reconfigures tenant tn with the IdP's SingleLogoutService, and idp as its IdP.
 func (e *env) withSLO(tn store.Tenant, idp *testIdP) {
 	e.t.Helper()
-	in := Settings{SSOURL: "https://idp.example.com/sso", Issuer: idp.entityID, CertPEM: idp.certPEM, JIT: true, SLOURL: idpSLO}
+	in := Settings{SSOURL: "https://idp.example.com/sso", Issuer: idp.EntityID, CertPEM: idp.CertPEM, JIT: true, SLOURL: idpSLO}
 	fixed := directory.New(fixedKeyStore{e.store}, slog.New(slog.DiscardHandler), nil)
 	if _, err := Configure(ctx, fixed, tn, in, time.Now()); err != nil {
 		e.t.Fatal(err)
@@ -47,7 +47,7 @@ func (e *env) withSLO(tn store.Tenant, idp *testIdP) {
 func (e *env) signIn(b *browser, slug, nameID string, idp *testIdP) string {
 	e.t.Helper()
 	id := b.startLogin(slug, "")
-	rec := b.postResponse(slug, idp.response(e.t, acsURL(slug), entityID(slug), assertionSpec{InResponseTo: id, NameID: nameID}), "")
+	rec := b.postResponse(slug, idp.Response(e.t, acsURL(slug), entityID(slug), assertionSpec{InResponseTo: id, NameID: nameID}), "")
 	if rec.Code != http.StatusSeeOther {
 		e.t.Fatalf("login = %d: %s", rec.Code, rec.Body)
 	}
@@ -73,113 +73,26 @@ func (e *env) sloCount(initiator, reason string) float64 {
 }
 
 // logoutSpec describes an IdP's logout message; zero values get defaults.
-type logoutSpec struct {
-	ID, Issuer, Destination, NameID, InResponseTo, Status string
-	SessionIndexes                                        []string
-	IssueInstant                                          time.Time
-	Sign                                                  bool
-	SignWith                                              *testIdP
-	Tamper                                                func(string) string
-}
+type logoutSpec = samltest.LogoutSpec
 
-func (idp *testIdP) logoutElement(slug string, response bool, spec logoutSpec) *etree.Element {
-	if spec.ID == "" {
-		spec.ID = randomID()
-	}
-	if spec.Issuer == "" {
-		spec.Issuer = idp.entityID
-	}
+// postForm returns the HTTP-POST form of idp's logout message to tenant slug's SLO endpoint
+// (the default Destination).
+func postForm(t *testing.T, idp *testIdP, slug string, response bool, spec logoutSpec) url.Values {
+	t.Helper()
 	if spec.Destination == "" {
 		spec.Destination = sloURL(slug)
 	}
-	if spec.IssueInstant.IsZero() {
-		spec.IssueInstant = time.Now().UTC()
-	}
-	issuer := &csaml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: spec.Issuer}
-	if response {
-		if spec.Status == "" {
-			spec.Status = csaml.StatusSuccess
-		}
-		return (&csaml.LogoutResponse{ID: spec.ID, InResponseTo: spec.InResponseTo, Version: "2.0", IssueInstant: spec.IssueInstant,
-			Destination: spec.Destination, Issuer: issuer, Status: csaml.Status{StatusCode: csaml.StatusCode{Value: spec.Status}}}).Element()
-	}
-	lr := &csaml.LogoutRequest{ID: spec.ID, Version: "2.0", IssueInstant: spec.IssueInstant, Destination: spec.Destination, Issuer: issuer,
-		NameID: &csaml.NameID{Format: string(csaml.EmailAddressNameIDFormat), Value: spec.NameID}}
-	for i, si := range spec.SessionIndexes {
-		if i == 0 {
-			lr.SessionIndex = &csaml.SessionIndex{Value: si}
-		} else {
-			lr.AdditionalSessionIndexes = append(lr.AdditionalSessionIndexes, csaml.SessionIndex{Value: si})
-		}
-	}
-	return lr.Element()
+	return idp.LogoutForm(t, response, spec)
 }
 
-// postForm returns the HTTP-POST form of a logout message (enveloped signature when Sign).
-func (idp *testIdP) postForm(t *testing.T, slug string, response bool, spec logoutSpec) url.Values {
+// redirectQuery returns the HTTP-Redirect query of idp's logout message to tenant slug's SLO
+// endpoint (the default Destination).
+func redirectQuery(t *testing.T, idp *testIdP, slug string, response bool, spec logoutSpec) string {
 	t.Helper()
-	el := idp.logoutElement(slug, response, spec)
-	if spec.Sign {
-		signer := idp
-		if spec.SignWith != nil {
-			signer = spec.SignWith
-		}
-		sig := signer.signature(t, el, false)
-		// The Signature goes after the Issuer (saml-core's schema order).
-		el.InsertChildAt(1, sig)
+	if spec.Destination == "" {
+		spec.Destination = sloURL(slug)
 	}
-	doc := etree.NewDocument()
-	doc.SetRoot(el)
-	out, err := doc.WriteToString()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if spec.Tamper != nil {
-		out = spec.Tamper(out)
-	}
-	param := "SAMLRequest"
-	if response {
-		param = "SAMLResponse"
-	}
-	return url.Values{param: {base64.StdEncoding.EncodeToString([]byte(out))}, "RelayState": {"rs-1"}}
-}
-
-// redirectQuery returns the HTTP-Redirect query of a logout message (a query-string
-// signature when Sign).
-func (idp *testIdP) redirectQuery(t *testing.T, slug string, response bool, spec logoutSpec) string {
-	t.Helper()
-	doc := etree.NewDocument()
-	doc.SetRoot(idp.logoutElement(slug, response, spec))
-	out, err := doc.WriteToString()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if spec.Tamper != nil {
-		out = spec.Tamper(out)
-	}
-	var buf bytes.Buffer
-	fw, _ := flate.NewWriter(&buf, 9)
-	fw.Write([]byte(out))
-	fw.Close()
-	param := "SAMLRequest"
-	if response {
-		param = "SAMLResponse"
-	}
-	q := param + "=" + url.QueryEscape(base64.StdEncoding.EncodeToString(buf.Bytes())) + "&RelayState=rs-1"
-	if !spec.Sign {
-		return q
-	}
-	q += "&SigAlg=" + url.QueryEscape(dsig.RSASHA256SignatureMethod)
-	signer := idp
-	if spec.SignWith != nil {
-		signer = spec.SignWith
-	}
-	sum := sha256.Sum256([]byte(q))
-	sig, err := rsa.SignPKCS1v15(nil, signer.key, crypto.SHA256, sum[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q + "&Signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig))
+	return idp.LogoutQuery(t, response, spec)
 }
 
 // verifyRedirect checks the SP's query-string signature of a redirect URL and returns the
@@ -237,7 +150,7 @@ func TestSPInitiatedSingleLogout(t *testing.T) {
 		t.Fatal("the session outlived the sign-out")
 	}
 	// Another browser cannot answer it: the pending request is bound to this one.
-	form := e.idp.postForm(t, "acme", true, logoutSpec{InResponseTo: lr.ID, Sign: true})
+	form := postForm(t, e.idp, "acme", true, logoutSpec{InResponseTo: lr.ID, Sign: true})
 	if rec := e.browser().post("/t/acme/saml/slo", form); rec.Code != http.StatusForbidden {
 		t.Fatalf("the response in another browser = %d, want 403", rec.Code)
 	}
@@ -258,7 +171,7 @@ func TestSPInitiatedSingleLogout(t *testing.T) {
 	if err := xml.Unmarshal(verifyRedirect(t, loc, "SAMLRequest"), &lr); err != nil || lr.SessionIndex.Value != index {
 		t.Fatalf("second LogoutRequest: %+v, %v", lr, err)
 	}
-	rec = b.get("/t/acme/saml/slo?" + e.idp.redirectQuery(t, "acme", true, logoutSpec{InResponseTo: lr.ID, Sign: true}))
+	rec = b.get("/t/acme/saml/slo?" + redirectQuery(t, e.idp, "acme", true, logoutSpec{InResponseTo: lr.ID, Sign: true}))
 	if rec.Code != http.StatusSeeOther {
 		t.Fatalf("redirect LogoutResponse = %d: %s", rec.Code, rec.Body)
 	}
@@ -266,7 +179,7 @@ func TestSPInitiatedSingleLogout(t *testing.T) {
 	e.signIn(b, "acme", "ann@example.com", e.idp)
 	loc = leaveURL(t, b.post("/t/acme/logout", nil))
 	xml.Unmarshal(verifyRedirect(t, loc, "SAMLRequest"), &lr)
-	rec = b.post("/t/acme/saml/slo", e.idp.postForm(t, "acme", true, logoutSpec{InResponseTo: lr.ID, Sign: true, Status: csaml.StatusResponder}))
+	rec = b.post("/t/acme/saml/slo", postForm(t, e.idp, "acme", true, logoutSpec{InResponseTo: lr.ID, Sign: true, Status: csaml.StatusResponder}))
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "could not end its own session") || b.signedIn("acme") {
 		t.Fatalf("partial logout = %d: %s", rec.Code, rec.Body)
 	}
@@ -301,8 +214,8 @@ func TestIdPInitiatedSingleLogout(t *testing.T) {
 	}
 
 	// HTTP-POST, naming the first browser's session: answered by an auto-posted form.
-	id := randomID()
-	rec := e.browser().post("/t/acme/saml/slo", e.idp.postForm(t, "acme", false, logoutSpec{ID: id, NameID: "ann@example.com",
+	id := samltest.RandomID()
+	rec := e.browser().post("/t/acme/saml/slo", postForm(t, e.idp, "acme", false, logoutSpec{ID: id, NameID: "ann@example.com",
 		SessionIndexes: []string{index1}, Sign: true}))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("IdP LogoutRequest (POST) = %d: %s", rec.Code, rec.Body)
@@ -336,7 +249,7 @@ func TestIdPInitiatedSingleLogout(t *testing.T) {
 	}
 
 	// HTTP-Redirect without SessionIndex: every session of the NameID; answered by redirect.
-	rec = e.browser().get("/t/acme/saml/slo?" + e.idp.redirectQuery(t, "acme", false, logoutSpec{NameID: "ann@example.com", Sign: true}))
+	rec = e.browser().get("/t/acme/saml/slo?" + redirectQuery(t, e.idp, "acme", false, logoutSpec{NameID: "ann@example.com", Sign: true}))
 	if rec.Code != http.StatusSeeOther || !strings.HasPrefix(rec.Header().Get("Location"), idpSLO+"?SAMLResponse=") {
 		t.Fatalf("IdP LogoutRequest (redirect) = %d %q: %s", rec.Code, rec.Header().Get("Location"), rec.Body)
 	}
@@ -384,23 +297,23 @@ func mustURL(t *testing.T, s string) url.URL {
 func TestLogoutRefusals(t *testing.T) {
 	e := newEnv(t, cfgOpts{})
 	e.withSLO(e.acme, e.idp)
-	other := newTestIdP(t, "https://idp.beta.example.com/metadata", 1)
+	other := samltest.NewIdP(t, "https://idp.beta.example.com/metadata", 1)
 	e.withSLO(e.beta, other) // beta's IdP is another one, with its own key
 	ann := e.browser()
 	e.signIn(ann, "acme", "ann@example.com", e.idp)
-	replayed := e.idp.postForm(t, "acme", false, logoutSpec{NameID: "nobody@example.com", Sign: true})
+	replayed := postForm(t, e.idp, "acme", false, logoutSpec{NameID: "nobody@example.com", Sign: true})
 	if rec := e.browser().post("/t/acme/saml/slo", replayed); rec.Code != http.StatusOK {
 		t.Fatalf("first use of the replayed request = %d: %s", rec.Code, rec.Body)
 	}
 	now := time.Now().UTC()
 	post := func(spec logoutSpec) func() *httptest.ResponseRecorder {
 		return func() *httptest.ResponseRecorder {
-			return e.browser().post("/t/acme/saml/slo", e.idp.postForm(t, "acme", false, spec))
+			return e.browser().post("/t/acme/saml/slo", postForm(t, e.idp, "acme", false, spec))
 		}
 	}
 	redirect := func(spec logoutSpec) func() *httptest.ResponseRecorder {
 		return func() *httptest.ResponseRecorder {
-			return e.browser().get("/t/acme/saml/slo?" + e.idp.redirectQuery(t, "acme", false, spec))
+			return e.browser().get("/t/acme/saml/slo?" + redirectQuery(t, e.idp, "acme", false, spec))
 		}
 	}
 	ann1 := logoutSpec{NameID: "ann@example.com", Sign: true}
@@ -417,17 +330,17 @@ func TestLogoutRefusals(t *testing.T) {
 		{"signed by another tenant's IdP", post(with(func(s *logoutSpec) { s.SignWith = other })), logoutByIdP, ReasonBadSignature, 403},
 		{"redirect signed by another tenant's IdP", redirect(with(func(s *logoutSpec) { s.SignWith = other })), logoutByIdP, ReasonBadSignature, 403},
 		{"another tenant's request", func() *httptest.ResponseRecorder {
-			return e.browser().post("/t/acme/saml/slo", other.postForm(t, "beta", false, ann1))
+			return e.browser().post("/t/acme/saml/slo", postForm(t, other, "beta", false, ann1))
 		}, logoutByIdP, ReasonBadSignature, 403},
 		{"redirect query changed after signing", func() *httptest.ResponseRecorder {
-			q := e.idp.redirectQuery(t, "acme", false, ann1)
+			q := redirectQuery(t, e.idp, "acme", false, ann1)
 			return e.browser().get("/t/acme/saml/slo?" + strings.Replace(q, "RelayState=rs-1", "RelayState=rs-2", 1))
 		}, logoutByIdP, ReasonBadSignature, 403},
 		{"tampered after signing", post(with(func(s *logoutSpec) {
 			s.Tamper = func(x string) string { return strings.Replace(x, "ann@example.com", "bob@example.com", 1) }
 		})), logoutByIdP, ReasonBadSignature, 403},
 		{"wrong destination", post(with(func(s *logoutSpec) { s.Destination = sloURL("beta") })), logoutByIdP, ReasonDestination, 403},
-		{"wrong issuer", post(with(func(s *logoutSpec) { s.Issuer = other.entityID })), logoutByIdP, ReasonIssuer, 403},
+		{"wrong issuer", post(with(func(s *logoutSpec) { s.Issuer = other.EntityID })), logoutByIdP, ReasonIssuer, 403},
 		{"stale", post(with(func(s *logoutSpec) { s.IssueInstant = now.Add(-10 * time.Minute) })), logoutByIdP, ReasonExpired, 403},
 		{"from the future", post(with(func(s *logoutSpec) { s.IssueInstant = now.Add(10 * time.Minute) })), logoutByIdP, ReasonNotYetValid, 403},
 		{"replayed", func() *httptest.ResponseRecorder { return e.browser().post("/t/acme/saml/slo", replayed) }, logoutByIdP, ReasonReplay, 403},
@@ -436,13 +349,13 @@ func TestLogoutRefusals(t *testing.T) {
 		})), logoutByIdP, ReasonDoctype, 400},
 		{"no message", func() *httptest.ResponseRecorder { return e.browser().get("/t/acme/saml/slo") }, logoutByIdP, ReasonMalformed, 400},
 		{"unsolicited LogoutResponse", func() *httptest.ResponseRecorder {
-			return e.browser().post("/t/acme/saml/slo", e.idp.postForm(t, "acme", true, logoutSpec{InResponseTo: "id-nothing", Sign: true}))
+			return e.browser().post("/t/acme/saml/slo", postForm(t, e.idp, "acme", true, logoutSpec{InResponseTo: "id-nothing", Sign: true}))
 		}, logoutBySP, ReasonInResponseTo, 403},
 		{"unsigned LogoutResponse", func() *httptest.ResponseRecorder {
-			return e.browser().get("/t/acme/saml/slo?" + e.idp.redirectQuery(t, "acme", true, logoutSpec{InResponseTo: "id-nothing"}))
+			return e.browser().get("/t/acme/saml/slo?" + redirectQuery(t, e.idp, "acme", true, logoutSpec{InResponseTo: "id-nothing"}))
 		}, logoutBySP, ReasonUnsigned, 403},
 		{"LogoutResponse signed by another IdP", func() *httptest.ResponseRecorder {
-			return e.browser().post("/t/acme/saml/slo", e.idp.postForm(t, "acme", true, logoutSpec{InResponseTo: "id-nothing", Sign: true, SignWith: other}))
+			return e.browser().post("/t/acme/saml/slo", postForm(t, e.idp, "acme", true, logoutSpec{InResponseTo: "id-nothing", Sign: true, SignWith: other}))
 		}, logoutBySP, ReasonBadSignature, 403},
 	}
 	for _, tc := range tests {
@@ -484,7 +397,7 @@ func TestMetadataAdvertisesSLO(t *testing.T) {
 func TestSLOURLFromMetadata(t *testing.T) {
 	e := newEnv(t, cfgOpts{})
 	md := `<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example.com/metadata"><IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">` +
-		`<KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>` + base64.StdEncoding.EncodeToString(e.idp.cert.Raw) +
+		`<KeyDescriptor use="signing"><KeyInfo xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>` + base64.StdEncoding.EncodeToString(e.idp.Cert.Raw) +
 		`</X509Certificate></X509Data></KeyInfo></KeyDescriptor>` +
 		`<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://idp.example.com/slo/post"/>` +
 		`<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.com/slo/redirect"/>` +
@@ -494,7 +407,7 @@ func TestSLOURLFromMetadata(t *testing.T) {
 	if err != nil || cfg.IdPSLOURL != "https://idp.example.com/slo/redirect" {
 		t.Fatalf("Configure from metadata: SLO %q, %v", cfg.IdPSLOURL, err)
 	}
-	_, err = Configure(ctx, fixed, e.acme, Settings{SSOURL: "https://idp.example.com/sso", Issuer: "x", CertPEM: e.idp.certPEM, SLOURL: "http://idp.example.com/slo"}, time.Now())
+	_, err = Configure(ctx, fixed, e.acme, Settings{SSOURL: "https://idp.example.com/sso", Issuer: "x", CertPEM: e.idp.CertPEM, SLOURL: "http://idp.example.com/slo"}, time.Now())
 	if se, ok := err.(*SettingsError); !ok || se.Field != "SLOURL" {
 		t.Fatalf("an http SLO URL: %v", err)
 	}
