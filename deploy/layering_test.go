@@ -54,3 +54,13 @@ func TestLayering(t *testing.T) {
 		}
 	}
 }
+
+// TestTestSupportLeaves: the test-support packages that services' own package-internal
+// tests import depend on no scimd package, or those tests would make an import cycle.
+func TestTestSupportLeaves(t *testing.T) {
+	for _, pkg := range []string{"internal/saml/samltest", "internal/testlog"} {
+		for dep := range deps(t, pkg) {
+			t.Errorf("%s imports %s", pkg, dep)
+		}
+	}
+}

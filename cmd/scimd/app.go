@@ -51,6 +51,7 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	ssoCfg.PublicURL = publicURL
 	ssoCfg.ClockSkew = c.SAMLClockSkew
 	ssoCfg.TenantLabel = c.MetricsTenantLabel
+	ssoCfg.Metadata = c.SAMLMetadata
 	sso, err := saml.New(ssoCfg, st, dir, log, reg)
 	if err != nil {
 		return nil, err
@@ -89,5 +90,6 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	}
 	go chore{name: "expired SAML requests, assertion ids and sessions", every: 10 * time.Minute, run: sso.Prune}.loop(ctx, log)
 	go chore{name: "expired OIDC requests and tokens, retired signing keys", every: 10 * time.Minute, run: apps.Prune}.loop(ctx, log)
+	go chore{name: "IdP metadata URLs due for a refresh", every: time.Minute, run: sso.RefreshMetadata, verb: "refreshed"}.loop(ctx, log)
 	return &app{dir: dir, router: r, metrics: metrics, drain: scim.Drain}, nil
 }

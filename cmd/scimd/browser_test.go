@@ -104,7 +104,7 @@ func startIdP(t *testing.T, node, base, slug, keyFile, certFile, issuer string) 
 	}
 	cmd := exec.Command(node, filepath.Join(abs, "node_modules", "saml-idp", "bin", "run.js"),
 		"--host", "127.0.0.1", "--port", fmt.Sprint(port), "--issuer", issuer,
-		"--acsUrl", base+"/t/"+slug+"/saml/acs", "--audience", base+"/t/"+slug+"/saml/metadata",
+		"--acsUrl", base+"/t/"+slug+"/saml/acs", "--audience", base+"/t/"+slug+"/saml/metadata", "--sloUrl", base+"/t/"+slug+"/saml/slo",
 		"--cert", certFile, "--key", keyFile, "--configFile", filepath.Join(abs, "config.js"))
 	cmd.Dir = abs
 	out := &testlog.Buffer{}

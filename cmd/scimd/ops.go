@@ -85,12 +85,15 @@ func pruneEvents(s store.Store, keep time.Duration, now func() time.Time) chore 
 }
 
 // chore is one housekeeping job of serve: the pruning of audit events, of expired SAML
-// requests and sessions, of expired OIDC requests, tokens and retired keys. Every replica
-// runs them; deleting what another replica already deleted is harmless.
+// requests and sessions, of expired OIDC requests, tokens and retired keys; the refresh of
+// IdP metadata URLs. Every replica runs them; deleting what another replica already deleted
+// is harmless, and the refresh claims each tenant in the database first.
 type chore struct {
 	name  string
 	every time.Duration
-	run   func(context.Context) (int64, error) // one pass; the rows it deleted
+	run   func(context.Context) (int64, error) // one pass; the rows it deleted (or the items it handled)
+	// verb is what a pass that handled rows did, for the log ("pruned" when empty).
+	verb string
 }
 
 // loop runs the chore at once and then every c.every until ctx is done, logging what it
@@ -100,11 +103,15 @@ func (c chore) loop(ctx context.Context, log *slog.Logger) {
 	defer tick.Stop()
 	for {
 		n, err := c.run(ctx)
+		verb := c.verb
+		if verb == "" {
+			verb = "pruned"
+		}
 		switch {
 		case err != nil && ctx.Err() == nil:
-			log.WarnContext(ctx, "pruning failed", "chore", c.name, "err", err)
+			log.WarnContext(ctx, "housekeeping failed", "chore", c.name, "err", err)
 		case n > 0:
-			log.InfoContext(ctx, "pruned", "chore", c.name, "deleted", n)
+			log.InfoContext(ctx, verb, "chore", c.name, "rows", n)
 		}
 		select {
 		case <-ctx.Done():

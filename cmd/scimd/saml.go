@@ -30,20 +30,24 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		var certFiles stringList
 		fs.Var(&certFiles, "cert", "file with the IdP's signing certificate(s), PEM X.509; repeat it to accept several at once (rotation: add the new one, then drop the old one)")
 		metadataFile := fs.String("idp-metadata", "", "file with the IdP's metadata XML, instead of --sso-url, --issuer and --cert")
+		metadataURL := fs.String("idp-metadata-url", "", "URL of the IdP's metadata (https; http only for loopback hosts), fetched now and refreshed by serve in the background, instead of --sso-url, --issuer and --cert")
+		var fetch saml.MetadataConfig
+		metadataFetchFlags(fs, &fetch)
 		jit := fs.Bool("jit", false, "create unknown users at their first login (just-in-time provisioning)")
 		trustType := fs.Bool("jit-trust-user-type", false, "take a JIT user's userType from the assertion (an IdP attribute userType=admin makes an admin); off, JIT users get the tenant default")
 		idpInit := fs.Bool("allow-idp-initiated", false, "accept logins started at the IdP (unsolicited responses)")
 		redirect := fs.String("default-redirect", "", "local path (/t/SLUG/…) a login lands on when it names none")
+		sloURL := fs.String("slo-url", "", "the IdP's single logout URL (https; http only for loopback hosts); default: from the IdP metadata, else sign-out ends only scimd's session")
 		requireEnc := fs.Bool("require-encrypted-assertions", false, "refuse responses whose assertion is not encrypted to the SP certificate")
 		pos, err := parseArgs(fs, args[1:])
 		if err != nil {
 			return err
 		}
 		if *tenant == "" || len(pos) > 0 {
-			return usageErr("usage: scimd saml configure --tenant SLUG (--sso-url URL --issuer ENTITY_ID --cert FILE.pem [--cert FILE.pem …] | --idp-metadata FILE) [--jit [--jit-trust-user-type]] [--allow-idp-initiated] [--default-redirect PATH] [--require-encrypted-assertions]")
+			return usageErr("usage: scimd saml configure --tenant SLUG (--sso-url URL --issuer ENTITY_ID --cert FILE.pem [--cert FILE.pem …] | --idp-metadata FILE | --idp-metadata-url URL) [--jit [--jit-trust-user-type]] [--allow-idp-initiated] [--default-redirect PATH] [--require-encrypted-assertions] [--slo-url URL]")
 		}
 		in := saml.Settings{SSOURL: *ssoURL, Issuer: *issuer, JIT: *jit, JITTrustUserType: *trustType, AllowIdPInitiated: *idpInit, DefaultRedirect: *redirect,
-			RequireEncryptedAssertions: *requireEnc}
+			RequireEncryptedAssertions: *requireEnc, SLOURL: *sloURL, MetadataURL: *metadataURL}
 		if *metadataFile != "" {
 			if in.IdPMetadata, err = os.ReadFile(*metadataFile); err != nil {
 				return fmt.Errorf("cannot read the IdP metadata: %w", err)
@@ -56,20 +60,35 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			in.CertPEM = append(append(in.CertPEM, b...), '\n')
 		}
-		if len(certFiles) == 0 && *metadataFile == "" {
-			return usageErr("--cert FILE.pem (the IdP's signing certificate) is required, or give --idp-metadata FILE")
+		if len(certFiles) == 0 && *metadataFile == "" && *metadataURL == "" {
+			return usageErr("--cert FILE.pem (the IdP's signing certificate) is required, or give --idp-metadata FILE or --idp-metadata-url URL")
+		}
+		if err := checkMetadataConfig(fetch); err != nil {
+			return err
 		}
 		return withDirectory(ctx, *dsn, func(ctx context.Context, d *directory.Directory, s store.Store) error {
 			t, err := d.Tenant(ctx, *tenant)
 			if err != nil {
 				return err
 			}
-			cfg, err := saml.Configure(ctx, d, t, in, time.Now().UTC())
+			configure := func() (store.SAMLConfig, error) { return saml.Configure(ctx, d, t, in, time.Now().UTC()) }
+			if in.MetadataURL != "" {
+				configure = func() (store.SAMLConfig, error) {
+					return saml.ConfigureMetadataURL(ctx, d, s, t, in, time.Now().UTC(), fetch)
+				}
+			}
+			cfg, err := configure()
 			if err != nil {
 				return err
 			}
+			if cfg.IdPMetadataURL != "" {
+				fmt.Fprintf(stdout, "IdP metadata fetched from %s; serve refreshes it in the background\n", cfg.IdPMetadataURL)
+			}
 			fmt.Fprintf(stdout, "configured SAML for tenant %s: IdP %s, JIT %s, IdP-initiated %s\n", t.Slug, cfg.IdPEntityID,
 				onOff(cfg.JIT), onOff(cfg.AllowIdPInitiated))
+			if cfg.IdPSLOURL != "" {
+				fmt.Fprintf(stdout, "single logout through %s\n", cfg.IdPSLOURL)
+			}
 			printIdPCerts(stdout, cfg.IdPCertPEM, time.Now())
 			printSPValues(stdout, saml.Values(*publicURL, t.Slug, &cfg))
 			return nil
@@ -103,6 +122,14 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				fmt.Fprintf(stdout, "Default redirect:      %s\n", cfg.DefaultRedirect)
 			}
 			fmt.Fprintf(stdout, "Encrypted assertions:  %s\n", map[bool]string{true: "required", false: "accepted, not required"}[cfg.RequireEncryptedAssertions])
+			if cfg.IdPSLOURL != "" {
+				fmt.Fprintf(stdout, "IdP single logout URL: %s\n", cfg.IdPSLOURL)
+			}
+			if cfg.IdPMetadataURL != "" {
+				if err := printMetadataRefresh(ctx, stdout, s, t.ID, cfg.IdPMetadataURL); err != nil {
+					return err
+				}
+			}
 			printIdPCerts(stdout, cfg.IdPCertPEM, time.Now())
 			printSPCerts(stdout, t.Slug, cfg, time.Now())
 			return nil
@@ -135,8 +162,8 @@ func printIdPCerts(w io.Writer, pemText string, now time.Time) {
 
 // printSPValues prints what the IdP admin enters on the IdP's side.
 func printSPValues(w io.Writer, v saml.SPValues) {
-	fmt.Fprintf(w, "SP entity ID (Audience): %s\nACS URL:                 %s\nMetadata URL:            %s\nLogin URL:               %s\n",
-		v.EntityID, v.ACSURL, v.MetadataURL, v.LoginURL)
+	fmt.Fprintf(w, "SP entity ID (Audience): %s\nACS URL:                 %s\nMetadata URL:            %s\nLogin URL:               %s\nSingle logout URL:       %s\n",
+		v.EntityID, v.ACSURL, v.MetadataURL, v.LoginURL, v.SLOURL)
 	if v.CertPEM != "" {
 		fmt.Fprintf(w, "SP certificate:\n%s", strings.TrimRight(v.CertPEM, "\n")+"\n")
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -57,12 +55,7 @@ func TestSAMLCLI(t *testing.T) {
   </md:IDPSSODescriptor>
 </md:EntityDescriptor>`), 0o600)
 
-	runCLI := func(args ...string) (int, string, string) {
-		t.Helper()
-		var out, errb bytes.Buffer
-		code := run(context.Background(), append(args, "--database", dsn), &out, &errb)
-		return code, out.String(), errb.String()
-	}
+	runCLI := cliOn(t, dsn)
 	if code, _, errs := runCLI("tenant", "create", "acme"); code != 0 {
 		t.Fatal(errs)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,12 +19,7 @@ func TestSAMLRotateSPCertCLI(t *testing.T) {
 	dsn := "sqlite:" + filepath.Join(dir, "saml.db")
 	now := time.Now()
 	cert, _ := writeCert(t, dir, "idp", now.Add(-time.Hour), now.AddDate(1, 0, 0))
-	runCLI := func(args ...string) (int, string, string) {
-		t.Helper()
-		var out, errb bytes.Buffer
-		code := run(context.Background(), append(args, "--database", dsn), &out, &errb)
-		return code, out.String(), errb.String()
-	}
+	runCLI := cliOn(t, dsn)
 	for _, slug := range []string{"acme", "beta"} {
 		if code, _, errs := runCLI("tenant", "create", slug); code != 0 {
 			t.Fatal(errs)

@@ -34,6 +34,7 @@ type serveConfig struct {
 	RateBurst       float64
 	AuthFailures    int
 	SAMLClockSkew   time.Duration
+	SAMLMetadata    saml.MetadataConfig
 	opsConfig
 	limitsConfig
 	eventsConfig
@@ -66,6 +67,7 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 		"on SIGTERM, answer /readyz 503 and keep serving this long before closing the listener, so that a load balancer's health checks take the replica out first")
 	fs.DurationVar(&c.SAMLClockSkew, "saml-clock-skew", saml.DefaultClockSkew,
 		"how far an IdP's clock may be ahead of or behind this server's when SAML responses are checked")
+	samlMetadataFlags(fs, &c.SAMLMetadata)
 	opsFlags(fs, &c.opsConfig)
 	limitsFlags(fs, &c.limitsConfig)
 	eventsFlags(fs, &c.eventsConfig)
@@ -116,6 +118,9 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	}
 	if c.SAMLClockSkew <= 0 || c.SAMLClockSkew > time.Hour {
 		return usageErr("--saml-clock-skew %s: use a duration above 0 and at most 1h", c.SAMLClockSkew)
+	}
+	if err := checkMetadataConfig(c.SAMLMetadata); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {

@@ -45,10 +45,18 @@ func newEnv(t *testing.T) *env {
 // newEnvOn is newEnv on a given fresh store.
 func newEnvOn(t *testing.T, s store.Store) *env {
 	t.Helper()
+	return newEnvSAML(t, s, saml.Config{})
+}
+
+// newEnvSAML is newEnvOn with the SAML service's configuration (its public URL and clock
+// are the env's).
+func newEnvSAML(t *testing.T, s store.Store, sc saml.Config) *env {
+	t.Helper()
 	e := &env{t: t, store: s, now: time.Now().UTC()}
 	clock := func() time.Time { return e.now }
+	sc.PublicURL, sc.Now = origin, clock
 	st, err := testkit.New(ctx, s, testkit.Options{Server: server.Config{PublicURL: origin},
-		SAML: &saml.Config{PublicURL: origin, Now: clock}, Console: &console.Config{PublicURL: origin, Now: clock}})
+		SAML: &sc, Console: &console.Config{PublicURL: origin, Now: clock}})
 	if err != nil {
 		t.Fatal(err)
 	}

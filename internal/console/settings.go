@@ -17,7 +17,9 @@ import (
 
 // samlForm is the SAML settings form: what was entered and the error of each field.
 type samlForm struct {
-	Source          string // "fields" or "metadata"
+	Source          string // "fields", "metadata" or "url"
+	MetadataURL     string // the IdP's metadata URL (source "url")
+	SLOURL          string // the IdP's single logout URL (optional)
 	SSOURL          string
 	Issuer          string
 	Cert            string
@@ -46,6 +48,8 @@ type samlView struct {
 	SPCerts, NextSPCerts []sso.Certificate
 	SPCertDone           string
 	SPCertError          string
+	// Refresh is the state of the metadata URL's background refresh (nil: no URL).
+	Refresh *store.SAMLMetadataRefresh
 }
 
 func (s *Service) samlView(ctx context.Context, q *request) (*samlView, error) {
@@ -64,6 +68,15 @@ func (s *Service) samlView(ctx context.Context, q *request) (*samlView, error) {
 		v.Certs = sso.Certificates(cfg.IdPCertPEM)
 		v.Form.RequireEncrypted = cfg.RequireEncryptedAssertions
 		v.SPCerts, v.NextSPCerts = sso.Certificates(cfg.SPCertPEM), sso.Certificates(cfg.SPNextCertPEM)
+		v.Form.SLOURL = cfg.IdPSLOURL
+		if cfg.IdPMetadataURL != "" {
+			v.Form.Source, v.Form.MetadataURL = "url", cfg.IdPMetadataURL
+			if st, err := s.store.SAMLMetadataRefresh(ctx, t.ID); err == nil {
+				v.Refresh = &st
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+		}
 	case errors.Is(err, store.ErrNotFound):
 		v.SP = s.sso.Values(t.Slug, nil)
 	default:
@@ -85,7 +98,7 @@ func (s *Service) samlPage(w http.ResponseWriter, r *http.Request, q *request) e
 
 // settingsFields maps the fields of sso.Settings to the form's.
 var settingsFields = map[string]string{"SSOURL": "sso_url", "Issuer": "issuer", "CertPEM": "cert",
-	"IdPMetadata": "metadata", "DefaultRedirect": "default_redirect"}
+	"IdPMetadata": "metadata", "DefaultRedirect": "default_redirect", "SLOURL": "slo_url", "MetadataURL": "metadata_url"}
 
 // samlSave validates the form with the SAML service's Configure, exactly as `scimd saml configure` does,
 // and sets the tenant's default userType. Errors are shown next to their field.
@@ -95,10 +108,16 @@ func (s *Service) samlSave(w http.ResponseWriter, r *http.Request, q *request) e
 	form := samlForm{Source: f.Get("source"), SSOURL: strings.TrimSpace(f.Get("sso_url")), Issuer: strings.TrimSpace(f.Get("issuer")),
 		Cert: f.Get("cert"), Metadata: f.Get("metadata"), JIT: f.Get("jit") == "on", TrustUserType: f.Get("jit_trust_user_type") == "on", IdPInitiated: f.Get("allow_idp_initiated") == "on",
 		DefaultRedirect: strings.TrimSpace(f.Get("default_redirect")), DefaultUserType: f.Get("default_user_type"), Errors: map[string]string{},
-		RequireEncrypted: f.Get("require_encrypted_assertions") == "on"}
+		RequireEncrypted: f.Get("require_encrypted_assertions") == "on",
+		MetadataURL:      strings.TrimSpace(f.Get("metadata_url")), SLOURL: strings.TrimSpace(f.Get("slo_url"))}
 	in := sso.Settings{JIT: form.JIT, JITTrustUserType: form.TrustUserType, AllowIdPInitiated: form.IdPInitiated, DefaultRedirect: form.DefaultRedirect,
-		RequireEncryptedAssertions: form.RequireEncrypted}
-	if form.Source == "metadata" {
+		RequireEncryptedAssertions: form.RequireEncrypted, SLOURL: form.SLOURL}
+	if form.Source == "url" {
+		in.MetadataURL = form.MetadataURL
+		if in.MetadataURL == "" {
+			form.Errors["metadata_url"] = "enter the IdP's metadata URL, or choose another way to configure"
+		}
+	} else if form.Source == "metadata" {
 		in.IdPMetadata = []byte(strings.TrimSpace(form.Metadata))
 		if len(in.IdPMetadata) == 0 {
 			form.Errors["metadata"] = "paste the IdP's metadata XML, or choose to enter the SSO URL, issuer and certificate"

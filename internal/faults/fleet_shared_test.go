@@ -4,20 +4,9 @@ package faults
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/pem"
-	"encoding/xml"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,9 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/beevik/etree"
-	csaml "github.com/crewjam/saml"
-	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/scimd/scimd/internal/saml/samltest"
 )
 
 // sharedState proves that what replicas share is shared: each check starts something on
@@ -133,10 +120,10 @@ func (f *fleet) sharedState(t *testing.T) {
 	})
 
 	t.Run("SAML login started on one replica, finished on another", func(t *testing.T) {
-		idp := newFleetIdP(t)
+		idp := samltest.NewIdP(t, "urn:fleet:idp", 0)
 		certPath := filepath.Join(f.e.dir, "idp.pem")
-		os.WriteFile(certPath, idp.certPEM, 0o644)
-		f.cli(t, "saml", "configure", "--tenant", "default", "--sso-url", "http://127.0.0.1:9/sso", "--issuer", idp.entityID,
+		os.WriteFile(certPath, idp.CertPEM, 0o644)
+		f.cli(t, "saml", "configure", "--tenant", "default", "--sso-url", "http://127.0.0.1:9/sso", "--issuer", idp.EntityID,
 			"--cert", certPath, "--jit", "--public-url", f.lb.url())
 		res := f.browser(t, "GET", base(0)+"/t/default/saml/login", nil, "")
 		binding := cookieOf(res, "scimd_saml_request")
@@ -144,9 +131,12 @@ func (f *fleet) sharedState(t *testing.T) {
 		if res.StatusCode/100 != 3 || binding == "" || !strings.HasPrefix(loc, "http://127.0.0.1:9/sso?") {
 			t.Fatalf("login on replica 1: %d, Location %q, binding cookie %q", res.StatusCode, loc, binding)
 		}
-		reqID := authnRequestID(t, loc)
+		req, _ := samltest.AuthnRequest(t, loc)
+		if req.ID == "" {
+			t.Fatalf("AuthnRequest without an ID in %q", loc)
+		}
 		acs := f.lb.url() + "/t/default/saml/acs"
-		samlResponse := idp.response(t, acs, f.lb.url()+"/t/default/saml/metadata", reqID, "fleet.saml@example.com")
+		samlResponse := idp.Response(t, acs, f.lb.url()+"/t/default/saml/metadata", samltest.Spec{InResponseTo: req.ID, NameID: "fleet.saml@example.com"})
 		form := url.Values{"SAMLResponse": {samlResponse}}
 		res = f.browser(t, "POST", base(1)+"/t/default/saml/acs", form, "scimd_saml_request="+binding)
 		session := cookieOf(res, "scimd_session")
@@ -277,91 +267,4 @@ func cookieOf(res *http.Response, name string) string {
 		}
 	}
 	return ""
-}
-
-// authnRequestID decodes the ID of the HTTP-Redirect AuthnRequest in location.
-func authnRequestID(t *testing.T, location string) string {
-	t.Helper()
-	u, _ := url.Parse(location)
-	deflated, err := base64.StdEncoding.DecodeString(u.Query().Get("SAMLRequest"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(flate.NewReader(bytes.NewReader(deflated)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var req csaml.AuthnRequest
-	if err := xml.Unmarshal(raw, &req); err != nil || req.ID == "" {
-		t.Fatalf("AuthnRequest %v: %s", err, raw)
-	}
-	return req.ID
-}
-
-// fleetIdP is an identity provider that signs assertions with its own key.
-type fleetIdP struct {
-	entityID string
-	key      *rsa.PrivateKey
-	cert     *x509.Certificate
-	certPEM  []byte
-}
-
-func newFleetIdP(t *testing.T) *fleetIdP {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fleet idp"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(0, 0, 1)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &fleetIdP{entityID: "urn:fleet:idp", key: key, cert: cert, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-func samlID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return "_" + hex.EncodeToString(b[:])
-}
-
-// response is a base64 SAMLResponse answering request id for nameID, its assertion signed.
-func (idp *fleetIdP) response(t *testing.T, acs, audience, inResponseTo, nameID string) string {
-	t.Helper()
-	now := time.Now().UTC()
-	issuer := csaml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: idp.entityID}
-	a := &csaml.Assertion{ID: samlID(), IssueInstant: now, Version: "2.0", Issuer: issuer,
-		Subject: &csaml.Subject{NameID: &csaml.NameID{Format: string(csaml.EmailAddressNameIDFormat), Value: nameID},
-			SubjectConfirmations: []csaml.SubjectConfirmation{{Method: "urn:oasis:names:tc:SAML:2.0:cm:bearer",
-				SubjectConfirmationData: &csaml.SubjectConfirmationData{InResponseTo: inResponseTo, NotOnOrAfter: now.Add(5 * time.Minute), Recipient: acs}}}},
-		Conditions: &csaml.Conditions{NotBefore: now.Add(-time.Minute), NotOnOrAfter: now.Add(5 * time.Minute),
-			AudienceRestrictions: []csaml.AudienceRestriction{{Audience: csaml.Audience{Value: audience}}}},
-		AuthnStatements: []csaml.AuthnStatement{{AuthnInstant: now, SessionIndex: samlID()}},
-	}
-	ks := dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{idp.cert.Raw}, PrivateKey: idp.key})
-	sctx := dsig.NewDefaultSigningContext(ks)
-	sctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if err := sctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
-		t.Fatal(err)
-	}
-	signed, err := sctx.SignEnveloped(a.Element())
-	if err != nil {
-		t.Fatal(err)
-	}
-	children := signed.ChildElements()
-	a.Signature = children[len(children)-1]
-	r := &csaml.Response{ID: samlID(), InResponseTo: inResponseTo, Version: "2.0", IssueInstant: now, Destination: acs,
-		Issuer: &issuer, Status: csaml.Status{StatusCode: csaml.StatusCode{Value: csaml.StatusSuccess}}}
-	el := r.Element()
-	el.AddChild(a.Element())
-	doc := etree.NewDocument()
-	doc.SetRoot(el)
-	out, err := doc.WriteToString()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return base64.StdEncoding.EncodeToString([]byte(out))
 }

@@ -48,7 +48,8 @@ func (s *Service) acs(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, slug, err)
 		return
 	}
-	user, returnTo, lerr := s.finishLogin(ctx, w, r, t, cfg)
+	var subject loginSubject
+	user, returnTo, lerr := s.finishLogin(ctx, w, r, t, cfg, &subject)
 	if lerr != nil {
 		s.metrics.login(lerr.reason)
 		s.refused(ctx, w, t, lerr)
@@ -58,7 +59,8 @@ func (s *Service) acs(w http.ResponseWriter, r *http.Request) {
 	id := randomToken()
 	now := s.now()
 	if err := s.store.CreateSession(ctx, store.Session{TenantID: t.ID, Hash: hashToken(id), Kind: store.SessionSSO, UserID: user.ID,
-		CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL)}); err != nil {
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL),
+		NameID: subject.NameID, NameIDFormat: subject.Format, SessionIndex: subject.SessionIndex}); err != nil {
 		s.metrics.login(ReasonUnavailable)
 		s.pageError(w, r, slug, err)
 		return
@@ -79,7 +81,9 @@ func loginURL(slug string, e *loginError) string {
 	return "/t/" + slug + "/saml/login"
 }
 
-func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *http.Request, t store.Tenant, cfg store.SAMLConfig) (*scim.Resource, string, *loginError) {
+// finishLogin validates the response and resolves its user; subject receives the NameID
+// and session index of a valid assertion, for single logout.
+func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *http.Request, t store.Tenant, cfg store.SAMLConfig, subject *loginSubject) (*scim.Resource, string, *loginError) {
 	if r.ContentLength > s.cfg.MaxResponseBytes {
 		return nil, "", refuse(ReasonTooLarge, http.StatusRequestEntityTooLarge, "The sign-in response is too large.", nil)
 	}
@@ -134,6 +138,7 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return nil, "", s.hintHTTP(explainEncrypted(s.explain(classify(err, inResponseTo, cfg), raw, cfg), err, form, signed, cfg), hadCookie)
 	}
+	*subject = subjectOf(assertion)
 	returnTo := s.defaultRedirect(t.Slug, cfg)
 	if answered := answeredRequest(assertion, inResponseTo, ids); answered != "" {
 		req, err := s.store.TakeSAMLRequest(ctx, t.ID, answered)

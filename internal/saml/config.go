@@ -39,6 +39,10 @@ type (
 // field); or a store error. The settings are written through dir, with their audit event
 // in the same transaction, by the actor of ctx.
 func Configure(ctx context.Context, dir *directory.Directory, t store.Tenant, in Settings, now time.Time) (store.SAMLConfig, error) {
+	if in.MetadataURL != "" && len(in.IdPMetadata) == 0 {
+		// The document comes from ConfigureMetadataURL, which fetches it.
+		return store.SAMLConfig{}, &SettingsError{Field: "MetadataURL", Err: errors.New("the IdP metadata URL was not fetched")}
+	}
 	if len(in.IdPMetadata) > 0 {
 		if in.SSOURL != "" || in.Issuer != "" || len(in.CertPEM) > 0 {
 			return store.SAMLConfig{}, &SettingsError{Field: "IdPMetadata", Err: errors.New("give either the IdP metadata or the SSO URL, issuer and certificate, not both")}
@@ -50,6 +54,11 @@ func Configure(ctx context.Context, dir *directory.Directory, t store.Tenant, in
 	}
 	if err := checkSSOURL(in.SSOURL); err != nil {
 		return store.SAMLConfig{}, &SettingsError{Field: "SSOURL", Err: err}
+	}
+	if in.SLOURL = strings.TrimSpace(in.SLOURL); in.SLOURL != "" {
+		if err := checkIdPURL("the IdP single logout URL", in.SLOURL); err != nil {
+			return store.SAMLConfig{}, &SettingsError{Field: "SLOURL", Err: err}
+		}
 	}
 	in.Issuer = strings.TrimSpace(in.Issuer)
 	if in.Issuer == "" {
@@ -75,18 +84,25 @@ func Configure(ctx context.Context, dir *directory.Directory, t store.Tenant, in
 		TenantID: t.ID, IdPEntityID: in.Issuer, IdPSSOURL: strings.TrimSpace(in.SSOURL), IdPCertPEM: encodeCerts(certs),
 		JIT: in.JIT, JITTrustUserType: in.JITTrustUserType, AllowIdPInitiated: in.AllowIdPInitiated, DefaultRedirect: redirect,
 		RequireEncryptedAssertions: in.RequireEncryptedAssertions, SPKeyPEM: key, SPCertPEM: cert, CreatedAt: now, UpdatedAt: now,
+		IdPSLOURL: in.SLOURL, IdPMetadataURL: strings.TrimSpace(in.MetadataURL),
 	})
 }
 
 // checkSSOURL accepts an absolute https URL, or http for a loopback host (a local test IdP).
 func checkSSOURL(raw string) error {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
+	if strings.TrimSpace(raw) == "" {
 		return errors.New("the IdP SSO URL is required")
 	}
+	return checkIdPURL("the IdP SSO URL", raw)
+}
+
+// checkIdPURL accepts an absolute https URL, or http for a loopback host; what names the
+// URL in the error.
+func checkIdPURL(what, raw string) error {
+	raw = strings.TrimSpace(raw)
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("the IdP SSO URL %q is not an absolute URL", raw)
+		return fmt.Errorf("%s %q is not an absolute URL", what, raw)
 	}
 	switch {
 	case u.Scheme == "https":
@@ -94,9 +110,9 @@ func checkSSOURL(raw string) error {
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
-		return fmt.Errorf("the IdP SSO URL %q must use https (http is allowed only for loopback hosts)", raw)
+		return fmt.Errorf("%s %q must use https (http is allowed only for loopback hosts)", what, raw)
 	}
-	return fmt.Errorf("the IdP SSO URL %q must be an https URL", raw)
+	return fmt.Errorf("%s %q must be an https URL", what, raw)
 }
 
 func isLoopback(host string) bool {
@@ -165,6 +181,9 @@ func fromMetadata(in Settings) (Settings, error) {
 				in.SSOURL = sso.Location
 			}
 		}
+		if in.SLOURL == "" {
+			in.SLOURL = sloFromMetadata(d.SingleLogoutServices)
+		}
 		for _, kd := range d.KeyDescriptors {
 			if kd.Use != "" && kd.Use != "signing" {
 				continue
@@ -223,7 +242,7 @@ func NewKeyPair(slug string, now time.Time) (keyPEM []byte, certPEM string, err 
 // configured yet: no certificate).
 func Values(publicURL, slug string, cfg *store.SAMLConfig) SPValues {
 	base := strings.TrimRight(publicURL, "/") + "/t/" + slug + "/saml/"
-	v := SPValues{EntityID: base + "metadata", ACSURL: base + "acs", MetadataURL: base + "metadata", LoginURL: base + "login"}
+	v := SPValues{EntityID: base + "metadata", ACSURL: base + "acs", MetadataURL: base + "metadata", LoginURL: base + "login", SLOURL: base + "slo"}
 	if cfg != nil {
 		v.CertPEM, v.NextCertPEM = cfg.SPCertPEM, cfg.SPNextCertPEM
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/crewjam/saml/xmlenc"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/saml/samltest"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -25,8 +26,9 @@ type encryption struct {
 	oaep11 bool
 }
 
-// assertion returns the EncryptedAssertion of a, first edited by tamper when not nil.
-func (enc *encryption) assertion(tb testing.TB, a *etree.Element, tamper func(string) string) *etree.Element {
+// EncryptAssertion returns the EncryptedAssertion of a, first edited by tamper when not nil
+// (samltest.Encrypter).
+func (enc *encryption) EncryptAssertion(tb testing.TB, a *etree.Element, tamper func(string) string) *etree.Element {
 	tb.Helper()
 	doc := etree.NewDocument()
 	doc.SetRoot(a.Copy())
@@ -164,7 +166,7 @@ func besideForged(e *env, valid string) string {
 // around an encrypted assertion, AES-CBC without a Response signature.
 func TestEncryptedRefusals(t *testing.T) {
 	newEnv(t, cfgOpts{}) // makes the tests' SP key pair
-	foreign := &encryption{cert: newTestIdP(t, "x", 1).cert, cipher: xmlenc.AES256GCM}
+	foreign := &encryption{cert: samltest.NewIdP(t, "x", 1).Cert, cipher: xmlenc.AES256GCM}
 	gcm, cbc := toSP(t, xmlenc.AES128GCM, false), toSP(t, xmlenc.AES256CBC, false)
 	tests := []refusalCase{
 		{name: "encrypted to a foreign key", solicit: true, spec: assertionSpec{Encrypt: foreign},
@@ -181,7 +183,7 @@ func TestEncryptedRefusals(t *testing.T) {
 			spec: assertionSpec{Encrypt: gcm, Sign: "response"}, raw: besideForged, status: 403, reason: ReasonBadSignature, sentence: "signature"},
 		{name: "AES-CBC, only the assertion signed", solicit: true, spec: assertionSpec{Encrypt: cbc},
 			status: 403, reason: ReasonCBCUnsigned, sentence: "does not sign the response"},
-		{name: "AES-CBC, response signed by another key", solicit: true, spec: assertionSpec{Encrypt: cbc, Sign: "response", SignWith: newTestIdP(t, "x", 1)},
+		{name: "AES-CBC, response signed by another key", solicit: true, spec: assertionSpec{Encrypt: cbc, Sign: "response", SignWith: samltest.NewIdP(t, "x", 1)},
 			status: 403, reason: ReasonBadSignature, sentence: "signature could not be verified"},
 	}
 	for _, tc := range tests {
@@ -193,9 +195,9 @@ func TestEncryptedRefusals(t *testing.T) {
 // and which SP certificates decrypt.
 func TestEncryptedRefusalExplained(t *testing.T) {
 	e := newEnv(t, cfgOpts{idpInitiated: true})
-	other := newTestIdP(t, "x", 1)
+	other := samltest.NewIdP(t, "x", 1)
 	rec := e.browser().postResponse("acme", e.response("acme", assertionSpec{NameID: "ann@example.com",
-		Encrypt: &encryption{cert: other.cert, cipher: xmlenc.AES256GCM}}), "")
+		Encrypt: &encryption{cert: other.Cert, cipher: xmlenc.AES256GCM}}), "")
 	if rec.Code != http.StatusForbidden {
 		t.Fatalf("ACS = %d: %s", rec.Code, rec.Body)
 	}
@@ -203,7 +205,7 @@ func TestEncryptedRefusalExplained(t *testing.T) {
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("refusal events = %v, %v", evs, err)
 	}
-	want := []string{"encrypted to certificate " + fingerprint(other.cert.Raw), "SP certificates that decrypt (SHA-256): " + fingerprint(pemCertificate(t, spCert).Raw)}
+	want := []string{"encrypted to certificate " + fingerprint(other.Cert.Raw), "SP certificates that decrypt (SHA-256): " + fingerprint(pemCertificate(t, spCert).Raw)}
 	for _, w := range want {
 		if !strings.Contains(evs[0].Detail, w) {
 			t.Errorf("audit detail %q lacks %q", evs[0].Detail, w)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/saml"
+	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
 )
 
@@ -28,29 +29,7 @@ import (
 // ACS never panics, never answers 5xx, and never shows database error text. Seeds are
 // response shapes IdPs send (unsigned here: the signature check must refuse them).
 func FuzzACS(f *testing.F) {
-	ctx := context.Background()
-	s := teststores.SQLite(f)
-	log := slog.New(slog.DiscardHandler)
-	d := directory.New(s, log, nil)
-	svc, err := saml.New(saml.Config{PublicURL: "https://sp.example.com"}, s, d, log, prometheus.NewRegistry())
-	if err != nil {
-		f.Fatal(err)
-	}
-	r := chi.NewRouter()
-	svc.Mount(r)
-	tn, err := d.CreateTenant(ctx, "acme", "Acme")
-	if err != nil {
-		f.Fatal(err)
-	}
-	_, idpCert, err := saml.NewKeyPair("idp", time.Now())
-	if err != nil {
-		f.Fatal(err)
-	}
-	cfg, err := saml.Configure(ctx, d, tn, saml.Settings{SSOURL: "https://idp.example.com/sso", Issuer: "https://idp.example.com/metadata",
-		CertPEM: []byte(idpCert), JIT: true, AllowIdPInitiated: true}, time.Now())
-	if err != nil {
-		f.Fatal(err)
-	}
+	r, cfg := fuzzTenant(f, saml.Settings{JIT: true, AllowIdPInitiated: true})
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	now := time.Now().UTC().Format(time.RFC3339)
 	response := `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="` + now +
@@ -151,4 +130,34 @@ func encryptedSeeds(f *testing.F, response, spCertPEM string) []string {
 		strings.Replace(gcm, "<saml:EncryptedAssertion>", "<saml:EncryptedAssertion><saml:Assertion/>", 1),
 		response[:start] + "<saml:EncryptedAssertion></saml:EncryptedAssertion>" + response[end:],
 	}
+}
+
+// fuzzTenant returns the router of a SAML service on a fresh SQLite store with tenant acme
+// configured with in (its SSO URL, issuer and a fresh IdP certificate filled in), and the
+// settings stored, for the fuzz tests of the endpoints that read the network.
+func fuzzTenant(f *testing.F, in saml.Settings) (http.Handler, store.SAMLConfig) {
+	ctx := context.Background()
+	s := teststores.SQLite(f)
+	log := slog.New(slog.DiscardHandler)
+	d := directory.New(s, log, nil)
+	svc, err := saml.New(saml.Config{PublicURL: "https://sp.example.com"}, s, d, log, prometheus.NewRegistry())
+	if err != nil {
+		f.Fatal(err)
+	}
+	r := chi.NewRouter()
+	svc.Mount(r)
+	tn, err := d.CreateTenant(ctx, "acme", "Acme")
+	if err != nil {
+		f.Fatal(err)
+	}
+	_, idpCert, err := saml.NewKeyPair("idp", time.Now())
+	if err != nil {
+		f.Fatal(err)
+	}
+	in.SSOURL, in.Issuer, in.CertPEM = "https://idp.example.com/sso", "https://idp.example.com/metadata", []byte(idpCert)
+	cfg, err := saml.Configure(ctx, d, tn, in, time.Now())
+	if err != nil {
+		f.Fatal(err)
+	}
+	return r, cfg
 }

@@ -108,14 +108,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, slug, err)
 		return
 	}
-	// The IdP posts back cross-site: over https the binding cookie must be SameSite=None to
-	// come along; over plain http (loopback development) browsers refuse None without Secure.
-	same := http.SameSiteLaxMode
-	if s.secure {
-		same = http.SameSiteNoneMode
-	}
-	http.SetCookie(w, &http.Cookie{Name: requestCookie, Value: binding, Path: "/t/" + slug + "/saml/",
-		MaxAge: int(s.cfg.RequestTTL.Seconds()), HttpOnly: true, Secure: s.secure, SameSite: same})
+	s.setRequestCookie(w, slug, binding)
 	securityHeaders(w.Header())
 	http.Redirect(w, r, to.String(), http.StatusFound)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/saml/samltest"
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/scim/patch"
 	"github.com/scimd/scimd/internal/store"
@@ -87,7 +88,7 @@ func TestClockSkewIsSymmetric(t *testing.T) {
 }
 
 func TestRefusalReasonLoggedAndAudited(t *testing.T) {
-	other := newTestIdP(t, "https://idp.example.com/metadata", 1)
+	other := samltest.NewIdP(t, "https://idp.example.com/metadata", 1)
 	tests := []struct {
 		name   string
 		spec   assertionSpec
@@ -100,7 +101,7 @@ func TestRefusalReasonLoggedAndAudited(t *testing.T) {
 		{"not yet valid: by how much", assertionSpec{IssueInstant: time.Now().UTC().Add(10 * time.Minute)}, ReasonNotYetValid,
 			"not valid yet", []string{"in the future", "allowed clock skew is 3m0s"}},
 		{"other certificate: which one", assertionSpec{SignWith: other}, ReasonBadSignature,
-			"signature could not be verified", []string{"signing certificate " + fingerprint(other.cert.Raw), "configured IdP certificates (SHA-256): " + fingerprint(idpCerts[0].Raw)}},
+			"signature could not be verified", []string{"signing certificate " + fingerprint(other.Cert.Raw), "configured IdP certificates (SHA-256): " + fingerprint(samltest.NewIdP(t, "", 0).Cert.Raw)}},
 		{"SHA-1: say so", assertionSpec{SHA1: true}, ReasonBadSignature,
 			"signs with SHA-1; switch it to SHA-256", []string{"the IdP signs with SHA-1", "rsa-sha1"}},
 		{"wrong audience", assertionSpec{Audience: "https://other-sp.example.com/metadata"}, ReasonAudience,
@@ -159,12 +160,12 @@ func TestHTTPPublicURLRefusalNamesCrossSiteCookie(t *testing.T) {
 	e, logs := newLoggedEnv(t, teststores.SQLite(t), cfgOpts{}, Config{PublicURL: httpURL})
 	b := e.browser()
 	rec := b.get("/t/acme/saml/login")
-	req, _ := authnRequest(t, rec.Header().Get("Location"))
+	req, _ := samltest.AuthnRequest(t, rec.Header().Get("Location"))
 	if c := b.cookies[requestCookie]; c == nil || c.Secure || c.SameSite != http.SameSiteLaxMode {
 		t.Fatalf("request cookie over http = %+v", c)
 	}
 	delete(b.cookies, requestCookie) // what the browser does on the cross-site POST
-	resp := e.idp.response(t, httpURL+"/t/acme/saml/acs", httpURL+"/t/acme/saml/metadata", assertionSpec{InResponseTo: req.ID, NameID: "ann@example.com"})
+	resp := e.idp.Response(t, httpURL+"/t/acme/saml/acs", httpURL+"/t/acme/saml/metadata", assertionSpec{InResponseTo: req.ID, NameID: "ann@example.com"})
 	rec = b.postResponse("acme", resp, "")
 	body := rec.Body.String()
 	if rec.Code != http.StatusForbidden || !strings.Contains(body, "does not answer a sign-in started in this browser") ||
@@ -309,7 +310,7 @@ func TestPersistentNameIDJITUsesEmailAndIsRemembered(t *testing.T) {
 		if err != nil || scim.String(u.Attrs, "userName") != "cid@example.com" {
 			t.Fatalf("JIT user = %v, %v; want userName cid@example.com, not the opaque id", u, err)
 		}
-		if got, err := e.store.SAMLIdentity(ctx, e.acme.ID, e.idp.entityID, "AAdzZWNyZXQx"); err != nil || got != id {
+		if got, err := e.store.SAMLIdentity(ctx, e.acme.ID, e.idp.EntityID, "AAdzZWNyZXQx"); err != nil || got != id {
 			t.Fatalf("remembered NameID = %q, %v", got, err)
 		}
 		if code, again := e.persistentLogin("AAdzZWNyZXQx", "cid.new@example.com"); code != http.StatusSeeOther || again != id {

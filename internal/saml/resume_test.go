@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/scimd/scimd/internal/saml/samltest"
 )
 
 // TestResumeSeam: a login started at LoginURL carries ForceAuthn only when asked, ends at
@@ -21,7 +23,7 @@ func TestResumeSeam(t *testing.T) {
 			if rec.Code != http.StatusFound {
 				t.Fatalf("login = %d %s", rec.Code, rec.Body)
 			}
-			req, _ := authnRequest(t, rec.Header().Get("Location"))
+			req, _ := samltest.AuthnRequest(t, rec.Header().Get("Location"))
 			if got := req.ForceAuthn != nil && *req.ForceAuthn; got != tc.force {
 				t.Fatalf("ForceAuthn = %v, want %v", got, tc.force)
 			}

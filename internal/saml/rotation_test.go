@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/saml/samltest"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
 )
@@ -20,14 +21,14 @@ func TestCertificateRotation(t *testing.T) {
 	teststores.Run(t, func(t *testing.T, s store.Store) {
 		e := newEnvOn(t, s, cfgOpts{})
 		idpA := e.idp
-		idpB := newTestIdP(t, idpA.entityID, 1)
+		idpB := samltest.NewIdP(t, idpA.EntityID, 1)
 		setCerts := func(pems ...[]byte) {
 			t.Helper()
 			var all []byte
 			for _, p := range pems {
 				all = append(all, p...)
 			}
-			in := Settings{SSOURL: "https://idp.example.com/sso", Issuer: idpA.entityID, CertPEM: all, JIT: true}
+			in := Settings{SSOURL: "https://idp.example.com/sso", Issuer: idpA.EntityID, CertPEM: all, JIT: true}
 			fixed := directory.New(fixedKeyStore{e.store}, slog.New(slog.DiscardHandler), nil)
 			cfg, err := Configure(ctx, fixed, e.acme, in, time.Now())
 			if err != nil {
@@ -41,7 +42,7 @@ func TestCertificateRotation(t *testing.T) {
 			t.Helper()
 			b := e.browser()
 			id := b.startLogin("acme", "/t/acme/x")
-			resp := idp.response(t, acsURL("acme"), entityID("acme"), assertionSpec{InResponseTo: id, NameID: "ann@example.com"})
+			resp := idp.Response(t, acsURL("acme"), entityID("acme"), assertionSpec{InResponseTo: id, NameID: "ann@example.com"})
 			rec := b.postResponse("acme", resp, "")
 			switch {
 			case wantOK && rec.Code != http.StatusSeeOther:
@@ -56,11 +57,11 @@ func TestCertificateRotation(t *testing.T) {
 		if e.count(ReasonBadSignature) != 1 {
 			t.Fatalf("bad_signature count = %v, want 1", e.count(ReasonBadSignature))
 		}
-		setCerts(idpA.certPEM, idpB.certPEM) // B added: both work
+		setCerts(idpA.CertPEM, idpB.CertPEM) // B added: both work
 		login(idpA, true)
 		login(idpB, true)
 		login(idpA, true)
-		setCerts(idpB.certPEM) // A removed: only B works
+		setCerts(idpB.CertPEM) // A removed: only B works
 		login(idpB, true)
 		login(idpA, false)
 		if e.count(ReasonBadSignature) != 2 || e.count(ReasonSuccess) != 5 {
@@ -84,7 +85,7 @@ func TestProviderRebuiltOnSameUpdatedAt(t *testing.T) {
 	if again, _ := e.svc.provider(e.acme, cfg); again != first {
 		t.Fatal("the same settings built a new ServiceProvider")
 	}
-	cfg.IdPCertPEM = string(newTestIdP(t, e.idp.entityID, 1).certPEM)
+	cfg.IdPCertPEM = string(samltest.NewIdP(t, e.idp.EntityID, 1).CertPEM)
 	rotated, err := e.svc.provider(e.acme, cfg)
 	if err != nil {
 		t.Fatal(err)

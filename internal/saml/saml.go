@@ -2,7 +2,9 @@
 // key pairs (rotated by publishing before use, spkeys.go), SP metadata, SP- and
 // IdP-initiated login on crewjam/saml's ServiceProvider (one per tenant), strict response
 // validation of plain and encrypted assertions (encrypted.go) with a database-backed replay
-// cache, just-in-time users through the directory, browser sessions, and the signed-in page.
+// cache, just-in-time users through the directory, browser sessions, and the signed-in page;
+// single logout in both directions (slo.go) and IdP metadata URLs refreshed in the
+// background (metadata_fetch.go, metadata_refresh.go).
 package saml
 
 import (
@@ -97,6 +99,8 @@ type Config struct {
 	// TenantLabel gives scimd_saml_idp_certificate_expiry_seconds a tenant label (one
 	// series per tenant, --metrics-tenant-label); off, it is the minimum across tenants.
 	TenantLabel bool
+	// Metadata bounds the fetching and refreshing of IdP metadata URLs.
+	Metadata MetadataConfig
 }
 
 // Service serves every tenant's SAML endpoints and browser pages.
@@ -106,6 +110,8 @@ type Service struct {
 	dir     *directory.Directory
 	log     *slog.Logger
 	metrics *metrics
+	slom    *sloMetrics
+	meta    *metadataRefresh
 	secure  bool // cookies are Secure: the public URL is https
 	origin  string
 
@@ -149,7 +155,15 @@ func New(cfg Config, s store.Store, dir *directory.Directory, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, store: s, dir: dir, log: log, metrics: m, secure: u.Scheme == "https",
+	slom, err := newSLOMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := newMetadataRefresh(cfg.Metadata, reg, s, cfg.TenantLabel)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, store: s, dir: dir, log: log, metrics: m, slom: slom, meta: meta, secure: u.Scheme == "https",
 		origin: u.Scheme + "://" + u.Host, providers: map[string]cachedSP{},
 		startsByAddr: newStartLimiter(cfg.LoginStartsPerAddress), startsByTenant: newStartLimiter(cfg.LoginStartsPerTenant)}, nil
 }
@@ -160,6 +174,8 @@ func (s *Service) Mount(r chi.Router) {
 	r.Get("/t/{slug}/saml/metadata", s.metadata)
 	r.Get("/t/{slug}/saml/login", s.login)
 	r.Post("/t/{slug}/saml/acs", s.acs)
+	r.Get("/t/{slug}/saml/slo", s.slo)
+	r.Post("/t/{slug}/saml/slo", s.slo)
 	// The server's CleanPath middleware routes /t/acme/ as /t/acme; home tells them apart by
 	// the request's own path.
 	r.Get("/t/{slug}", s.home)
@@ -219,7 +235,7 @@ func (s *Service) provider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Service
 // one is rebuilt even when two updates (a certificate rotation done quickly) share an
 // UpdatedAt at the store's clock resolution: a removed IdP certificate must stop counting.
 func providerKey(cfg store.SAMLConfig) string {
-	return strings.Join([]string{cfg.IdPEntityID, cfg.IdPSSOURL, cfg.IdPCertPEM, cfg.SPCertPEM, cfg.SPNextCertPEM, strconv.FormatBool(cfg.AllowIdPInitiated)}, "\x00")
+	return strings.Join([]string{cfg.IdPEntityID, cfg.IdPSSOURL, cfg.IdPCertPEM, cfg.SPCertPEM, cfg.SPNextCertPEM, strconv.FormatBool(cfg.AllowIdPInitiated), cfg.IdPSLOURL}, "\x00")
 }
 
 func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.ServiceProvider, error) {
@@ -250,6 +266,7 @@ func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Se
 	v := s.values(t.Slug)
 	acs, _ := url.Parse(v.ACSURL)
 	md, _ := url.Parse(v.MetadataURL)
+	slo, _ := url.Parse(v.SLOURL)
 	var keyDescriptors []csaml.KeyDescriptor
 	for _, c := range idpCerts {
 		keyDescriptors = append(keyDescriptors, csaml.KeyDescriptor{Use: "signing", KeyInfo: csaml.KeyInfo{
@@ -267,12 +284,20 @@ func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Se
 			},
 		}},
 	}
+	if cfg.IdPSLOURL != "" {
+		idp.IDPSSODescriptors[0].SingleLogoutServices = []csaml.Endpoint{
+			{Binding: csaml.HTTPRedirectBinding, Location: cfg.IdPSLOURL},
+			{Binding: csaml.HTTPPostBinding, Location: cfg.IdPSLOURL},
+		}
+	}
 	return withNextKey(&csaml.ServiceProvider{
 		EntityID:                         v.EntityID,
 		Key:                              signer,
 		Certificate:                      cert,
 		MetadataURL:                      *md,
 		AcsURL:                           *acs,
+		SloURL:                           *slo,
+		LogoutBindings:                   []string{csaml.HTTPRedirectBinding, csaml.HTTPPostBinding},
 		IDPMetadata:                      idp,
 		AuthnNameIDFormat:                csaml.EmailAddressNameIDFormat,
 		AllowIDPInitiated:                cfg.AllowIdPInitiated,
@@ -332,8 +357,12 @@ var _ sso.Provider = (*Service)(nil)
 func (s *Service) SessionCookie() string { return sessionCookie }
 
 // Configure implements sso.Provider: the package's Configure through the service's
-// directory, at the service's clock.
+// directory, at the service's clock; settings with a MetadataURL go through
+// ConfigureMetadataURL under the service's metadata bounds.
 func (s *Service) Configure(ctx context.Context, t store.Tenant, in Settings) (store.SAMLConfig, error) {
+	if in.MetadataURL != "" {
+		return ConfigureMetadataURL(ctx, s.dir, s.store, t, in, s.now(), s.meta.cfg)
+	}
 	return Configure(ctx, s.dir, t, in, s.now())
 }
 

@@ -18,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/saml/samltest"
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
@@ -75,7 +76,7 @@ func newEnvTuned(t *testing.T, s store.Store, o cfgOpts, cfg Config, bounds dire
 	}
 	r := chi.NewRouter()
 	svc.Mount(r)
-	e := &env{t: t, store: s, dir: d, svc: svc, handler: r, idp: newTestIdP(t, "https://idp.example.com/metadata", 0)}
+	e := &env{t: t, store: s, dir: d, svc: svc, handler: r, idp: samltest.NewIdP(t, "https://idp.example.com/metadata", 0)}
 	for _, slug := range []string{"acme", "beta"} {
 		tn, err := d.CreateTenant(ctx, slug, strings.ToUpper(slug[:1])+slug[1:]+" Inc")
 		if err != nil {
@@ -104,7 +105,7 @@ func (e *env) configure(tn store.Tenant, o cfgOpts) {
 	if !strings.HasPrefix(o.defaultRedirect, "/t/"+tn.Slug+"/") {
 		o.defaultRedirect = "" // the option is meant for the other tenant
 	}
-	in := Settings{SSOURL: "https://idp.example.com/sso", Issuer: e.idp.entityID, CertPEM: e.idp.certPEM,
+	in := Settings{SSOURL: "https://idp.example.com/sso", Issuer: e.idp.EntityID, CertPEM: e.idp.CertPEM,
 		JIT: !o.noJIT, JITTrustUserType: o.trustUserType, AllowIdPInitiated: o.idpInitiated, DefaultRedirect: o.defaultRedirect,
 		RequireEncryptedAssertions: o.requireEncrypted}
 	fixed := directory.New(fixedKeyStore{e.store}, slog.New(slog.DiscardHandler), nil)
@@ -194,7 +195,7 @@ func (b *browser) startLogin(slug, returnTo string) string {
 	if !strings.HasPrefix(loc, "https://idp.example.com/sso?") {
 		b.e.t.Fatalf("login redirects to %q", loc)
 	}
-	req, q := authnRequest(b.e.t, loc)
+	req, q := samltest.AuthnRequest(b.e.t, loc)
 	if q.Get("Signature") == "" || q.Get("SigAlg") == "" {
 		b.e.t.Errorf("the AuthnRequest is not signed: %v", q)
 	}
@@ -213,7 +214,7 @@ func (b *browser) postResponse(slug, samlResponse, relayState string) *httptest.
 }
 
 func (e *env) response(slug string, spec assertionSpec) string {
-	return e.idp.response(e.t, acsURL(slug), entityID(slug), spec)
+	return e.idp.Response(e.t, acsURL(slug), entityID(slug), spec)
 }
 
 func TestSPInitiatedLoginWithJIT(t *testing.T) {
@@ -334,7 +335,7 @@ type refusalCase struct {
 // refusalCases is the refusal catalogue: TestRefusals posts it plain, and
 // TestRefusalsEncrypted with every assertion encrypted.
 func refusalCases(t *testing.T) []refusalCase {
-	other := newTestIdP(t, "https://idp.example.com/metadata", 1)
+	other := samltest.NewIdP(t, "https://idp.example.com/metadata", 1)
 	past := time.Now().Add(-time.Hour)
 	return []refusalCase{
 		{name: "unsigned assertion", solicit: true, spec: assertionSpec{Sign: "none"},

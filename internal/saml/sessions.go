@@ -135,7 +135,8 @@ func describe(u *scim.Resource) *pageUser {
 	return p
 }
 
-// logout ends the session. The session cookie is SameSite=Lax, so a cross-site form cannot
+// logout ends the session, then starts single logout at the IdP when the tenant has it
+// (startSingleLogout). The session cookie is SameSite=Lax, so a cross-site form cannot
 // send it; a foreign Origin is refused as well.
 func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 	ctx, slug := r.Context(), chi.URLParam(r, "slug")
@@ -148,13 +149,23 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, slug, err)
 		return
 	}
+	var sess store.Session // the login's NameID and session index, for single logout
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		if len(c.Value) <= 64 {
+			if sess, err = s.store.SessionByHash(ctx, t.ID, store.SessionSSO, hashToken(c.Value), s.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+				s.pageError(w, r, slug, err)
+				return
+			}
+		}
 		if err := s.store.DeleteSession(ctx, t.ID, hashToken(c.Value)); err != nil {
 			s.pageError(w, r, slug, err)
 			return
 		}
 	}
 	s.setSession(w, slug, "", -1)
+	if s.startSingleLogout(w, r, t, sess) {
+		return
+	}
 	securityHeaders(w.Header())
 	http.Redirect(w, r, "/t/"+slug+"/", http.StatusSeeOther)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/crewjam/saml/xmlenc"
 
 	"github.com/scimd/scimd/internal/directory"
+	"github.com/scimd/scimd/internal/saml/samltest"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
 )
@@ -68,7 +69,7 @@ func TestSPCertRotation(t *testing.T) {
 			if rec.Code != http.StatusFound || !redirectSignedBy(t, rec.Header().Get("Location"), signer) {
 				t.Fatalf("login start = %d, or its AuthnRequest is not signed by %q", rec.Code, signer.Subject.CommonName)
 			}
-			req, _ := authnRequest(t, rec.Header().Get("Location"))
+			req, _ := samltest.AuthnRequest(t, rec.Header().Get("Location"))
 			resp := e.response("acme", assertionSpec{InResponseTo: req.ID, NameID: "ann@example.com",
 				Encrypt: &encryption{cert: to, cipher: xmlenc.AES256GCM}})
 			got := b.postResponse("acme", resp, "")

@@ -449,6 +449,9 @@ func TestOpenAPISAML(t *testing.T) {
 	ok("POST", "/t/acme/saml/acs", "SAMLResponse="+url.QueryEscape(base64.StdEncoding.EncodeToString([]byte("<Response/>"))), 403, form...)
 	ok("POST", "/t/acme/logout", "", 303)
 	ok("POST", "/t/acme/logout", "", 403, "Origin", "https://evil.example")
+	// Single logout: unsigned and unreadable messages are refused by either binding.
+	ok("GET", "/t/acme/saml/slo", "", 400)
+	ok("POST", "/t/acme/saml/slo", "SAMLRequest="+url.QueryEscape(base64.StdEncoding.EncodeToString([]byte("<LogoutRequest/>"))), 403, form...)
 	for path, item := range c.doc.Paths.Map() {
 		for _, op := range item.Operations() {
 			if slices.Contains(op.Tags, "SAML") && !c.seen[op.OperationID] {

@@ -138,7 +138,8 @@ func TestDeployAlerts(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"ScimdHigh5xxRatio", "ScimdHighLatencyP99", "ScimdTokenFailuresSpike", "ScimdSAMLFailuresSpike", "ScimdDatabaseNotReady",
-		"ScimdOIDCServerErrors", "ScimdOIDCTokenReplay", "ScimdEventsLagging", "ScimdEventsParked", "ScimdSAMLIdPCertificateExpiring"} {
+		"ScimdOIDCServerErrors", "ScimdOIDCTokenReplay", "ScimdEventsLagging", "ScimdEventsParked", "ScimdSAMLIdPCertificateExpiring",
+		"ScimdSAMLMetadataRefreshFailing", "ScimdSAMLLogoutRefusals"} {
 		if !alerts[name] {
 			t.Errorf("alerts.yml has no alert %s", name)
 		}
@@ -146,11 +147,7 @@ func TestDeployAlerts(t *testing.T) {
 	// The certificate alerts fire for a certificate 10 days from expiry, per tenant with
 	// --metrics-tenant-label and for the minimum without, and not for one 40 days out.
 	const day = 86400
-	certTests := []struct {
-		name    string
-		samples []sample
-		firing  int
-	}{
+	certCases := []alertCase{
 		{"10 days, tenant label", []sample{{map[string]string{"job": "scimd", "tenant": "acme"}, 10 * day}, {map[string]string{"job": "scimd", "tenant": "beta"}, 400 * day}}, 1},
 		{"10 days, minimum", []sample{{map[string]string{"job": "scimd"}, 10 * day}}, 1},
 		{"expired", []sample{{map[string]string{"job": "scimd"}, -day}}, 1},
@@ -161,25 +158,45 @@ func TestDeployAlerts(t *testing.T) {
 		"ScimdSAMLIdPCertificateExpiring": "scimd_saml_idp_certificate_expiry_seconds",
 		"ScimdSAMLSPCertificateExpiring":  "scimd_saml_sp_certificate_expiry_seconds",
 	} {
-		expr := exprs[alert]
-		if expr == "" {
+		if exprs[alert] == "" {
 			t.Errorf("alerts.yml has no alert %s", alert)
 			continue
 		}
-		for _, tc := range certTests {
-			named := make([]sample, len(tc.samples))
-			for i, s := range tc.samples {
-				labels := map[string]string{"__name__": metric}
-				for k, v := range s.labels {
-					labels[k] = v
-				}
-				named[i] = sample{labels, s.value}
+		checkAlert(t, alert, exprs[alert], metric, certCases)
+	}
+	// The metadata alert fires for a tenant whose last refresh failed, per tenant or counted.
+	checkAlert(t, "ScimdSAMLMetadataRefreshFailing", exprs["ScimdSAMLMetadataRefreshFailing"], "scimd_saml_metadata_refresh_failing", []alertCase{
+		{"one tenant failing, tenant label", []sample{{map[string]string{"job": "scimd", "tenant": "acme"}, 1}, {map[string]string{"job": "scimd", "tenant": "beta"}, 0}}, 1},
+		{"two tenants failing, counted", []sample{{map[string]string{"job": "scimd"}, 2}}, 1},
+		{"none failing", []sample{{map[string]string{"job": "scimd"}, 0}}, 0},
+		{"no metadata URL", nil, 0},
+	})
+}
+
+// alertCase is the series of one metric at an instant and how many alerts they fire.
+type alertCase struct {
+	name    string
+	samples []sample
+	firing  int
+}
+
+// checkAlert evaluates the alert's expression over each case's series of metric: it must
+// fire as often as the case says, labelled with the tenant of the case's first series.
+func checkAlert(t *testing.T, alert, expr, metric string, cases []alertCase) {
+	t.Helper()
+	for _, tc := range cases {
+		named := make([]sample, len(tc.samples))
+		for i, s := range tc.samples {
+			labels := map[string]string{"__name__": metric}
+			for k, v := range s.labels {
+				labels[k] = v
 			}
-			if got := evalInstant(t, expr, named); len(got) != tc.firing {
-				t.Errorf("%s, %s: %d alerts (%v), want %d", alert, tc.name, len(got), got, tc.firing)
-			} else if tc.firing == 1 && got[0].labels["tenant"] != tc.samples[0].labels["tenant"] {
-				t.Errorf("%s, %s: alert labels %v", alert, tc.name, got[0].labels)
-			}
+			named[i] = sample{labels, s.value}
+		}
+		if got := evalInstant(t, expr, named); len(got) != tc.firing {
+			t.Errorf("%s, %s: %d alerts (%v), want %d", alert, tc.name, len(got), got, tc.firing)
+		} else if tc.firing == 1 && got[0].labels["tenant"] != tc.samples[0].labels["tenant"] {
+			t.Errorf("%s, %s: alert labels %v", alert, tc.name, got[0].labels)
 		}
 	}
 }

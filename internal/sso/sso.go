@@ -61,6 +61,13 @@ type Settings struct {
 	AllowIdPInitiated bool
 	// DefaultRedirect is a local path of the tenant ("/t/SLUG/…"); empty means /t/SLUG/.
 	DefaultRedirect string
+	// SLOURL is the IdP's SingleLogoutService (https, or http for a loopback host); empty:
+	// taken from the metadata when it names one, else sign-out ends only scimd's session.
+	SLOURL string
+	// MetadataURL, when set, is where the IdP's metadata is fetched from now and refreshed
+	// from in the background (https; http only for a loopback host); SSOURL, Issuer,
+	// CertPEM and IdPMetadata must then be empty.
+	MetadataURL string
 	// RequireEncryptedAssertions refuses responses whose assertion is not encrypted to the
 	// SP certificate.
 	RequireEncryptedAssertions bool
@@ -68,7 +75,7 @@ type Settings struct {
 
 // SettingsError is an error of Configure about one field of Settings, so that a form can
 // show it next to that field. Field is the name of the Settings field: "SSOURL", "Issuer",
-// "CertPEM", "IdPMetadata" or "DefaultRedirect". Its message is Err's.
+// "CertPEM", "IdPMetadata", "DefaultRedirect", "SLOURL" or "MetadataURL". Its message is Err's.
 type SettingsError struct {
 	Field string
 	Err   error
@@ -85,6 +92,7 @@ type SPValues struct {
 	ACSURL      string
 	MetadataURL string
 	LoginURL    string
+	SLOURL      string // the SP's SingleLogoutService (single logout, both bindings)
 	CertPEM     string // empty until the tenant is configured
 	// NextCertPEM is the SP certificate a rotation has published but not yet activated, or "".
 	NextCertPEM string

@@ -429,6 +429,38 @@ func (s *instrumented) RevokeOIDCFamily(ctx context.Context, tenantID, family st
 	return s.Store.RevokeOIDCFamily(ctx, tenantID, family, at)
 }
 
+// ---- SAML single logout and metadata refresh ----
+
+func (s *instrumented) DeleteSAMLSessions(ctx context.Context, tenantID, nameID string, sessionIndexes []string) (out []string, err error) {
+	defer func(start time.Time) { s.done("delete_saml_sessions", start, err) }(time.Now())
+	return s.Store.DeleteSAMLSessions(ctx, tenantID, nameID, sessionIndexes)
+}
+
+func (s *instrumented) RevokeOIDCUserTokens(ctx context.Context, tenantID, userID string, at time.Time) (out int64, err error) {
+	defer func(start time.Time) { s.done("revoke_oidc_user_tokens", start, err) }(time.Now())
+	return s.Store.RevokeOIDCUserTokens(ctx, tenantID, userID, at)
+}
+
+func (s *instrumented) ScheduleSAMLMetadataRefresh(ctx context.Context, tenantID string, at, due time.Time) (err error) {
+	defer func(start time.Time) { s.done("schedule_saml_metadata_refresh", start, err) }(time.Now())
+	return s.Store.ScheduleSAMLMetadataRefresh(ctx, tenantID, at, due)
+}
+
+func (s *instrumented) SAMLMetadataRefresh(ctx context.Context, tenantID string) (out SAMLMetadataRefresh, err error) {
+	defer func(start time.Time) { s.done("saml_metadata_refresh", start, err) }(time.Now())
+	return s.Store.SAMLMetadataRefresh(ctx, tenantID)
+}
+
+func (s *instrumented) ClaimSAMLMetadataRefreshes(ctx context.Context, now time.Time, lease time.Duration, limit int) (out []SAMLMetadataRefresh, err error) {
+	defer func(start time.Time) { s.done("claim_saml_metadata_refreshes", start, err) }(time.Now())
+	return s.Store.ClaimSAMLMetadataRefreshes(ctx, now, lease, limit)
+}
+
+func (s *instrumented) FinishSAMLMetadataRefresh(ctx context.Context, tenantID, leaseToken string, at, due time.Time, errText string) (err error) {
+	defer func(start time.Time) { s.done("finish_saml_metadata_refresh", start, err) }(time.Now())
+	return s.Store.FinishSAMLMetadataRefresh(ctx, tenantID, leaseToken, at, due, errText)
+}
+
 func (s *instrumented) PruneOIDC(ctx context.Context, now time.Time) (out int64, err error) {
 	defer func(start time.Time) { s.done("prune_oidc", start, err) }(time.Now())
 	return s.Store.PruneOIDC(ctx, now)

@@ -37,6 +37,12 @@ type SAMLConfig struct {
 	RequireEncryptedAssertions bool
 	CreatedAt                  time.Time
 	UpdatedAt                  time.Time
+	// IdPSLOURL is the IdP's SingleLogoutService ("" when the IdP has none: sign-out ends
+	// only the local session).
+	IdPSLOURL string
+	// IdPMetadataURL is where the IdP's metadata is fetched and refreshed from ("" when the
+	// settings were entered by hand or from a metadata file).
+	IdPMetadataURL string
 }
 
 // SAMLRequest is an AuthnRequest this service provider sent, bound to the browser that
@@ -69,6 +75,9 @@ type Session struct {
 	UserID    string // "" for a console session
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// NameID, NameIDFormat and SessionIndex are the subject and the IdP's session of the
+	// login that started an SSO session, for single logout ("" for a console session).
+	NameID, NameIDFormat, SessionIndex string
 }
 
 // SAMLStore keeps what SAML single sign-on shares between replicas; it is part of Store.

@@ -155,6 +155,8 @@ type Store interface {
 	UserTypeStore
 	SigningKeyStore
 	OIDCStore
+	SAMLLogoutStore
+	SAMLMetadataStore
 	Health
 }
 

@@ -176,14 +176,20 @@ func (s *Store) UseOIDCRefreshToken(ctx context.Context, tenantID, id string, no
 
 // RevokeOIDCFamily implements store.OIDCStore.
 func (s *Store) RevokeOIDCFamily(ctx context.Context, tenantID, family string, at time.Time) (int64, error) {
+	return s.revokeOIDCTokens(ctx, "family", tenantID, family, at)
+}
+
+// revokeOIDCTokens revokes, at at, the tenant's live tokens whose column (a name from this
+// package, never input) is value, and returns how many.
+func (s *Store) revokeOIDCTokens(ctx context.Context, column, tenantID, value string, at time.Time) (int64, error) {
 	var n int64
 	err := s.db.Tx(ctx, func(c Conn) error {
-		if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM oidc_tokens WHERE tenant_id = $1 AND family = $2 AND revoked_at IS NULL`,
-			tenantID, family).Scan(&n); err != nil {
+		if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM oidc_tokens WHERE tenant_id = $1 AND `+column+` = $2 AND revoked_at IS NULL`,
+			tenantID, value).Scan(&n); err != nil {
 			return err
 		}
-		return c.Exec(ctx, `UPDATE oidc_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND family = $2 AND revoked_at IS NULL`,
-			tenantID, family, s.timeArg(at))
+		return c.Exec(ctx, `UPDATE oidc_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND `+column+` = $2 AND revoked_at IS NULL`,
+			tenantID, value, s.timeArg(at))
 	})
 	return n, err
 }

@@ -11,13 +11,13 @@ import (
 
 const samlConfigCols = `tenant_id, idp_entity_id, idp_sso_url, idp_cert_pem, jit, allow_idp_initiated, default_redirect,
 	sp_key_pem, sp_cert_pem, created_at, updated_at, jit_trust_user_type,
-	sp_next_key_pem, sp_next_cert_pem, require_encrypted_assertions`
+	sp_next_key_pem, sp_next_cert_pem, require_encrypted_assertions, idp_slo_url, idp_metadata_url`
 
 func scanSAMLConfig(r Row) (store.SAMLConfig, error) {
 	var c store.SAMLConfig
 	err := r.Scan(&c.TenantID, &c.IdPEntityID, &c.IdPSSOURL, &c.IdPCertPEM, &c.JIT, &c.AllowIdPInitiated, &c.DefaultRedirect,
 		&c.SPKeyPEM, &c.SPCertPEM, timeDest{&c.CreatedAt}, timeDest{&c.UpdatedAt}, &c.JITTrustUserType,
-		&c.SPNextKeyPEM, &c.SPNextCertPEM, &c.RequireEncryptedAssertions)
+		&c.SPNextKeyPEM, &c.SPNextCertPEM, &c.RequireEncryptedAssertions, &c.IdPSLOURL, &c.IdPMetadataURL)
 	return c, err
 }
 
@@ -40,16 +40,17 @@ func (s *Store) PutSAMLConfig(ctx context.Context, c store.SAMLConfig, ev *store
 
 func (s *Store) putSAMLConfig(ctx context.Context, tx Conn, c store.SAMLConfig) (store.SAMLConfig, error) {
 	return scanSAMLConfig(tx.QueryRow(ctx, `INSERT INTO saml_configs (`+samlConfigCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (tenant_id) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, idp_sso_url = excluded.idp_sso_url,
 			idp_cert_pem = excluded.idp_cert_pem, jit = excluded.jit, allow_idp_initiated = excluded.allow_idp_initiated,
 			default_redirect = excluded.default_redirect, updated_at = excluded.updated_at,
 			jit_trust_user_type = excluded.jit_trust_user_type,
-			require_encrypted_assertions = excluded.require_encrypted_assertions
+			require_encrypted_assertions = excluded.require_encrypted_assertions,
+			idp_slo_url = excluded.idp_slo_url, idp_metadata_url = excluded.idp_metadata_url
 		RETURNING `+samlConfigCols,
 		c.TenantID, c.IdPEntityID, c.IdPSSOURL, c.IdPCertPEM, c.JIT, c.AllowIdPInitiated, c.DefaultRedirect,
 		c.SPKeyPEM, c.SPCertPEM, s.timeArg(c.CreatedAt), s.timeArg(c.UpdatedAt), c.JITTrustUserType,
-		[]byte{}, "", c.RequireEncryptedAssertions))
+		[]byte{}, "", c.RequireEncryptedAssertions, c.IdPSLOURL, c.IdPMetadataURL))
 }
 
 // SAMLConfig implements store.SAMLStore.
@@ -141,8 +142,10 @@ func (s *Store) ConsumeAssertion(ctx context.Context, tenantID, assertionID stri
 
 // CreateSession implements store.SAMLStore.
 func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
-	return s.db.Exec(ctx, `INSERT INTO sessions (tenant_id, hash, kind, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		ss.TenantID, ss.Hash, ss.Kind, nullString(ss.UserID), s.timeArg(ss.CreatedAt), s.timeArg(ss.ExpiresAt))
+	return s.db.Exec(ctx, `INSERT INTO sessions (tenant_id, hash, kind, user_id, created_at, expires_at, name_id, name_id_format, session_index)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		ss.TenantID, ss.Hash, ss.Kind, nullString(ss.UserID), s.timeArg(ss.CreatedAt), s.timeArg(ss.ExpiresAt),
+		ss.NameID, ss.NameIDFormat, ss.SessionIndex)
 }
 
 // SessionByHash implements store.SAMLStore.
@@ -152,9 +155,10 @@ func (s *Store) SessionByHash(ctx context.Context, tenantID, kind string, hash [
 	if s.d == sqlfilter.SQLite {
 		userID = `COALESCE(user_id, '')`
 	}
-	err := s.db.QueryRow(ctx, `SELECT tenant_id, hash, kind, `+userID+`, created_at, expires_at FROM sessions
+	err := s.db.QueryRow(ctx, `SELECT tenant_id, hash, kind, `+userID+`, created_at, expires_at, name_id, name_id_format, session_index FROM sessions
 		WHERE tenant_id = $1 AND kind = $2 AND hash = $3 AND expires_at > $4`, tenantID, kind, hash, s.timeArg(now)).
-		Scan(&ss.TenantID, &ss.Hash, &ss.Kind, &ss.UserID, timeDest{&ss.CreatedAt}, timeDest{&ss.ExpiresAt})
+		Scan(&ss.TenantID, &ss.Hash, &ss.Kind, &ss.UserID, timeDest{&ss.CreatedAt}, timeDest{&ss.ExpiresAt},
+			&ss.NameID, &ss.NameIDFormat, &ss.SessionIndex)
 	return ss, err
 }
 
