@@ -169,7 +169,7 @@ func (p *Poller) poll(r *http.Request) (*PollResponse, error) {
 	deadline := time.NewTimer(p.cfg.MaxWait)
 	defer deadline.Stop()
 	for {
-		claimed, err := p.store.ClaimDeliveries(ctx, st.ID, p.now(), p.cfg.AckTimeout, maxEvents)
+		claimed, err := p.store.ClaimDeliveries(ctx, st.ID, p.now(), p.cfg.AckTimeout, maxEvents, 1)
 		if err != nil {
 			return nil, err
 		}

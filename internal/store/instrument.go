@@ -295,9 +295,9 @@ func (s *instrumented) DeleteStream(ctx context.Context, id string) (err error) 
 	return s.Store.DeleteStream(ctx, id)
 }
 
-func (s *instrumented) ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max int) (ds []Delivery, err error) {
+func (s *instrumented) ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max, run int) (ds []Delivery, err error) {
 	defer func(start time.Time) { s.done("claim_deliveries", start, err) }(time.Now())
-	return s.Store.ClaimDeliveries(ctx, streamID, now, lease, max)
+	return s.Store.ClaimDeliveries(ctx, streamID, now, lease, max, run)
 }
 
 func (s *instrumented) FinishDeliveries(ctx context.Context, streamID string, now time.Time, outcomes []DeliveryOutcome) (n int, err error) {

@@ -45,6 +45,8 @@ type Delivery struct {
 	State      string
 	EnqueuedAt time.Time
 	LastError  string
+	NextAt     time.Time // pending: when it is due; inflight: when its claim's lease ends
+	DoneAt     time.Time // delivered or parked: when; zero otherwise
 	// Claim names the claim that holds the row (ClaimDeliveries); FinishDeliveries writes
 	// only rows still held by it.
 	Claim string
@@ -62,6 +64,9 @@ type DeliveryOutcome struct {
 	State  string // DeliveryDelivered, DeliveryPending (retry at NextAt) or DeliveryParked
 	NextAt time.Time
 	Error  string
+	// Unsent marks a claimed SET that was not sent (a run of its resource stopped before
+	// it): it goes back to pending and its claim's attempt is not counted.
+	Unsent bool
 }
 
 // StreamStats is a stream's backlog.
@@ -93,12 +98,14 @@ type EventStreamStore interface {
 	// DeleteStream deletes the stream and its delivery rows; ErrNotFound.
 	DeleteStream(ctx context.Context, id string) error
 
-	// ClaimDeliveries takes up to max due deliveries of the stream, each the oldest
-	// undelivered one of its resource (per-resource commit order), marks them inflight
-	// until now+lease under a new claim, and returns them in commit order. Rows claimed by
+	// ClaimDeliveries takes the due deliveries of up to max resources of the stream: each
+	// resource's oldest undelivered SET (per-resource commit order) followed by up to
+	// run-1 of its next due ones, a run to be sent one after the other (run <= 1: the
+	// oldest only). It marks them inflight until now+lease under a new claim and returns
+	// them in commit order (ascending audit event id within a resource). Rows claimed by
 	// another caller whose lease has not run out are never returned: of concurrent
 	// claimers, each row goes to one.
-	ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max int) ([]Delivery, error)
+	ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max, run int) ([]Delivery, error)
 	// FinishDeliveries records outcomes, in one transaction: each under its claim (a row
 	// since claimed by another is left alone), or as an acknowledgement of its generation
 	// (Claim ""). It returns how many rows changed.

@@ -100,24 +100,31 @@ func (s *Store) DeleteStream(ctx context.Context, id string) error {
 	})
 }
 
-// ClaimDeliveries implements store.EventStreamStore, in three steps whose plans stay
-// linear in the backlog whatever the planner knows of the table (a single statement with
-// a correlated "oldest row of this resource" probe was planned quadratically before the
+// ClaimDeliveries implements store.EventStreamStore, in steps whose plans stay linear in
+// the backlog whatever the planner knows of the table (a single statement with a
+// correlated "oldest row of this resource" probe was planned quadratically before the
 // table had statistics, on both the resource and the primary key index):
 //
 //  1. the stream's due rows, oldest first, a few times max of them (PostgreSQL locks them
 //     FOR UPDATE SKIP LOCKED, so concurrent claimers take disjoint rows);
 //  2. the oldest undelivered row of each of their resources, in one grouped query: a row
-//     is claimable only when it is its resource's oldest, so a resource's SETs go one at a
-//     time in the order their audit events were written, which is commit order since the
-//     change's transaction holds the resource's row lock;
-//  3. the claimable rows become inflight under a new claim until now+lease. The others
+//     is claimable only when it is its resource's oldest, so a resource's SETs go in the
+//     order their audit events were written, which is commit order since the change's
+//     transaction holds the resource's row lock;
+//  3. with run > 1, the next undelivered rows of each claimable resource, in event id
+//     order, up to the first that is not due (one UNION ALL of index range scans, each
+//     with its LIMIT): a long queue of one resource drains run SETs per claim instead of
+//     one. They need no lock of their own: only the claimer that locked a resource's
+//     oldest row can take any row of it, and while the run is inflight its oldest row is
+//     never due;
+//  4. the claimed rows become inflight under a new claim until now+lease. The others
 //     (waiting behind their resource's oldest) get next_at = now, behind rows due earlier,
 //     so a resource with a long queue does not crowd out the rest.
-func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max int) ([]store.Delivery, error) {
+func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max, run int) ([]store.Delivery, error) {
 	if max <= 0 {
 		return nil, nil
 	}
+	run = min(run, maxRun)
 	lock := ""
 	if s.d == sqlfilter.Postgres {
 		lock = ` FOR UPDATE SKIP LOCKED`
@@ -127,26 +134,20 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 		tenant, resource string
 		id               int64
 	}
+	type key struct {
+		tenant string
+		id     int64
+	}
 	var out []store.Delivery
 	err := s.db.Tx(ctx, func(c Conn) error {
 		out = out[:0]
-		rows, err := c.Query(ctx, `SELECT tenant_id, event_id, resource_id FROM event_deliveries
+		cands, err := collect[cand](c.Query(ctx, `SELECT tenant_id, event_id, resource_id FROM event_deliveries
 			WHERE stream_id = $1 AND state IN ('pending', 'inflight') AND next_at <= $2
-			ORDER BY next_at, event_id LIMIT $3`+lock, streamID, s.timeArg(now), 4*max)
-		if err != nil {
-			return err
-		}
-		var cands []cand
-		for rows.Next() {
+			ORDER BY next_at, event_id LIMIT $3`+lock, streamID, s.timeArg(now), 4*max))(func(r Row) (cand, error) {
 			var k cand
-			if err := rows.Scan(&k.tenant, &k.id, &k.resource); err != nil {
-				rows.Close()
-				return err
-			}
-			cands = append(cands, k)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil || len(cands) == 0 {
+			return k, r.Scan(&k.tenant, &k.id, &k.resource)
+		})
+		if err != nil || len(cands) == 0 {
 			return err
 		}
 		a := sqlfilter.NewArgs(s.d, streamID)
@@ -158,35 +159,99 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 				keys = append(keys, "("+a.Add(k.tenant)+", "+a.Add(k.resource)+")")
 			}
 		}
-		rows, err = c.Query(ctx, `SELECT tenant_id, MIN(event_id) FROM event_deliveries
+		heads, err := collect[key](c.Query(ctx, `SELECT tenant_id, MIN(event_id) FROM event_deliveries
 			WHERE stream_id = $1 AND state IN ('pending', 'inflight') AND (tenant_id, resource_id) IN (`+strings.Join(keys, ", ")+`)
-			GROUP BY tenant_id, resource_id`, a.Values()...)
+			GROUP BY tenant_id, resource_id`, a.Values()...))(func(r Row) (key, error) {
+			var k key
+			return k, r.Scan(&k.tenant, &k.id)
+		})
 		if err != nil {
 			return err
 		}
-		heads := map[[2]string]bool{}
-		for rows.Next() {
-			var tenant string
-			var id int64
-			if err := rows.Scan(&tenant, &id); err != nil {
-				rows.Close()
+		isHead := map[key]bool{}
+		for _, h := range heads {
+			isHead[h] = true
+		}
+		taken := map[key]bool{}
+		var runOf []cand // the claimable resources, by their oldest row
+		for _, k := range cands {
+			if isHead[key{k.tenant, k.id}] && len(runOf) < max {
+				taken[key{k.tenant, k.id}] = true
+				runOf = append(runOf, k)
+			}
+		}
+		if run > 1 && len(runOf) > 0 {
+			q := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now), run-1)
+			var parts []string
+			for i, h := range runOf {
+				parts = append(parts, fmt.Sprintf(`SELECT * FROM (SELECT tenant_id, resource_id, event_id,
+					CASE WHEN next_at <= $2 THEN 1 ELSE 0 END AS due FROM event_deliveries
+					WHERE tenant_id = %s AND stream_id = $1 AND resource_id = %s AND state IN ('pending', 'inflight') AND event_id > %s
+					ORDER BY event_id LIMIT $3) AS r%d`, q.Add(h.tenant), q.Add(h.resource), q.Add(h.id), i))
+			}
+			type row struct {
+				cand
+				due bool
+			}
+			rows, err := collect[row](c.Query(ctx, strings.Join(parts, " UNION ALL "), q.Values()...))(func(r Row) (row, error) {
+				var x row
+				var due int
+				err := r.Scan(&x.tenant, &x.resource, &x.id, &due)
+				x.due = due == 1
+				return x, err
+			})
+			if err != nil {
 				return err
 			}
-			heads[[2]string{tenant, fmt.Sprint(id)}] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+			sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
+			// A run is consecutive: it ends at its resource's first row that is not due.
+			var next []key
+			stopped := map[[2]string]bool{}
+			for _, x := range rows {
+				r := [2]string{x.tenant, x.resource}
+				if stopped[r] || !x.due {
+					stopped[r] = true
+					continue
+				}
+				next = append(next, key{x.tenant, x.id})
+			}
+			locked := map[key]bool{}
+			if lock != "" && len(next) > 0 {
+				// Another claimer may hold some of these rows as its candidates (step 1):
+				// a run ends before the first of them, rather than wait for that claimer
+				// (which could be waiting for ours).
+				l := sqlfilter.NewArgs(s.d, streamID)
+				var lk []string
+				for _, k := range next {
+					lk = append(lk, "("+l.Add(k.tenant)+", "+l.Add(k.id)+")")
+				}
+				got, err := collect[key](c.Query(ctx, `SELECT tenant_id, event_id FROM event_deliveries
+					WHERE stream_id = $1 AND (tenant_id, event_id) IN (`+strings.Join(lk, ", ")+`)`+lock, l.Values()...))(func(r Row) (key, error) {
+					var k key
+					return k, r.Scan(&k.tenant, &k.id)
+				})
+				if err != nil {
+					return err
+				}
+				for _, k := range got {
+					locked[k] = true
+				}
+			}
+			ended := map[[2]string]bool{}
+			for _, x := range rows {
+				k, r := key{x.tenant, x.id}, [2]string{x.tenant, x.resource}
+				if !x.due || ended[r] || lock != "" && !locked[k] {
+					ended[r] = true
+					continue
+				}
+				taken[k] = true
+			}
 		}
 		back := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now))
-		take := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now.Add(lease)), claim)
-		var backKeys, takeKeys []string
+		var backKeys []string
 		for _, k := range cands {
-			switch {
-			case !heads[[2]string{k.tenant, fmt.Sprint(k.id)}]:
+			if !taken[key{k.tenant, k.id}] {
 				backKeys = append(backKeys, "("+back.Add(k.tenant)+", "+back.Add(k.id)+")")
-			case len(takeKeys) < max:
-				takeKeys = append(takeKeys, "("+take.Add(k.tenant)+", "+take.Add(k.id)+")")
 			}
 		}
 		if len(backKeys) > 0 {
@@ -195,25 +260,21 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 				return err
 			}
 		}
-		if len(takeKeys) == 0 {
+		if len(taken) == 0 {
 			return nil
 		}
-		rows, err = c.Query(ctx, `UPDATE event_deliveries SET state = 'inflight', next_at = $2, claim = $3, attempts = attempts + 1
-			WHERE stream_id = $1 AND (tenant_id, event_id) IN (`+strings.Join(takeKeys, ", ")+`)
-			RETURNING tenant_id, event_id, gen, attempts, enqueued_at, COALESCE(last_error, '')`, take.Values()...)
-		if err != nil {
-			return err
+		take := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now.Add(lease)), claim)
+		var takeKeys []string
+		for k := range taken {
+			takeKeys = append(takeKeys, "("+take.Add(k.tenant)+", "+take.Add(k.id)+")")
 		}
-		for rows.Next() {
+		out, err = collect[store.Delivery](c.Query(ctx, `UPDATE event_deliveries SET state = 'inflight', next_at = $2, claim = $3, attempts = attempts + 1
+			WHERE stream_id = $1 AND state IN ('pending', 'inflight') AND (tenant_id, event_id) IN (`+strings.Join(takeKeys, ", ")+`)
+			RETURNING tenant_id, event_id, resource_id, gen, attempts, enqueued_at, next_at, COALESCE(last_error, '')`, take.Values()...))(func(r Row) (store.Delivery, error) {
 			d := store.Delivery{StreamID: streamID, State: store.DeliveryInflight, Claim: claim}
-			if err := rows.Scan(&d.Event.TenantID, &d.Event.ID, &d.Gen, &d.Attempts, timeDest{&d.EnqueuedAt}, &d.LastError); err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, d)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return d, r.Scan(&d.Event.TenantID, &d.Event.ID, &d.Event.ResourceID, &d.Gen, &d.Attempts, timeDest{&d.EnqueuedAt}, timeDest{&d.NextAt}, &d.LastError)
+		})
+		if err != nil {
 			return err
 		}
 		return s.fillEvents(ctx, c, out)
@@ -221,14 +282,15 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].EnqueuedAt.Equal(out[j].EnqueuedAt) {
-			return out[i].EnqueuedAt.Before(out[j].EnqueuedAt)
-		}
-		return out[i].Event.ID < out[j].Event.ID
-	})
+	// Commit order within each resource: a resource's audit event ids ascend in the order
+	// its changes committed.
+	sort.Slice(out, func(i, j int) bool { return out[i].Event.ID < out[j].Event.ID })
 	return out, nil
 }
+
+// maxRun bounds the SETs of one resource one claim takes (and so, with max, the keys of
+// the claim's statements).
+const maxRun = 256
 
 const deliveryEventCols = `a.tenant_id, a.id, a.at, a.event, a.outcome, a.actor, COALESCE(a.resource_type, ''), COALESCE(a.resource_id, ''),
 	COALESCE(a.resource_name, ''), COALESCE(a.changed, ''), COALESCE(a.method, ''), n.slug`
@@ -312,8 +374,23 @@ func (s *Store) FinishDeliveries(ctx context.Context, streamID string, now time.
 				return err
 			}
 		}
+		// SETs of a run that were not sent go back, their claim's attempt uncounted.
+		back := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now))
+		keys = keys[:0]
 		for _, o := range outcomes {
-			if o.State == store.DeliveryDelivered && o.Claim != "" {
+			if o.Unsent && o.Claim != "" {
+				keys = append(keys, "("+back.Add(o.TenantID)+", "+back.Add(o.EventID)+", "+back.Add(o.Claim)+")")
+			}
+		}
+		if len(keys) > 0 {
+			if err := count(c.Query(ctx, `UPDATE event_deliveries SET state = 'pending', next_at = $2, claim = NULL, attempts = attempts - 1
+				WHERE stream_id = $1 AND state = 'inflight' AND (tenant_id, event_id, claim) IN (`+strings.Join(keys, ", ")+`)
+				RETURNING event_id`, back.Values()...)); err != nil {
+				return err
+			}
+		}
+		for _, o := range outcomes {
+			if o.State == store.DeliveryDelivered && o.Claim != "" || o.Unsent && o.Claim != "" {
 				continue
 			}
 			next, doneAt := now, any(s.timeArg(now))

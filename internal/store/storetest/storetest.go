@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Streams/CRUD", testStreamCRUD},
 		{"Streams/OutboxFanOut", testOutboxFanOut},
 		{"Streams/ResourceOrder", testResourceOrder},
+		{"Streams/ResourceRuns", testResourceRuns},
 		{"Streams/LeaseExpiry", testLeaseExpiry},
 		{"Streams/PollAckGeneration", testPollAckGeneration},
 		{"Streams/Replay", testReplay},

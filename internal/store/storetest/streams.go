@@ -58,7 +58,7 @@ func updateUser(t *testing.T, s store.Store, tn store.Tenant, id, title string) 
 
 func claim(t *testing.T, s StreamsBackend, st store.Stream, now time.Time, max int) []store.Delivery {
 	t.Helper()
-	ds, err := s.ClaimDeliveries(ctx, st.ID, now, time.Minute, max)
+	ds, err := s.ClaimDeliveries(ctx, st.ID, now, time.Minute, max, 1)
 	if err != nil {
 		t.Fatalf("ClaimDeliveries: %v", err)
 	}
@@ -313,18 +313,32 @@ func testConcurrentClaims(t *testing.T, s StreamsBackend) {
 	tn := mustTenant(t, s, "acme")
 	st := mustStream(t, s, tn.ID, provisioning, nil)
 	const users = 60
+	ids := map[string][]int64{} // each user's SETs in commit order
 	for i := range users {
-		createUser(t, s, tn, fmt.Sprint("user", i))
+		u := createUser(t, s, tn, fmt.Sprint("user", i))
+		updateUser(t, s, tn, u.ID, "one")
+		updateUser(t, s, tn, u.ID, "two")
+		ids[u.ID] = nil
 	}
+	all := claimAll(t, s, st)
+	if len(all) != 3*users {
+		t.Fatalf("claimed %d SETs in runs, want %d", len(all), 3*users)
+	}
+	for _, d := range all {
+		ids[d.Event.ResourceID] = append(ids[d.Event.ResourceID], d.Event.ID)
+	}
+	// Six claimers, each taking runs of two SETs per user: no SET goes to two of them, and
+	// what each user's SETs went is a prefix of them in commit order (a run never skips one).
 	var mu sync.Mutex
 	seen := map[int64]int{}
+	got := map[string][]int64{}
 	var wg sync.WaitGroup
 	for range 6 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				ds, err := s.ClaimDeliveries(ctx, st.ID, time.Now(), time.Minute, 4)
+				ds, err := s.ClaimDeliveries(ctx, st.ID, time.Now(), time.Minute, 4, 2)
 				if err != nil {
 					t.Error(err)
 					return
@@ -335,20 +349,102 @@ func testConcurrentClaims(t *testing.T, s StreamsBackend) {
 				mu.Lock()
 				for _, d := range ds {
 					seen[d.Event.ID]++
+					got[d.Event.ResourceID] = append(got[d.Event.ResourceID], d.Event.ID)
 				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	if len(seen) != users {
-		t.Fatalf("claimed %d distinct SETs, want %d", len(seen), users)
-	}
 	for id, n := range seen {
 		if n != 1 {
 			t.Fatalf("SET %d claimed %d times", id, n)
 		}
 	}
+	for u, want := range ids {
+		g := got[u]
+		slices.Sort(g)
+		if len(g) == 0 || len(g) > 2 || !slices.Equal(g, want[:len(g)]) {
+			t.Fatalf("user %s: claimed %v of its SETs %v; want its oldest one or two", u, g, want)
+		}
+	}
+}
+
+// claimAll returns every due SET of the stream, in commit order per resource, and gives
+// them back unsent (due again, attempts unchanged).
+func claimAll(t *testing.T, s StreamsBackend, st store.Stream) []store.Delivery {
+	t.Helper()
+	ds, err := s.ClaimDeliveries(ctx, st.ID, time.Now(), time.Minute, 1000, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back []store.DeliveryOutcome
+	for _, d := range ds {
+		back = append(back, store.DeliveryOutcome{TenantID: d.Event.TenantID, EventID: d.Event.ID, Claim: d.Claim, Unsent: true})
+	}
+	if n, err := s.FinishDeliveries(ctx, st.ID, time.Now(), back); err != nil || n != len(ds) {
+		t.Fatalf("giving back %d SETs: %d, %v", len(ds), n, err)
+	}
+	return ds
+}
+
+// testResourceRuns: a claim with run > 1 takes a resource's oldest SET and its next ones
+// in commit order; a run's unsent SETs go back uncounted, and the next claim starts at the
+// first SET not delivered.
+func testResourceRuns(t *testing.T, s StreamsBackend) {
+	tn := mustTenant(t, s, "acme")
+	st := mustStream(t, s, tn.ID, provisioning, nil)
+	u := createUser(t, s, tn, "ann")
+	for i := range 9 {
+		updateUser(t, s, tn, u.ID, fmt.Sprint("title ", i))
+	}
+	v := createUser(t, s, tn, "bob")
+	now := time.Now()
+	ds := claim4(t, s, st, now)
+	var ann []store.Delivery
+	var bob store.Delivery
+	for _, d := range ds {
+		switch d.Event.ResourceID {
+		case u.ID:
+			ann = append(ann, d)
+		case v.ID:
+			bob = d
+		default:
+			t.Fatalf("claimed %+v", d)
+		}
+	}
+	if len(ds) != 5 || len(ann) != 4 || !slices.IsSortedFunc(ann, func(a, b store.Delivery) int { return int(a.Event.ID - b.Event.ID) }) {
+		t.Fatalf("claim with runs of 4 = %v; want ann's 4 oldest in order and bob's", names(ds))
+	}
+	if again := claim4(t, s, st, now); len(again) != 0 {
+		t.Fatalf("claimed while ann's run is inflight: %v", names(again))
+	}
+	out := []store.DeliveryOutcome{
+		{TenantID: tn.ID, EventID: ann[0].Event.ID, Claim: ann[0].Claim, State: store.DeliveryDelivered},
+		{TenantID: tn.ID, EventID: ann[1].Event.ID, Claim: ann[1].Claim, State: store.DeliveryParked, Error: "HTTP 400"},
+		{TenantID: tn.ID, EventID: ann[2].Event.ID, Claim: ann[2].Claim, State: store.DeliveryPending, NextAt: now.Add(time.Hour), Error: "HTTP 500"},
+		{TenantID: tn.ID, EventID: ann[3].Event.ID, Claim: ann[3].Claim, Unsent: true},
+		{TenantID: tn.ID, EventID: bob.Event.ID, Claim: bob.Claim, State: store.DeliveryDelivered},
+	}
+	if n, err := s.FinishDeliveries(ctx, st.ID, now, out); err != nil || n != 5 {
+		t.Fatalf("FinishDeliveries = %d, %v; want 5", n, err)
+	}
+	if early := claim4(t, s, st, now.Add(time.Minute)); len(early) != 0 {
+		t.Fatalf("claimed behind a SET waiting for its retry: %v", names(early))
+	}
+	next := claim4(t, s, st, now.Add(2*time.Hour))
+	if len(next) != 4 || next[0].Event.ID != ann[2].Event.ID || next[0].Attempts != 2 || next[1].Event.ID != ann[3].Event.ID || next[1].Attempts != 1 {
+		t.Fatalf("after the run: %+v; want ann's third SET (attempt 2) then her fourth (attempt 1, the unsent one not counted)", next)
+	}
+}
+
+func claim4(t *testing.T, s StreamsBackend, st store.Stream, now time.Time) []store.Delivery {
+	t.Helper()
+	ds, err := s.ClaimDeliveries(ctx, st.ID, now, time.Minute, 10, 4)
+	if err != nil {
+		t.Fatalf("ClaimDeliveries: %v", err)
+	}
+	return ds
 }
 
 func testPruneDeliveries(t *testing.T, s StreamsBackend) {
