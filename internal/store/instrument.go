@@ -320,6 +320,16 @@ func (s *instrumented) ParkedDeliveries(ctx context.Context, streamID string, li
 	return s.Store.ParkedDeliveries(ctx, streamID, limit)
 }
 
+func (s *instrumented) TenantStreamStats(ctx context.Context, tenantID string) (st []StreamStats, err error) {
+	defer func(start time.Time) { s.done("tenant_stream_stats", start, err) }(time.Now())
+	return s.Store.TenantStreamStats(ctx, tenantID)
+}
+
+func (s *instrumented) TenantDeliveries(ctx context.Context, tenantID string, q DeliveryQuery) (ds []Delivery, err error) {
+	defer func(start time.Time) { s.done("tenant_deliveries", start, err) }(time.Now())
+	return s.Store.TenantDeliveries(ctx, tenantID, q)
+}
+
 // ---- userType rules ----
 
 func (s *instrumented) UserTypeRules(ctx context.Context, tenantID string) (r UserTypeRules, err error) {

@@ -73,8 +73,20 @@ type DeliveryOutcome struct {
 type StreamStats struct {
 	StreamID      string
 	Undelivered   int64     // pending or inflight
+	Inflight      int64     // of Undelivered: being sent (push) or handed out and not acknowledged (poll)
 	Parked        int64     // given up
 	OldestPending time.Time // enqueue time of the oldest undelivered SET; zero when none
+}
+
+// DeliveryQuery selects a tenant's SETs of one stream (TenantDeliveries).
+type DeliveryQuery struct {
+	StreamID string
+	// States keeps the SETs in these delivery states (nil: all).
+	States []string
+	// Before keeps the SETs whose audit event id is below it (0: from the newest): the
+	// position of a page, the id of the previous page's last SET.
+	Before int64
+	Limit  int
 }
 
 // EventStreamStore keeps event streams and their SETs' delivery state. The rows are
@@ -118,4 +130,11 @@ type EventStreamStore interface {
 	StreamStats(ctx context.Context) ([]StreamStats, error)
 	// ParkedDeliveries lists up to limit parked SETs of the stream, newest first.
 	ParkedDeliveries(ctx context.Context, streamID string, limit int) ([]Delivery, error)
+
+	// TenantStreamStats returns the backlog of the tenant's SETs in every stream that has
+	// one: only its own SETs, in its own streams and in streams of every tenant.
+	TenantStreamStats(ctx context.Context, tenantID string) ([]StreamStats, error)
+	// TenantDeliveries lists up to q.Limit (at most 1,000) of the tenant's SETs of one
+	// stream with their audit events, newest first (descending audit event id).
+	TenantDeliveries(ctx context.Context, tenantID string, q DeliveryQuery) ([]Delivery, error)
 }

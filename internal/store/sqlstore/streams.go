@@ -485,6 +485,9 @@ func (s *Store) StreamStats(ctx context.Context) ([]store.StreamStats, error) {
 			continue
 		}
 		st.Undelivered += n
+		if state == store.DeliveryInflight {
+			st.Inflight += n
+		}
 		if st.OldestPending.IsZero() || oldest.Before(st.OldestPending) {
 			st.OldestPending = oldest
 		}
@@ -517,4 +520,86 @@ func (s *Store) ParkedDeliveries(ctx context.Context, streamID string, limit int
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// TenantStreamStats implements store.EventStreamStore: two statements whose conditions
+// match the partial indexes of undelivered and of parked rows, so the tenant's delivered
+// rows are not read.
+func (s *Store) TenantStreamStats(ctx context.Context, tenantID string) ([]store.StreamStats, error) {
+	type group struct {
+		stream, state string
+		n             int64
+		oldest        time.Time
+	}
+	groups, err := collect[group](s.db.Query(ctx, `SELECT stream_id, state, COUNT(*), MIN(enqueued_at) FROM event_deliveries
+			WHERE tenant_id = $1 AND state IN ('pending', 'inflight') GROUP BY stream_id, state
+		UNION ALL
+		SELECT stream_id, state, COUNT(*), MIN(enqueued_at) FROM event_deliveries
+			WHERE tenant_id = $1 AND state = 'parked' GROUP BY stream_id, state`, tenantID))(func(r Row) (group, error) {
+		var g group
+		return g, r.Scan(&g.stream, &g.state, &g.n, timeDest{&g.oldest})
+	})
+	if err != nil {
+		return nil, err
+	}
+	at := map[string]int{}
+	var out []store.StreamStats
+	for _, g := range groups {
+		i, ok := at[g.stream]
+		if !ok {
+			i = len(out)
+			at[g.stream] = i
+			out = append(out, store.StreamStats{StreamID: g.stream})
+		}
+		st := &out[i]
+		switch g.state {
+		case store.DeliveryParked:
+			st.Parked += g.n
+			continue
+		case store.DeliveryInflight:
+			st.Inflight += g.n
+		}
+		st.Undelivered += g.n
+		if st.OldestPending.IsZero() || g.oldest.Before(st.OldestPending) {
+			st.OldestPending = g.oldest
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].StreamID < out[j].StreamID })
+	return out, nil
+}
+
+// maxDeliveryPage bounds TenantDeliveries.
+const maxDeliveryPage = 1000
+
+// TenantDeliveries implements store.EventStreamStore, one index range of the primary key
+// (or of the parked rows') read backwards from q.Before.
+func (s *Store) TenantDeliveries(ctx context.Context, tenantID string, q store.DeliveryQuery) ([]store.Delivery, error) {
+	limit := q.Limit
+	if limit <= 0 || limit > maxDeliveryPage {
+		limit = maxDeliveryPage
+	}
+	a := sqlfilter.NewArgs(s.d, tenantID, q.StreamID, limit)
+	where := ""
+	if len(q.States) > 0 {
+		var in []string
+		for _, st := range q.States {
+			in = append(in, a.Add(st))
+		}
+		where += ` AND d.state IN (` + strings.Join(in, ", ") + `)`
+	}
+	if q.Before > 0 {
+		where += ` AND d.event_id < ` + a.Add(q.Before)
+	}
+	return collect[store.Delivery](s.db.Query(ctx, `SELECT d.stream_id, d.state, d.gen, d.attempts, d.enqueued_at, d.next_at, d.done_at,
+		COALESCE(d.last_error, ''), `+deliveryEventCols+`
+		FROM event_deliveries d JOIN audit_events a ON a.tenant_id = d.tenant_id AND a.id = d.event_id JOIN tenants n ON n.id = d.tenant_id
+		WHERE d.tenant_id = $1 AND d.stream_id = $2`+where+` ORDER BY d.event_id DESC LIMIT $3`, a.Values()...))(func(r Row) (store.Delivery, error) {
+		var d store.Delivery
+		var changed string
+		e := &d.Event
+		err := r.Scan(&d.StreamID, &d.State, &d.Gen, &d.Attempts, timeDest{&d.EnqueuedAt}, timeDest{&d.NextAt}, timeDest{&d.DoneAt}, &d.LastError,
+			&e.TenantID, &e.ID, timeDest{&e.At}, &e.Name, &e.Outcome, &e.Actor, &e.ResourceType, &e.ResourceID, &e.ResourceName, &changed, &e.Method, &d.TenantSlug)
+		e.Changed = splitList(changed)
+		return d, err
+	})
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Streams/OutboxFanOut", testOutboxFanOut},
 		{"Streams/ResourceOrder", testResourceOrder},
 		{"Streams/ResourceRuns", testResourceRuns},
+		{"Streams/TenantDeliveries", testTenantDeliveries},
 		{"Streams/LeaseExpiry", testLeaseExpiry},
 		{"Streams/PollAckGeneration", testPollAckGeneration},
 		{"Streams/Replay", testReplay},

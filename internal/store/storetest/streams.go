@@ -458,3 +458,68 @@ func testPruneDeliveries(t *testing.T, s StreamsBackend) {
 		t.Fatalf("deliveries of pruned events remain: %+v", ds)
 	}
 }
+
+// testTenantDeliveries: a tenant sees its own SETs, in its streams and in streams of every
+// tenant, with their delivery state, and nothing of another tenant's.
+func testTenantDeliveries(t *testing.T, s StreamsBackend) {
+	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "bravo")
+	all := mustStream(t, s, "", provisioning, nil)
+	onlyB := mustStream(t, s, b.ID, provisioning, nil)
+	ann := createUser(t, s, a, "ann")
+	updateUser(t, s, a, ann.ID, "CEO")
+	createUser(t, s, b, "bob")
+	now := time.Now()
+	ds := claim(t, s, all, now, 10)
+	if len(ds) != 2 {
+		t.Fatalf("claimed %v", names(ds))
+	}
+	for _, d := range ds {
+		o := store.DeliveryOutcome{TenantID: d.Event.TenantID, EventID: d.Event.ID, Claim: d.Claim, State: store.DeliveryDelivered}
+		if d.Event.TenantID == a.ID {
+			o.State, o.Error = store.DeliveryParked, "HTTP 400: invalid_request"
+		}
+		if n, err := s.FinishDeliveries(ctx, all.ID, now, []store.DeliveryOutcome{o}); err != nil || n != 1 {
+			t.Fatalf("FinishDeliveries = %d, %v", n, err)
+		}
+	}
+	stats, err := s.TenantStreamStats(ctx, a.ID)
+	if err != nil || len(stats) != 1 || stats[0].StreamID != all.ID || stats[0].Undelivered != 1 || stats[0].Inflight != 0 || stats[0].Parked != 1 {
+		t.Fatalf("acme's TenantStreamStats = %+v, %v; want the all-tenants stream: 1 pending, 1 parked", stats, err)
+	}
+	got, err := s.TenantDeliveries(ctx, a.ID, store.DeliveryQuery{StreamID: all.ID, Limit: 10})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("acme's TenantDeliveries = %+v, %v", got, err)
+	}
+	if g := got[0]; g.Event.Name != "user_update_provision" || g.State != store.DeliveryPending || g.TenantSlug != "acme" || g.Attempts != 0 {
+		t.Fatalf("newest = %+v; want ann's update, pending", g)
+	}
+	if g := got[1]; g.Event.ResourceID != ann.ID || g.State != store.DeliveryParked || g.LastError != "HTTP 400: invalid_request" || g.Attempts != 1 || g.DoneAt.IsZero() {
+		t.Fatalf("oldest = %+v; want ann's create, parked with its error after 1 attempt", g)
+	}
+	page, err := s.TenantDeliveries(ctx, a.ID, store.DeliveryQuery{StreamID: all.ID, Limit: 1, Before: got[0].Event.ID})
+	if err != nil || len(page) != 1 || page[0].Event.ID != got[1].Event.ID {
+		t.Fatalf("second page = %+v, %v", page, err)
+	}
+	parked, err := s.TenantDeliveries(ctx, a.ID, store.DeliveryQuery{StreamID: all.ID, States: []string{store.DeliveryParked}})
+	if err != nil || len(parked) != 1 || parked[0].State != store.DeliveryParked {
+		t.Fatalf("parked = %+v, %v", parked, err)
+	}
+	if other, err := s.TenantDeliveries(ctx, a.ID, store.DeliveryQuery{StreamID: onlyB.ID}); err != nil || len(other) != 0 {
+		t.Fatalf("acme's SETs in bravo's stream = %+v, %v", other, err)
+	}
+	// Handed out and not yet answered: inflight.
+	if ds := claim(t, s, all, now, 10); len(ds) != 1 {
+		t.Fatalf("claimed %v", names(ds))
+	}
+	if stats, _ := s.TenantStreamStats(ctx, a.ID); len(stats) != 1 || stats[0].Inflight != 1 || stats[0].Undelivered != 1 {
+		t.Fatalf("after the claim: %+v", stats)
+	}
+	stats, err = s.TenantStreamStats(ctx, b.ID)
+	if err != nil || len(stats) != 1 || stats[0].StreamID != onlyB.ID || stats[0].Undelivered != 1 || stats[0].Parked != 0 {
+		t.Fatalf("bravo's TenantStreamStats = %+v, %v; want its own stream's pending SET only", stats, err)
+	}
+	bs, err := s.TenantDeliveries(ctx, b.ID, store.DeliveryQuery{StreamID: all.ID})
+	if err != nil || len(bs) != 1 || bs[0].State != store.DeliveryDelivered || bs[0].TenantSlug != "bravo" {
+		t.Fatalf("bravo's SETs of the all-tenants stream = %+v, %v", bs, err)
+	}
+}
