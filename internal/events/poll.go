@@ -12,8 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/scimd/scimd/internal/store"
 )
+
+// PollPath is where poll streams' receivers fetch SETs (RFC 8936), on the public URL.
+const PollPath = "/events/poll"
 
 // PollConfig is the poll endpoint's settings; zero values take the defaults.
 type PollConfig struct {
@@ -114,6 +119,9 @@ func (e *pollError) Error() string { return e.desc }
 func badRequest(format string, args ...any) error {
 	return &pollError{status: http.StatusBadRequest, err: "invalid_request", desc: fmt.Sprintf(format, args...)}
 }
+
+// Mount adds POST PollPath, the events service's one route.
+func (p *Poller) Mount(r chi.Router) { r.Method(http.MethodPost, PollPath, p) }
 
 // ServeHTTP implements http.Handler for POST /events/poll.
 func (p *Poller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
