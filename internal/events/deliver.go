@@ -173,9 +173,12 @@ func (d *Deliverer) Run(ctx context.Context) {
 // work delivers one stream: it keeps up to MaxInFlight resources' runs in flight,
 // claiming more as earlier ones finish (which also frees the next SETs of their
 // resources), and records the outcomes that finished since the last claim in one
-// transaction.
+// transaction. It claims in batches: when a quarter of the slots are free, when nothing
+// is in flight, or after Idle; a claim for each freed slot would be a claim cycle (and an
+// outcome transaction) per SET.
 func (d *Deliverer) work(ctx context.Context, st store.Stream) {
 	done := make(chan []result, d.cfg.MaxInFlight)
+	batch := max(1, d.cfg.MaxInFlight/4)
 	inflight := 0
 	var finished []result
 	collect := func() {
@@ -189,6 +192,19 @@ func (d *Deliverer) work(ctx context.Context, st store.Stream) {
 			}
 		}
 	}
+	idled := false
+	wait := func() {
+		idle := time.NewTimer(d.cfg.Idle)
+		defer idle.Stop()
+		select {
+		case <-ctx.Done():
+		case r := <-done:
+			finished = append(finished, r...)
+			inflight--
+		case <-idle.C:
+			idled = true
+		}
+	}
 	defer func() { // let the sends end (ctx is done), and record what they did
 		for inflight > 0 {
 			finished = append(finished, <-done...)
@@ -198,10 +214,16 @@ func (d *Deliverer) work(ctx context.Context, st store.Stream) {
 	}()
 	for ctx.Err() == nil {
 		collect()
+		free := d.cfg.MaxInFlight - inflight
+		if inflight > 0 && free < batch && !idled {
+			wait()
+			continue
+		}
+		idled = false
 		d.record(ctx, st, finished)
 		finished = finished[:0]
 		var runs [][]store.Delivery
-		if free := d.cfg.MaxInFlight - inflight; free > 0 {
+		if free > 0 {
 			at := d.now()
 			claimed, err := d.store.ClaimDeliveries(ctx, st.ID, at, d.lease(), free, d.cfg.MaxRun)
 			if err != nil && ctx.Err() == nil {
@@ -216,15 +238,7 @@ func (d *Deliverer) work(ctx context.Context, st store.Stream) {
 		if len(runs) > 0 && inflight < d.cfg.MaxInFlight {
 			continue // more may be due
 		}
-		idle := time.NewTimer(d.cfg.Idle)
-		select {
-		case <-ctx.Done():
-		case r := <-done:
-			finished = append(finished, r...)
-			inflight--
-		case <-idle.C:
-		}
-		idle.Stop()
+		wait()
 	}
 }
 

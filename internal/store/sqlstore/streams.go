@@ -107,16 +107,17 @@ func (s *Store) DeleteStream(ctx context.Context, id string) error {
 //
 //  1. the stream's due rows, oldest first, a few times max of them (PostgreSQL locks them
 //     FOR UPDATE SKIP LOCKED, so concurrent claimers take disjoint rows);
-//  2. the oldest undelivered row of each of their resources, in one grouped query: a row
-//     is claimable only when it is its resource's oldest, so a resource's SETs go in the
-//     order their audit events were written, which is commit order since the change's
-//     transaction holds the resource's row lock;
-//  3. with run > 1, the next undelivered rows of each claimable resource, in event id
-//     order, up to the first that is not due (one UNION ALL of index range scans, each
-//     with its LIMIT): a long queue of one resource drains run SETs per claim instead of
-//     one. They need no lock of their own: only the claimer that locked a resource's
-//     oldest row can take any row of it, and while the run is inflight its oldest row is
-//     never due;
+//  2. the oldest undelivered row of each of their resources, and how many it has, in one
+//     grouped query: a row is claimable only when it is its resource's oldest, so a
+//     resource's SETs go in the order their audit events were written, which is commit
+//     order since the change's transaction holds the resource's row lock;
+//  3. with run > 1, the next undelivered rows of each claimable resource that has more,
+//     in event id order, up to the first that is not due (one UNION ALL of index range
+//     scans, each with its LIMIT): a long queue of one resource drains run SETs per claim
+//     instead of one. They need no lock of their own: only the claimer that locked a
+//     resource's oldest row can take any row of it, and while the run is inflight its
+//     oldest row is never due (PostgreSQL still locks them, SKIP LOCKED, and ends a run
+//     before a row another claimer holds as a candidate, rather than wait for it);
 //  4. the claimed rows become inflight under a new claim until now+lease. The others
 //     (waiting behind their resource's oldest) get next_at = now, behind rows due earlier,
 //     so a resource with a long queue does not crowd out the rest.
@@ -159,25 +160,34 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 				keys = append(keys, "("+a.Add(k.tenant)+", "+a.Add(k.resource)+")")
 			}
 		}
-		heads, err := collect[key](c.Query(ctx, `SELECT tenant_id, MIN(event_id) FROM event_deliveries
+		type head struct {
+			key
+			n int // the resource's undelivered rows
+		}
+		heads, err := collect[head](c.Query(ctx, `SELECT tenant_id, MIN(event_id), COUNT(*) FROM event_deliveries
 			WHERE stream_id = $1 AND state IN ('pending', 'inflight') AND (tenant_id, resource_id) IN (`+strings.Join(keys, ", ")+`)
-			GROUP BY tenant_id, resource_id`, a.Values()...))(func(r Row) (key, error) {
-			var k key
-			return k, r.Scan(&k.tenant, &k.id)
+			GROUP BY tenant_id, resource_id`, a.Values()...))(func(r Row) (head, error) {
+			var h head
+			return h, r.Scan(&h.tenant, &h.id, &h.n)
 		})
 		if err != nil {
 			return err
 		}
-		isHead := map[key]bool{}
+		undelivered := map[key]int{}
 		for _, h := range heads {
-			isHead[h] = true
+			undelivered[h.key] = h.n
 		}
 		taken := map[key]bool{}
-		var runOf []cand // the claimable resources, by their oldest row
+		var runOf []cand // the claimable resources with more than one SET, by their oldest row
+		claimable := 0
 		for _, k := range cands {
-			if isHead[key{k.tenant, k.id}] && len(runOf) < max {
+			n, isHead := undelivered[key{k.tenant, k.id}]
+			if isHead && claimable < max {
+				claimable++
 				taken[key{k.tenant, k.id}] = true
-				runOf = append(runOf, k)
+				if n > 1 {
+					runOf = append(runOf, k)
+				}
 			}
 		}
 		if run > 1 && len(runOf) > 0 {
