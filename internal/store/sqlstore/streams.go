@@ -421,7 +421,24 @@ func (s *Store) FinishDeliveries(ctx context.Context, streamID string, now time.
 				return err
 			}
 		}
-		return nil
+		// The claim moved the rows waiting behind a resource's oldest to the back of the due
+		// order (next_at = now), behind the rest of its own queue too. Once that oldest is
+		// delivered or parked, they go back to their own place, so that the next claim finds
+		// the resource's new oldest row first instead of after its whole queue.
+		final := sqlfilter.NewArgs(s.d, streamID)
+		keys = keys[:0]
+		for _, o := range outcomes {
+			if o.State == store.DeliveryDelivered || o.State == store.DeliveryParked {
+				keys = append(keys, "("+final.Add(o.TenantID)+", "+final.Add(o.EventID)+")")
+			}
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		return c.Exec(ctx, `UPDATE event_deliveries SET next_at = enqueued_at
+			WHERE stream_id = $1 AND state = 'pending' AND attempts = 0 AND next_at > enqueued_at
+			AND (tenant_id, resource_id) IN (SELECT tenant_id, resource_id FROM event_deliveries
+				WHERE stream_id = $1 AND (tenant_id, event_id) IN (`+strings.Join(keys, ", ")+`))`, final.Values()...)
 	})
 	return changed, err
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Streams/OutboxFanOut", testOutboxFanOut},
 		{"Streams/ResourceOrder", testResourceOrder},
 		{"Streams/ResourceRuns", testResourceRuns},
+		{"Streams/LongQueueOneAtATime", testLongQueueOneAtATime},
 		{"Streams/TenantDeliveries", testTenantDeliveries},
 		{"Streams/LeaseExpiry", testLeaseExpiry},
 		{"Streams/PollAckGeneration", testPollAckGeneration},

@@ -523,3 +523,31 @@ func testTenantDeliveries(t *testing.T, s StreamsBackend) {
 		t.Fatalf("bravo's SETs of the all-tenants stream = %+v, %v", bs, err)
 	}
 }
+
+// testLongQueueOneAtATime: with one SET per resource a claim (as a poll takes them), a
+// long queue of one resource still advances one SET per claim: once its oldest is
+// finished, the next is found first, not after the rest of its queue.
+func testLongQueueOneAtATime(t *testing.T, s StreamsBackend) {
+	tn := mustTenant(t, s, "acme")
+	st := mustStream(t, s, tn.ID, provisioning, nil)
+	u := createUser(t, s, tn, "ann")
+	const n = 150 // more than the claim's window of candidates (4·max)
+	for i := 1; i < n; i++ {
+		updateUser(t, s, tn, u.ID, fmt.Sprint("title ", i))
+	}
+	var order []int64
+	for claims := 0; len(order) < n; claims++ {
+		if claims == n+5 {
+			t.Fatalf("%d claims delivered %d of %d SETs of one resource; want one per claim", claims, len(order), n)
+		}
+		ds := claim(t, s, st, time.Now(), 10)
+		if len(ds) != 1 {
+			t.Fatalf("claim %d took %d SETs, want the resource's next", claims, len(ds))
+		}
+		order = append(order, ds[0].Event.ID)
+		finish(t, s, st, ds, store.DeliveryDelivered)
+	}
+	if !slices.IsSorted(order) {
+		t.Fatalf("delivered out of commit order: %v", order)
+	}
+}
