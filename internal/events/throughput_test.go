@@ -84,9 +84,7 @@ func (r *orderReceiver) count() int {
 // reference is measured in the same test on the same store, after a replay: the mean of
 // 50 claim cycles with MaxRun 1 that deliver a SET (claim, sign, send, record), times
 // 1,000. The drain beats it by 1.7–5.7× on the loaded 2-core machine, not more: signing
-// each SET (RS256) is most of a cycle, and a run still signs and sends each SET. (With
-// one SET per claim, a claim finds the resource's next SET behind the rest of its queue
-// in the due order about 13 times in 14: 1,000 SETs took about 14,000 claim cycles.)
+// each SET (RS256) is most of a cycle, and a run still signs and sends each SET.
 func TestLongQueueOfOneResource(t *testing.T) {
 	const n = 1000
 	teststores.Run(t, func(t *testing.T, s store.Store) {
