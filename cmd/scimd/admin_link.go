@@ -20,8 +20,7 @@ func adminCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("admin link", stderr)
 	dsn := databaseFlag(fs)
 	tenant := fs.String("tenant", "", "tenant slug (required)")
-	publicURL := fs.String("public-url", envOr("SCIMD_PUBLIC_URL", "http://127.0.0.1:8080"),
-		"absolute URL browsers reach scimd at, as given to serve (env SCIMD_PUBLIC_URL)")
+	publicURL := publicURLFlag(fs)
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err

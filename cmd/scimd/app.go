@@ -87,7 +87,7 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	if c.MetricsAddr == "" {
 		r.Method(http.MethodGet, "/metrics", metrics)
 	}
-	go sso.PruneEvery(ctx, 10*time.Minute)
-	go apps.PruneEvery(ctx, 10*time.Minute)
+	go chore{name: "expired SAML requests, assertion ids and sessions", every: 10 * time.Minute, run: sso.Prune}.loop(ctx, log)
+	go chore{name: "expired OIDC requests and tokens, retired signing keys", every: 10 * time.Minute, run: apps.Prune}.loop(ctx, log)
 	return &app{dir: dir, router: r, metrics: metrics, drain: scim.Drain}, nil
 }

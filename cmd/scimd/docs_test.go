@@ -21,36 +21,19 @@ const (
 	flagsMarker = "<!-- flags:begin"
 )
 
-var envName = regexp.MustCompile(`\(env (SCIMD_[A-Z0-9_]+)(;\s*)?`)
-
 // flagTable renders the flags of `scimd serve` as docs/configuration.md's markdown table: flag,
-// environment variable (named in the usage text as "(env SCIMD_…)"), default, meaning.
+// environment variable (env.go), default, meaning.
 func flagTable(t *testing.T) string {
 	t.Helper()
-	// Defaults are read from the environment when the flags are made; render the built-in ones.
-	for _, kv := range os.Environ() {
-		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "SCIMD_") {
-			t.Setenv(name, "")
-		}
-	}
 	fs := newFlagSet("serve", io.Discard)
 	serveFlags(fs)
 	var b strings.Builder
 	b.WriteString("| flag | env | default | meaning |\n|---|---|---|---|\n")
 	fs.VisitAll(func(f *flag.Flag) {
-		usage := f.Usage
-		env := "—"
-		if m := envName.FindStringSubmatchIndex(usage); m != nil {
-			env = "`" + usage[m[2]:m[3]] + "`"
-			rest := usage[m[1]:]
-			if m[4] < 0 { // "(env X)": drop it; "(env X; more)": keep "(more)"
-				rest = strings.TrimPrefix(rest, ")")
-				usage = usage[:m[0]] + rest
-			} else {
-				usage = usage[:m[0]] + "(" + rest
-			}
+		usage, env := f.Usage, "—"
+		if note := envNote(f.Name); strings.HasSuffix(usage, note) {
+			usage, env = strings.TrimSuffix(usage, note), "`"+envVar(f.Name)+"`"
 		}
-		usage = strings.TrimSpace(strings.ReplaceAll(usage, "()", ""))
 		def := "—"
 		if f.DefValue != "" {
 			def = "`" + f.DefValue + "`"

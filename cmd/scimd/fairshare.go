@@ -35,26 +35,26 @@ type fairshareConfig struct {
 }
 
 func fairshareFlags(fs *flag.FlagSet, c *fairshareConfig) {
-	fs.IntVar(&c.MaxValuesPerAttribute, "max-values-per-attribute", int(envInt("SCIMD_MAX_VALUES_PER_ATTRIBUTE", directory.DefaultMaxValuesPerAttribute)),
-		"most values of one multi-valued attribute (emails, phoneNumbers, …) of a resource; more is 400 invalidValue (env SCIMD_MAX_VALUES_PER_ATTRIBUTE)")
-	fs.IntVar(&c.MaxResourceBytes, "max-resource-bytes", int(envInt("SCIMD_MAX_RESOURCE_BYTES", directory.DefaultMaxResourceBytes)),
-		"largest stored size of one user or group (members excluded); larger is 400 invalidValue (env SCIMD_MAX_RESOURCE_BYTES)")
-	fs.IntVar(&c.MaxIndexedLength, "max-indexed-length", int(envInt("SCIMD_MAX_INDEXED_LENGTH", directory.DefaultMaxIndexedLength)),
-		"longest userName, externalId or group displayName, in characters; longer is 400 invalidValue (env SCIMD_MAX_INDEXED_LENGTH)")
-	fs.IntVar(&c.TenantConcurrency, "tenant-concurrency", int(envInt("SCIMD_TENANT_CONCURRENCY", server.DefaultTenantConcurrency)),
-		"requests of one tenant that work at once (SCIM and browser counted apart); keep it well below the database pool (env SCIMD_TENANT_CONCURRENCY)")
-	fs.DurationVar(&c.TenantQueueWait, "tenant-queue-wait", envDuration("SCIMD_TENANT_QUEUE_WAIT", server.DefaultTenantQueueWait),
-		"how long a request waits for its tenant's share before 429 (env SCIMD_TENANT_QUEUE_WAIT)")
-	fs.IntVar(&c.MaxFilterTerms, "max-filter-terms", int(envInt("SCIMD_MAX_FILTER_TERMS", server.DefaultMaxFilterTerms)),
-		"most comparisons in one filter; more is 400 invalidFilter (env SCIMD_MAX_FILTER_TERMS)")
-	fs.DurationVar(&c.ExpensiveQueryTimeout, "expensive-query-timeout", envDuration("SCIMD_EXPENSIVE_QUERY_TIMEOUT", server.DefaultExpensiveQueryTimeout),
-		"longest a list may run whose filter matches substrings (co, sw, ew) or looks inside multi-valued attributes; then 503 (env SCIMD_EXPENSIVE_QUERY_TIMEOUT)")
-	fs.IntVar(&c.LoginStartsPerAddress, "login-starts-per-address", int(envInt("SCIMD_LOGIN_STARTS_PER_ADDRESS", saml.DefaultLoginStartsPerAddress)),
-		"SAML login starts one client address may make per minute before 429; behind a proxy that hides addresses raise it; negative is no limit (env SCIMD_LOGIN_STARTS_PER_ADDRESS)")
-	fs.IntVar(&c.LoginStartsPerTenant, "login-starts-per-tenant", int(envInt("SCIMD_LOGIN_STARTS_PER_TENANT", saml.DefaultLoginStartsPerTenant)),
-		"SAML login starts per tenant per minute and replica before 429; negative is no limit (env SCIMD_LOGIN_STARTS_PER_TENANT)")
-	fs.IntVar(&c.MaxPendingLogins, "max-pending-logins", int(envInt("SCIMD_MAX_PENDING_LOGINS", saml.DefaultMaxPendingRequests)),
-		"most unexpired SAML login requests one tenant may have stored; more is 429 (env SCIMD_MAX_PENDING_LOGINS)")
+	fs.IntVar(&c.MaxValuesPerAttribute, "max-values-per-attribute", directory.DefaultMaxValuesPerAttribute,
+		"most values of one multi-valued attribute (emails, phoneNumbers, …) of a resource; more is 400 invalidValue")
+	fs.IntVar(&c.MaxResourceBytes, "max-resource-bytes", directory.DefaultMaxResourceBytes,
+		"largest stored size of one user or group (members excluded); larger is 400 invalidValue")
+	fs.IntVar(&c.MaxIndexedLength, "max-indexed-length", directory.DefaultMaxIndexedLength,
+		"longest userName, externalId or group displayName, in characters; longer is 400 invalidValue")
+	fs.IntVar(&c.TenantConcurrency, "tenant-concurrency", server.DefaultTenantConcurrency,
+		"requests of one tenant that work at once (SCIM and browser counted apart); keep it well below the database pool")
+	fs.DurationVar(&c.TenantQueueWait, "tenant-queue-wait", server.DefaultTenantQueueWait,
+		"how long a request waits for its tenant's share before 429")
+	fs.IntVar(&c.MaxFilterTerms, "max-filter-terms", server.DefaultMaxFilterTerms,
+		"most comparisons in one filter; more is 400 invalidFilter")
+	fs.DurationVar(&c.ExpensiveQueryTimeout, "expensive-query-timeout", server.DefaultExpensiveQueryTimeout,
+		"longest a list may run whose filter matches substrings (co, sw, ew) or looks inside multi-valued attributes; then 503")
+	fs.IntVar(&c.LoginStartsPerAddress, "login-starts-per-address", saml.DefaultLoginStartsPerAddress,
+		"SAML login starts one client address may make per minute before 429; behind a proxy that hides addresses raise it; negative is no limit")
+	fs.IntVar(&c.LoginStartsPerTenant, "login-starts-per-tenant", saml.DefaultLoginStartsPerTenant,
+		"SAML login starts per tenant per minute and replica before 429; negative is no limit")
+	fs.IntVar(&c.MaxPendingLogins, "max-pending-logins", saml.DefaultMaxPendingRequests,
+		"most unexpired SAML login requests one tenant may have stored; more is 429")
 }
 
 // check refuses a bound below 1.

@@ -15,8 +15,9 @@ import (
 // for serve); a wildcard host is reached on loopback.
 func healthcheckCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("healthcheck", stderr)
-	addr := fs.String("addr", envOr("SCIMD_ADDR", "127.0.0.1:8080"), "address scimd serve listens on (env SCIMD_ADDR)")
+	addr := fs.String("addr", "127.0.0.1:8080", "address scimd serve listens on")
 	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for an answer")
+	fromEnv(fs, "addr")
 	if pos, err := parseArgs(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {

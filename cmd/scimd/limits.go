@@ -28,30 +28,30 @@ type limitsConfig struct {
 }
 
 func limitsFlags(fs *flag.FlagSet, c *limitsConfig) {
-	fs.IntVar(&c.MaxPageSize, "max-page-size", int(envInt("SCIMD_MAX_PAGE_SIZE", 1000)),
-		"largest list page; a larger count is clamped to it and it is advertised as filter.maxResults (env SCIMD_MAX_PAGE_SIZE)")
-	fs.IntVar(&c.MaxFilterLength, "max-filter-length", int(envInt("SCIMD_MAX_FILTER_LENGTH", filter.MaxLength)),
-		"longest filter in bytes; longer is 400 invalidFilter (env SCIMD_MAX_FILTER_LENGTH)")
-	fs.IntVar(&c.MaxFilterDepth, "max-filter-depth", int(envInt("SCIMD_MAX_FILTER_DEPTH", filter.MaxDepth)),
-		"deepest nesting of parentheses and brackets in a filter; deeper is 400 invalidFilter (env SCIMD_MAX_FILTER_DEPTH)")
-	fs.IntVar(&c.MaxPatchOperations, "max-patch-operations", int(envInt("SCIMD_MAX_PATCH_OPERATIONS", patch.MaxOperations)),
-		"most operations in one PATCH; more is 400 tooMany (env SCIMD_MAX_PATCH_OPERATIONS)")
-	fs.IntVar(&c.MaxMembersPerRequest, "max-members-per-request", int(envInt("SCIMD_MAX_MEMBERS_PER_REQUEST", directory.MaxMembersPerRequest)),
-		"most group member values in one request; more is 400 tooMany (env SCIMD_MAX_MEMBERS_PER_REQUEST)")
-	fs.IntVar(&c.BulkMaxOperations, "bulk-max-operations", int(envInt("SCIMD_BULK_MAX_OPERATIONS", 1000)),
-		"most operations in one /Bulk request, advertised as bulk.maxOperations; more is 413 (env SCIMD_BULK_MAX_OPERATIONS)")
-	fs.Int64Var(&c.BulkMaxPayloadBytes, "bulk-max-payload-bytes", envInt("SCIMD_BULK_MAX_PAYLOAD_BYTES", 2<<20),
-		"largest /Bulk request body, advertised as bulk.maxPayloadSize; larger is 413 (env SCIMD_BULK_MAX_PAYLOAD_BYTES)")
-	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", int(envInt("SCIMD_MAX_HEADER_BYTES", 64<<10)),
-		"largest request line and headers; larger is 431 (env SCIMD_MAX_HEADER_BYTES)")
-	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", envDuration("SCIMD_READ_HEADER_TIMEOUT", 10*time.Second),
-		"how long a client may take to send its request headers (env SCIMD_READ_HEADER_TIMEOUT)")
-	fs.DurationVar(&c.ReadTimeout, "read-timeout", envDuration("SCIMD_READ_TIMEOUT", 60*time.Second),
-		"how long a client may take to send a whole request (env SCIMD_READ_TIMEOUT)")
-	fs.DurationVar(&c.WriteTimeout, "write-timeout", envDuration("SCIMD_WRITE_TIMEOUT", 120*time.Second),
-		"how long a response may take to write, from the end of the request headers (env SCIMD_WRITE_TIMEOUT)")
-	fs.DurationVar(&c.IdleTimeout, "idle-timeout", envDuration("SCIMD_IDLE_TIMEOUT", 120*time.Second),
-		"how long an idle keep-alive connection stays open (env SCIMD_IDLE_TIMEOUT)")
+	fs.IntVar(&c.MaxPageSize, "max-page-size", 1000,
+		"largest list page; a larger count is clamped to it and it is advertised as filter.maxResults")
+	fs.IntVar(&c.MaxFilterLength, "max-filter-length", filter.MaxLength,
+		"longest filter in bytes; longer is 400 invalidFilter")
+	fs.IntVar(&c.MaxFilterDepth, "max-filter-depth", filter.MaxDepth,
+		"deepest nesting of parentheses and brackets in a filter; deeper is 400 invalidFilter")
+	fs.IntVar(&c.MaxPatchOperations, "max-patch-operations", patch.MaxOperations,
+		"most operations in one PATCH; more is 400 tooMany")
+	fs.IntVar(&c.MaxMembersPerRequest, "max-members-per-request", directory.MaxMembersPerRequest,
+		"most group member values in one request; more is 400 tooMany")
+	fs.IntVar(&c.BulkMaxOperations, "bulk-max-operations", 1000,
+		"most operations in one /Bulk request, advertised as bulk.maxOperations; more is 413")
+	fs.Int64Var(&c.BulkMaxPayloadBytes, "bulk-max-payload-bytes", 2<<20,
+		"largest /Bulk request body, advertised as bulk.maxPayloadSize; larger is 413")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", 64<<10,
+		"largest request line and headers; larger is 431")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second,
+		"how long a client may take to send its request headers")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", 60*time.Second,
+		"how long a client may take to send a whole request")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", 120*time.Second,
+		"how long a response may take to write, from the end of the request headers")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 120*time.Second,
+		"how long an idle keep-alive connection stays open")
 }
 
 // check refuses bounds below 1.

@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 )
 
 func main() {
@@ -134,8 +133,12 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 }
 
 // parseArgs parses flags that may come before or after positional arguments
-// (`scimd tenant create acme --name Acme`) and returns the positional ones.
+// (`scimd tenant create acme --name Acme`) and returns the positional ones. The environment
+// is applied first (env.go), so the command line wins.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	if err := setFromEnv(fs); err != nil {
+		return nil, err
+	}
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -153,41 +156,17 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// envOr returns the environment variable's value, or def.
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
-}
-
 // databaseFlag adds the --database flag every data command shares.
 func databaseFlag(fs *flag.FlagSet) *string {
 	p := new(string)
-	fs.StringVar(p, "database", envOr("SCIMD_DATABASE", "sqlite:scimd.db"),
-		"database: postgres://… or sqlite:PATH (env SCIMD_DATABASE)")
+	fs.StringVar(p, "database", "sqlite:scimd.db", "database: postgres://… or sqlite:PATH")
+	fromEnv(fs, "database")
 	return p
 }
 
-func envInt(name string, def int64) int64 {
-	var n int64
-	if _, err := fmt.Sscan(envOr(name, ""), &n); err == nil {
-		return n
-	}
-	return def
-}
-
-func envFloat(name string, def float64) float64 {
-	var f float64
-	if _, err := fmt.Sscan(envOr(name, ""), &f); err == nil {
-		return f
-	}
-	return def
-}
-
-func envDuration(name string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(envOr(name, "")); err == nil {
-		return d
-	}
-	return def
+// publicURLFlag adds the --public-url flag of the commands that print browser links.
+func publicURLFlag(fs *flag.FlagSet) *string {
+	p := fs.String("public-url", "http://127.0.0.1:8080", "absolute URL browsers reach scimd at, as given to serve")
+	fromEnv(fs, "public-url")
+	return p
 }

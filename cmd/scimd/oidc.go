@@ -24,10 +24,10 @@ type oidcConfig struct {
 
 // oidcFlags adds the provider's flags of serve to fs.
 func oidcFlags(fs *flag.FlagSet, c *oidcConfig) {
-	fs.DurationVar(&c.AccessTokenTTL, "oidc-access-token-ttl", envDuration("SCIMD_OIDC_ACCESS_TOKEN_TTL", oidc.DefaultAccessTokenTTL),
-		"lifetime of the access tokens applications get (env SCIMD_OIDC_ACCESS_TOKEN_TTL)")
-	fs.DurationVar(&c.RefreshTokenTTL, "oidc-refresh-token-ttl", envDuration("SCIMD_OIDC_REFRESH_TOKEN_TTL", oidc.DefaultRefreshTokenTTL),
-		"lifetime of a refresh token (each use rotates it) (env SCIMD_OIDC_REFRESH_TOKEN_TTL)")
+	fs.DurationVar(&c.AccessTokenTTL, "oidc-access-token-ttl", oidc.DefaultAccessTokenTTL,
+		"lifetime of the access tokens applications get")
+	fs.DurationVar(&c.RefreshTokenTTL, "oidc-refresh-token-ttl", oidc.DefaultRefreshTokenTTL,
+		"lifetime of a refresh token (each use rotates it)")
 }
 
 // provider is the provider's configuration for the deployment at publicURL.

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -22,29 +21,20 @@ type opsConfig struct {
 
 // opsFlags adds the operations flags of serve to fs.
 func opsFlags(fs *flag.FlagSet, c *opsConfig) {
-	tenantLabel, _ := strconv.ParseBool(envOr("SCIMD_METRICS_TENANT_LABEL", "false"))
-	fs.BoolVar(&c.MetricsTenantLabel, "metrics-tenant-label", tenantLabel,
-		"label scimd_provisioning_events_total with the tenant slug; for a bounded number of tenants (env SCIMD_METRICS_TENANT_LABEL)")
-	c.EventsRetention.env = envOr("SCIMD_EVENTS_RETENTION", "0")
+	fs.BoolVar(&c.MetricsTenantLabel, "metrics-tenant-label", false,
+		"label scimd_provisioning_events_total with the tenant slug; for a bounded number of tenants")
 	fs.Var(&c.EventsRetention, "events-retention",
-		"delete audit events older than this (90d, 720h); 0 keeps them all (env SCIMD_EVENTS_RETENTION)")
+		"delete audit events older than this (90d, 720h); 0 keeps them all")
 }
 
-// retention is a flag.Value for a duration that also takes days (90d).
-type retention struct {
-	d   time.Duration
-	set bool   // given on the command line
-	env string // the environment's value, used when the flag is not given
-}
+// retention is a flag.Value for a duration that also takes days (90d); 0 keeps everything.
+type retention time.Duration
 
 func (r *retention) String() string {
-	switch {
-	case r == nil:
-		return ""
-	case r.set:
-		return r.d.String()
+	if r == nil || *r == 0 {
+		return "0"
 	}
-	return r.env
+	return time.Duration(*r).String()
 }
 
 func (r *retention) Set(s string) error {
@@ -52,21 +42,8 @@ func (r *retention) Set(s string) error {
 	if err != nil {
 		return err
 	}
-	r.d, r.set = d, true
+	*r = retention(d)
 	return nil
-}
-
-// value returns the retention: the flag's, else the environment's. Errors name the bad
-// value.
-func (r *retention) value() (time.Duration, error) {
-	if r.set {
-		return r.d, nil
-	}
-	d, err := parseRetention(r.env)
-	if err != nil {
-		return 0, usageErr("SCIMD_EVENTS_RETENTION %q: %v", r.env, err)
-	}
-	return d, nil
 }
 
 func parseRetention(s string) (time.Duration, error) {
@@ -83,36 +60,51 @@ func parseRetention(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// pruneEvery is how often the background pruning runs.
+// pruneEvery is how often audit events past the retention are deleted.
 const pruneEvery = time.Hour
 
 // startPruning deletes audit events older than the retention now and then every
-// pruneEvery, until ctx is done; stop waits for a pruning under way to end. Every replica
-// may prune: deleting what another already deleted is harmless. A retention of 0 prunes
-// nothing.
+// pruneEvery, until ctx is done; stop waits for a pruning under way to end. A retention of
+// 0 prunes nothing.
 func startPruning(ctx context.Context, s store.Store, c opsConfig, log *slog.Logger) (stop func(), err error) {
-	keep, err := c.EventsRetention.value()
-	if err != nil || keep == 0 {
-		return func() {}, err
+	keep := time.Duration(c.EventsRetention)
+	if keep == 0 {
+		return func() {}, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { pruneLoop(ctx, s, keep, pruneEvery, log, time.Now) })
+	wg.Go(func() { pruneEvents(s, keep, time.Now).loop(ctx, log) })
 	return func() { cancel(); wg.Wait() }, nil
 }
 
-// pruneLoop prunes at once and then every interval until ctx is done.
-func pruneLoop(ctx context.Context, s store.Store, keep, every time.Duration, log *slog.Logger, now func() time.Time) {
-	tick := time.NewTicker(every)
+// pruneEvents is the chore that deletes audit events older than keep.
+func pruneEvents(s store.Store, keep time.Duration, now func() time.Time) chore {
+	return chore{name: "audit events past the retention", every: pruneEvery, run: func(ctx context.Context) (int64, error) {
+		return s.PruneEvents(ctx, now().UTC().Add(-keep))
+	}}
+}
+
+// chore is one housekeeping job of serve: the pruning of audit events, of expired SAML
+// requests and sessions, of expired OIDC requests, tokens and retired keys. Every replica
+// runs them; deleting what another replica already deleted is harmless.
+type chore struct {
+	name  string
+	every time.Duration
+	run   func(context.Context) (int64, error) // one pass; the rows it deleted
+}
+
+// loop runs the chore at once and then every c.every until ctx is done, logging what it
+// deleted and, at warn, a failure.
+func (c chore) loop(ctx context.Context, log *slog.Logger) {
+	tick := time.NewTicker(c.every)
 	defer tick.Stop()
 	for {
-		before := now().UTC().Add(-keep)
-		n, err := s.PruneEvents(ctx, before)
+		n, err := c.run(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			log.Warn("pruning audit events failed", "err", err)
+			log.WarnContext(ctx, "pruning failed", "chore", c.name, "err", err)
 		case n > 0:
-			log.Info("pruned audit events", "deleted", n, "before", before.Format(time.RFC3339))
+			log.InfoContext(ctx, "pruned", "chore", c.name, "deleted", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -87,10 +87,7 @@ func TestEventsRetentionFlag(t *testing.T) {
 			fs := newFlagSet("serve", &bytes.Buffer{})
 			c := serveFlags(fs)
 			_, err := parseArgs(fs, tc.args)
-			var got time.Duration
-			if err == nil {
-				got, err = c.EventsRetention.value()
-			}
+			got := time.Duration(c.EventsRetention)
 			if (err != nil) != tc.wantErr || got != tc.want {
 				t.Fatalf("retention = %v, %v; want %v, error %v", got, err, tc.want, tc.wantErr)
 			}
@@ -148,7 +145,7 @@ func TestPruneLoop(t *testing.T) {
 		lctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() {
-			pruneLoop(lctx, s, 90*24*time.Hour, time.Hour, slog.New(slog.DiscardHandler), func() time.Time { return now })
+			pruneEvents(s, 90*24*time.Hour, func() time.Time { return now }).loop(lctx, slog.New(slog.DiscardHandler))
 			close(done)
 		}()
 		deadline := time.Now().Add(10 * time.Second)

@@ -22,8 +22,7 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("saml "+args[0], stderr)
 	dsn := databaseFlag(fs)
 	tenant := fs.String("tenant", "", "tenant slug (required)")
-	publicURL := fs.String("public-url", envOr("SCIMD_PUBLIC_URL", "http://127.0.0.1:8080"),
-		"absolute URL browsers reach scimd at, as given to serve (env SCIMD_PUBLIC_URL)")
+	publicURL := publicURLFlag(fs)
 	switch args[0] {
 	case "configure":
 		ssoURL := fs.String("sso-url", "", "the IdP's single sign-on URL (https; http only for loopback hosts)")

@@ -43,34 +43,35 @@ type serveConfig struct {
 
 func serveFlags(fs *flag.FlagSet) *serveConfig {
 	c := &serveConfig{}
-	fs.StringVar(&c.Addr, "addr", envOr("SCIMD_ADDR", "127.0.0.1:8080"), "address to listen on (env SCIMD_ADDR)")
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	c.database = databaseFlag(fs)
-	fs.StringVar(&c.PublicURL, "public-url", envOr("SCIMD_PUBLIC_URL", ""),
-		"absolute URL clients reach scimd at; builds meta.location and SAML URLs (env SCIMD_PUBLIC_URL; default http://ADDR)")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", envOr("SCIMD_METRICS_ADDR", ""),
-		"serve /metrics on this address instead of the main one (env SCIMD_METRICS_ADDR)")
-	fs.StringVar(&c.LogFormat, "log-format", envOr("SCIMD_LOG_FORMAT", "json"), "log format: json or text (env SCIMD_LOG_FORMAT)")
-	fs.StringVar(&c.LogLevel, "log-level", envOr("SCIMD_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env SCIMD_LOG_LEVEL)")
-	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", envInt("SCIMD_MAX_BODY_BYTES", 1<<20), "largest request body accepted (env SCIMD_MAX_BODY_BYTES)")
-	fs.DurationVar(&c.RequestTimeout, "request-timeout", envDuration("SCIMD_REQUEST_TIMEOUT", 30*time.Second),
-		"longest a SCIM request may work before it is answered 503 (env SCIMD_REQUEST_TIMEOUT)")
-	fs.Float64Var(&c.RateLimit, "rate-limit", envFloat("SCIMD_RATE_LIMIT", defaultRateLimit),
-		"SCIM requests per second per tenant, shared by all replicas; 0 is no limit (env SCIMD_RATE_LIMIT)")
-	fs.Float64Var(&c.RateBurst, "rate-burst", envFloat("SCIMD_RATE_BURST", defaultRateBurst),
-		"requests a tenant may send at once above --rate-limit; 0 means equal to it (env SCIMD_RATE_BURST)")
-	fs.IntVar(&c.AuthFailures, "auth-failures-per-minute", int(envInt("SCIMD_AUTH_FAILURES_PER_MINUTE", 30)),
-		"refused tokens one client address may send per minute before 429; negative is no limit (env SCIMD_AUTH_FAILURES_PER_MINUTE)")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("SCIMD_SHUTDOWN_TIMEOUT", 15*time.Second),
-		"how long in-flight requests may take to finish on SIGTERM (env SCIMD_SHUTDOWN_TIMEOUT)")
-	fs.DurationVar(&c.DrainDelay, "drain-delay", envDuration("SCIMD_DRAIN_DELAY", 0),
-		"on SIGTERM, answer /readyz 503 and keep serving this long before closing the listener, so that a load balancer's health checks take the replica out first (env SCIMD_DRAIN_DELAY)")
-	fs.DurationVar(&c.SAMLClockSkew, "saml-clock-skew", envDuration("SCIMD_SAML_CLOCK_SKEW", saml.DefaultClockSkew),
-		"how far an IdP's clock may be ahead of or behind this server's when SAML responses are checked (env SCIMD_SAML_CLOCK_SKEW)")
+	fs.StringVar(&c.PublicURL, "public-url", "",
+		"absolute URL clients reach scimd at; builds meta.location and SAML URLs; default http://ADDR")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "",
+		"serve /metrics on this address instead of the main one")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second,
+		"longest a SCIM request may work before it is answered 503")
+	fs.Float64Var(&c.RateLimit, "rate-limit", defaultRateLimit,
+		"SCIM requests per second per tenant, shared by all replicas; 0 is no limit")
+	fs.Float64Var(&c.RateBurst, "rate-burst", defaultRateBurst,
+		"requests a tenant may send at once above --rate-limit; 0 means equal to it")
+	fs.IntVar(&c.AuthFailures, "auth-failures-per-minute", 30,
+		"refused tokens one client address may send per minute before 429; negative is no limit")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second,
+		"how long in-flight requests may take to finish on SIGTERM")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", 0,
+		"on SIGTERM, answer /readyz 503 and keep serving this long before closing the listener, so that a load balancer's health checks take the replica out first")
+	fs.DurationVar(&c.SAMLClockSkew, "saml-clock-skew", saml.DefaultClockSkew,
+		"how far an IdP's clock may be ahead of or behind this server's when SAML responses are checked")
 	opsFlags(fs, &c.opsConfig)
 	limitsFlags(fs, &c.limitsConfig)
 	eventsFlags(fs, &c.eventsConfig)
 	fairshareFlags(fs, &c.fairshareConfig)
 	oidcFlags(fs, &c.oidcConfig)
+	fromEnv(fs)
 	return c
 }
 

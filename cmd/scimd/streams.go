@@ -34,16 +34,16 @@ type eventsConfig struct {
 }
 
 func eventsFlags(fs *flag.FlagSet, c *eventsConfig) {
-	fs.DurationVar(&c.EventsMaxAge, "events-max-age", envDuration("SCIMD_EVENTS_MAX_AGE", 72*time.Hour),
-		"retry a SET this long before parking it as failed (env SCIMD_EVENTS_MAX_AGE)")
-	fs.DurationVar(&c.EventsTimeout, "events-timeout", envDuration("SCIMD_EVENTS_TIMEOUT", 10*time.Second),
-		"longest a push to an event receiver may take (env SCIMD_EVENTS_TIMEOUT)")
-	fs.IntVar(&c.EventsInFlight, "events-in-flight", int(envInt("SCIMD_EVENTS_IN_FLIGHT", 16)),
-		"SETs in flight at once per push stream and replica (env SCIMD_EVENTS_IN_FLIGHT)")
-	fs.DurationVar(&c.EventsPollWait, "events-poll-wait", envDuration("SCIMD_EVENTS_POLL_WAIT", 30*time.Second),
-		"longest a long poll waits for SETs (env SCIMD_EVENTS_POLL_WAIT)")
-	fs.DurationVar(&c.EventsAckTimeout, "events-ack-timeout", envDuration("SCIMD_EVENTS_ACK_TIMEOUT", 2*time.Minute),
-		"a polled SET not acknowledged within this is handed out again (env SCIMD_EVENTS_ACK_TIMEOUT)")
+	fs.DurationVar(&c.EventsMaxAge, "events-max-age", 72*time.Hour,
+		"retry a SET this long before parking it as failed")
+	fs.DurationVar(&c.EventsTimeout, "events-timeout", 10*time.Second,
+		"longest a push to an event receiver may take")
+	fs.IntVar(&c.EventsInFlight, "events-in-flight", 16,
+		"SETs in flight at once per push stream and replica")
+	fs.DurationVar(&c.EventsPollWait, "events-poll-wait", 30*time.Second,
+		"longest a long poll waits for SETs")
+	fs.DurationVar(&c.EventsAckTimeout, "events-ack-timeout", 2*time.Minute,
+		"a polled SET not acknowledged within this is handed out again")
 }
 
 // eventsService is SCIM event delivery in serve: the poll endpoint and the JWKS that

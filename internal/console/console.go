@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
@@ -78,9 +79,7 @@ func New(ctx context.Context, cfg Config, s store.Store, dir *directory.Director
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("console: public URL %q must be an absolute http(s) URL", cfg.PublicURL)
 	}
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = DefaultSessionTTL
-	}
+	defaults.Positive(&cfg.SessionTTL, DefaultSessionTTL)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"html"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -95,33 +93,12 @@ type resp struct {
 	cookie []*http.Cookie
 }
 
-// do sends a request; form, when not nil, is POSTed with Origin set to the console's.
+// do sends a request through the router as a browser of the console's origin does
+// (testkit.Browser): form, when not nil, is POSTed with Origin set.
 func (e *env) do(method, path string, form url.Values, cookies []*http.Cookie, header ...string) resp {
 	e.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req := httptest.NewRequest(method, origin+path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", origin)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		if header[i+1] == "" {
-			req.Header.Del(header[i])
-		} else {
-			req.Header.Set(header[i], header[i+1])
-		}
-	}
-	for _, c := range cookies {
-		req.AddCookie(c)
-	}
-	w := httptest.NewRecorder()
-	e.handler.ServeHTTP(w, req)
-	res := w.Result()
-	b, _ := io.ReadAll(res.Body)
-	return resp{status: res.StatusCode, header: res.Header, body: string(b), cookie: res.Cookies()}
+	p := testkit.Browser{Handler: e.handler, Origin: origin}.Do(method, path, form, cookies, header...)
+	return resp{status: p.Status, header: p.Header, body: p.Body, cookie: p.Cookies}
 }
 
 // bootstrap signs a browser in with a one-time link of tenant tn and returns its cookie.

@@ -35,8 +35,7 @@ func TestConsoleAuditShowsSAMLRefusalReason(t *testing.T) {
 		`<ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature>` +
 		`<saml:Subject><saml:NameID>bob@acme.test</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData Recipient="` + acs + `" NotOnOrAfter="2999-01-01T00:00:00Z"/></saml:SubjectConfirmation></saml:Subject>` +
 		`<saml:Conditions NotBefore="2000-01-01T00:00:00Z" NotOnOrAfter="2999-01-01T00:00:00Z"><saml:AudienceRestriction><saml:Audience>` + origin + `/t/acme/saml/metadata</saml:Audience></saml:AudienceRestriction></saml:Conditions></saml:Assertion></samlp:Response>`
-	r := e.do("POST", "/t/acme/saml/acs", url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString([]byte(response))}}, nil,
-		"Content-Type", "application/x-www-form-urlencoded")
+	r := e.do("POST", "/t/acme/saml/acs", url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString([]byte(response))}}, nil)
 	if r.status != 403 {
 		t.Fatalf("ACS = %d:\n%s", r.status, r.body)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"unicode/utf8"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/scim/patch"
 )
@@ -32,15 +33,9 @@ type Bounds struct {
 }
 
 func (b Bounds) withDefaults() Bounds {
-	if b.MaxValuesPerAttribute <= 0 {
-		b.MaxValuesPerAttribute = DefaultMaxValuesPerAttribute
-	}
-	if b.MaxResourceBytes <= 0 {
-		b.MaxResourceBytes = DefaultMaxResourceBytes
-	}
-	if b.MaxIndexedLength <= 0 {
-		b.MaxIndexedLength = DefaultMaxIndexedLength
-	}
+	defaults.Positive(&b.MaxValuesPerAttribute, DefaultMaxValuesPerAttribute)
+	defaults.Positive(&b.MaxResourceBytes, DefaultMaxResourceBytes)
+	defaults.Positive(&b.MaxIndexedLength, DefaultMaxIndexedLength)
 	return b
 }
 

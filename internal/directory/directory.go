@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/scim/filter"
 	"github.com/scimd/scimd/internal/scim/patch"
@@ -93,18 +94,10 @@ type Limits struct {
 
 // withDefaults fills the zero fields.
 func (l Limits) withDefaults() Limits {
-	if l.Filter.MaxLength <= 0 {
-		l.Filter.MaxLength = filter.MaxLength
-	}
-	if l.Filter.MaxDepth <= 0 {
-		l.Filter.MaxDepth = filter.MaxDepth
-	}
-	if l.MaxPatchOperations <= 0 {
-		l.MaxPatchOperations = patch.MaxOperations
-	}
-	if l.MaxMembersPerRequest <= 0 {
-		l.MaxMembersPerRequest = MaxMembersPerRequest
-	}
+	defaults.Positive(&l.Filter.MaxLength, filter.MaxLength)
+	defaults.Positive(&l.Filter.MaxDepth, filter.MaxDepth)
+	defaults.Positive(&l.MaxPatchOperations, patch.MaxOperations)
+	defaults.Positive(&l.MaxMembersPerRequest, MaxMembersPerRequest)
 	return l
 }
 
@@ -143,7 +136,7 @@ func (d *Directory) ParseFilter(s string, rt *scim.ResourceType) (filter.Expr, e
 
 // ParsePatch parses a PatchOp body of rt within the directory's bounds (patch.Parse).
 func (d *Directory) ParsePatch(body map[string]any, rt *scim.ResourceType) ([]patch.Operation, error) {
-	return patch.Limits{MaxOperations: d.limits.MaxPatchOperations, Filter: d.limits.Filter}.Parse(body, rt)
+	return d.patchLimits().Parse(body, rt)
 }
 
 func (d *Directory) event(ctx context.Context, t store.Tenant, name, rtype, id, resName string) *store.Event {

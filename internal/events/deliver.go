@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -49,30 +50,14 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.Timeout <= 0 {
-		c.Timeout = 10 * time.Second
-	}
-	if c.MaxAge <= 0 {
-		c.MaxAge = 72 * time.Hour
-	}
-	if c.MaxInFlight <= 0 {
-		c.MaxInFlight = 16
-	}
-	if c.MaxRun <= 0 {
-		c.MaxRun = 100
-	}
-	if c.Idle <= 0 {
-		c.Idle = 500 * time.Millisecond
-	}
-	if c.Refresh <= 0 {
-		c.Refresh = 5 * time.Second
-	}
-	if c.BaseBackoff <= 0 {
-		c.BaseBackoff = time.Second
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 10 * time.Minute
-	}
+	defaults.Positive(&c.Timeout, 10*time.Second)
+	defaults.Positive(&c.MaxAge, 72*time.Hour)
+	defaults.Positive(&c.MaxInFlight, 16)
+	defaults.Positive(&c.MaxRun, 100)
+	defaults.Positive(&c.Idle, 500*time.Millisecond)
+	defaults.Positive(&c.Refresh, 5*time.Second)
+	defaults.Positive(&c.BaseBackoff, time.Second)
+	defaults.Positive(&c.MaxBackoff, 10*time.Minute)
 }
 
 // maxResponseBytes bounds what is read of a receiver's answer (its error description).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -40,27 +41,13 @@ type PollConfig struct {
 }
 
 func (c *PollConfig) defaults() {
-	if c.MaxEvents <= 0 {
-		c.MaxEvents = 100
-	}
-	if c.DefaultEvents <= 0 {
-		c.DefaultEvents = min(20, c.MaxEvents)
-	}
-	if c.MaxWait <= 0 {
-		c.MaxWait = 30 * time.Second
-	}
-	if c.AckTimeout <= 0 {
-		c.AckTimeout = 2 * time.Minute
-	}
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = 256 << 10
-	}
-	if c.MaxAcks <= 0 {
-		c.MaxAcks = 1000
-	}
-	if c.Interval <= 0 {
-		c.Interval = 250 * time.Millisecond
-	}
+	defaults.Positive(&c.MaxEvents, 100)
+	defaults.Positive(&c.DefaultEvents, min(20, c.MaxEvents))
+	defaults.Positive(&c.MaxWait, 30*time.Second)
+	defaults.Positive(&c.AckTimeout, 2*time.Minute)
+	defaults.Positive(&c.MaxBodyBytes, 256<<10)
+	defaults.Positive(&c.MaxAcks, 1000)
+	defaults.Positive(&c.Interval, 250*time.Millisecond)
 }
 
 // Poller serves RFC 8936 poll requests for poll streams. A request is authenticated by

@@ -24,6 +24,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/signing"
@@ -101,21 +102,11 @@ func New(ctx context.Context, cfg Config, st store.Store, dir *directory.Directo
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || (u.Path != "" && u.Path != "/") {
 		return nil, fmt.Errorf("oidc: the issuer %q must be an absolute http(s) URL without a path", cfg.Issuer)
 	}
-	if cfg.AccessTokenTTL <= 0 {
-		cfg.AccessTokenTTL = DefaultAccessTokenTTL
-	}
-	if cfg.IDTokenTTL <= 0 {
-		cfg.IDTokenTTL = DefaultIDTokenTTL
-	}
-	if cfg.RefreshTokenTTL <= 0 {
-		cfg.RefreshTokenTTL = DefaultRefreshTokenTTL
-	}
-	if cfg.CodeTTL <= 0 {
-		cfg.CodeTTL = DefaultCodeTTL
-	}
-	if cfg.RequestTTL <= 0 {
-		cfg.RequestTTL = DefaultRequestTTL
-	}
+	defaults.Positive(&cfg.AccessTokenTTL, DefaultAccessTokenTTL)
+	defaults.Positive(&cfg.IDTokenTTL, DefaultIDTokenTTL)
+	defaults.Positive(&cfg.RefreshTokenTTL, DefaultRefreshTokenTTL)
+	defaults.Positive(&cfg.CodeTTL, DefaultCodeTTL)
+	defaults.Positive(&cfg.RequestTTL, DefaultRequestTTL)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -198,22 +189,13 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	op.Discover(w, doc)
 }
 
-// PruneEvery deletes expired authorization requests, tokens, and signing keys no longer
-// published, every interval until ctx ends. Every replica may run it.
-func (p *Provider) PruneEvery(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			if _, err := p.st.PruneOIDC(ctx, p.now()); err != nil && ctx.Err() == nil {
-				p.log.WarnContext(ctx, "oidc: pruning expired requests and tokens failed", "err", err)
-			}
-			if _, err := p.keys.Prune(ctx); err != nil && ctx.Err() == nil {
-				p.log.WarnContext(ctx, "oidc: pruning retired signing keys failed", "err", err)
-			}
-		}
+// Prune deletes expired authorization requests and tokens, and signing keys no longer
+// published, and returns how many; cmd/scimd runs it now and then on every replica.
+func (p *Provider) Prune(ctx context.Context) (int64, error) {
+	n, err := p.st.PruneOIDC(ctx, p.now())
+	if err != nil {
+		return n, err
 	}
+	k, err := p.keys.Prune(ctx)
+	return n + k, err
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/sso"
 	"github.com/scimd/scimd/internal/store"
@@ -128,15 +129,9 @@ func New(cfg Config, s store.Store, dir *directory.Directory, log *slog.Logger, 
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fmt.Errorf("saml: public URL %q must be an absolute http(s) URL", cfg.PublicURL)
 	}
-	if cfg.MaxResponseBytes <= 0 {
-		cfg.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = DefaultSessionTTL
-	}
-	if cfg.RequestTTL <= 0 {
-		cfg.RequestTTL = DefaultRequestTTL
-	}
+	defaults.Positive(&cfg.MaxResponseBytes, DefaultMaxResponseBytes)
+	defaults.Positive(&cfg.SessionTTL, DefaultSessionTTL)
+	defaults.Positive(&cfg.RequestTTL, DefaultRequestTTL)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -146,12 +141,8 @@ func New(cfg Config, s store.Store, dir *directory.Directory, log *slog.Logger, 
 	if cfg.LoginStartsPerTenant == 0 {
 		cfg.LoginStartsPerTenant = DefaultLoginStartsPerTenant
 	}
-	if cfg.MaxPendingRequests <= 0 {
-		cfg.MaxPendingRequests = DefaultMaxPendingRequests
-	}
-	if cfg.ClockSkew <= 0 {
-		cfg.ClockSkew = DefaultClockSkew
-	}
+	defaults.Positive(&cfg.MaxPendingRequests, DefaultMaxPendingRequests)
+	defaults.Positive(&cfg.ClockSkew, DefaultClockSkew)
 	setClockSkew(cfg.ClockSkew)
 	m, err := newMetrics(reg, s, cfg.TenantLabel, cfg.Now)
 	if err != nil {
@@ -177,26 +168,11 @@ func (s *Service) Mount(r chi.Router) {
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
-// PruneEvery deletes expired login requests, assertion ids and sessions (of every tenant)
-// every interval until ctx ends. Every replica may run it; deleting twice is harmless, and
-// an assertion id is kept until the assertion itself has expired.
-func (s *Service) PruneEvery(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			n, err := s.store.PruneSAML(ctx, s.now())
-			switch {
-			case err != nil && ctx.Err() == nil:
-				s.log.WarnContext(ctx, "saml: pruning expired sessions failed", "err", err)
-			case n > 0:
-				s.log.DebugContext(ctx, "saml: pruned expired requests, assertion ids and sessions", "rows", n)
-			}
-		}
-	}
+// Prune deletes expired login requests, assertion ids and sessions of every tenant and
+// returns how many; cmd/scimd runs it now and then on every replica (deleting twice is
+// harmless). An assertion id is kept until the assertion itself has expired.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	return s.store.PruneSAML(ctx, s.now())
 }
 
 // values returns the SP values of a tenant.

@@ -3,6 +3,7 @@ package saml
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -720,25 +721,23 @@ func TestLoginOnEveryBackend(t *testing.T) {
 	})
 }
 
-func TestPruneEvery(t *testing.T) {
+func TestPrune(t *testing.T) {
 	e := newEnv(t, cfgOpts{})
 	old := store.Session{TenantID: e.acme.ID, Hash: hashToken("old"), Kind: store.SessionSSO, UserID: store.NewID(), CreatedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().Add(-time.Minute)}
-	if err := e.store.CreateSession(ctx, old); err != nil {
-		t.Fatal(err)
+	live := store.Session{TenantID: e.acme.ID, Hash: hashToken("live"), Kind: store.SessionSSO, UserID: store.NewID(), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	for _, s := range []store.Session{old, live} {
+		if err := e.store.CreateSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
 	}
-	pctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { e.svc.PruneEvery(pctx, 5*time.Millisecond); close(done) }()
-	defer func() { cancel(); <-done }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		// SessionByHash hides expired sessions; ask with a time before the expiry.
-		if _, err := e.store.SessionByHash(ctx, e.acme.ID, store.SessionSSO, old.Hash, old.CreatedAt); err != nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the expired session was not pruned")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if n, err := e.svc.Prune(ctx); err != nil || n != 1 {
+		t.Fatalf("Prune = %d, %v; want the one expired session", n, err)
+	}
+	// SessionByHash hides expired sessions; ask with a time before the expiry.
+	if _, err := e.store.SessionByHash(ctx, e.acme.ID, store.SessionSSO, old.Hash, old.CreatedAt); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the expired session is still there: %v", err)
+	}
+	if _, err := e.store.SessionByHash(ctx, e.acme.ID, store.SessionSSO, live.Hash, time.Now()); err != nil {
+		t.Fatalf("the live session was pruned: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/directory"
 	"github.com/scimd/scimd/internal/store"
 )
@@ -86,42 +87,20 @@ func (s *Server) Drain() { s.draining.Store(true) }
 // through dir. m is the metrics NewMetrics made; New adds the database collector to them.
 // Errors are the store's (the cursor key is read or created).
 func New(ctx context.Context, cfg Config, st store.Store, dir *directory.Directory, m *Metrics, log *slog.Logger) (*Server, error) {
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 1 << 20
-	}
-	if cfg.DefaultPageSize <= 0 {
-		cfg.DefaultPageSize = 100
-	}
-	if cfg.MaxPageSize <= 0 {
-		cfg.MaxPageSize = 1000
-	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = 30 * time.Second
-	}
-	if cfg.BulkMaxOperations <= 0 {
-		cfg.BulkMaxOperations = 1000
-	}
-	if cfg.BulkMaxPayloadBytes <= 0 {
-		cfg.BulkMaxPayloadBytes = 2 << 20
-	}
+	defaults.Positive(&cfg.MaxBodyBytes, 1<<20)
+	defaults.Positive(&cfg.DefaultPageSize, 100)
+	defaults.Positive(&cfg.MaxPageSize, 1000)
+	defaults.Positive(&cfg.RequestTimeout, 30*time.Second)
+	defaults.Positive(&cfg.BulkMaxOperations, 1000)
+	defaults.Positive(&cfg.BulkMaxPayloadBytes, 2<<20)
 	if cfg.AuthFailuresPerMinute == 0 {
 		cfg.AuthFailuresPerMinute = 30
 	}
-	if cfg.ReadyTimeout <= 0 {
-		cfg.ReadyTimeout = 2 * time.Second
-	}
-	if cfg.TenantConcurrency <= 0 {
-		cfg.TenantConcurrency = DefaultTenantConcurrency
-	}
-	if cfg.TenantQueueWait <= 0 {
-		cfg.TenantQueueWait = DefaultTenantQueueWait
-	}
-	if cfg.MaxFilterTerms <= 0 {
-		cfg.MaxFilterTerms = DefaultMaxFilterTerms
-	}
-	if cfg.ExpensiveQueryTimeout <= 0 {
-		cfg.ExpensiveQueryTimeout = DefaultExpensiveQueryTimeout
-	}
+	defaults.Positive(&cfg.ReadyTimeout, 2*time.Second)
+	defaults.Positive(&cfg.TenantConcurrency, DefaultTenantConcurrency)
+	defaults.Positive(&cfg.TenantQueueWait, DefaultTenantQueueWait)
+	defaults.Positive(&cfg.MaxFilterTerms, DefaultMaxFilterTerms)
+	defaults.Positive(&cfg.ExpensiveQueryTimeout, DefaultExpensiveQueryTimeout)
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	key, err := st.Secret(ctx, "cursor_key", newCursorKey)
 	if err != nil {

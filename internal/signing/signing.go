@@ -27,6 +27,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/store"
 )
 
@@ -97,18 +98,10 @@ type KeySet struct {
 
 // New returns the key set kept in st. Nothing is read until a key is needed.
 func New(st store.SigningKeyStore, o Options) *KeySet {
-	if o.PublishLead <= 0 {
-		o.PublishLead = DefaultPublishLead
-	}
-	if o.MaxTokenLifetime <= 0 {
-		o.MaxTokenLifetime = DefaultMaxTokenLifetime
-	}
-	if o.CacheFor <= 0 {
-		o.CacheFor = DefaultCacheFor
-	}
-	if o.Bits <= 0 {
-		o.Bits = DefaultBits
-	}
+	defaults.Positive(&o.PublishLead, DefaultPublishLead)
+	defaults.Positive(&o.MaxTokenLifetime, DefaultMaxTokenLifetime)
+	defaults.Positive(&o.CacheFor, DefaultCacheFor)
+	defaults.Positive(&o.Bits, DefaultBits)
 	if o.Now == nil {
 		o.Now = time.Now
 	}

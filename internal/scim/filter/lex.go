@@ -4,6 +4,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/scim"
 )
 
@@ -24,12 +25,8 @@ type Limits struct {
 
 // withDefaults fills the zero fields.
 func (l Limits) withDefaults() Limits {
-	if l.MaxLength <= 0 {
-		l.MaxLength = MaxLength
-	}
-	if l.MaxDepth <= 0 {
-		l.MaxDepth = MaxDepth
-	}
+	defaults.Positive(&l.MaxLength, MaxLength)
+	defaults.Positive(&l.MaxDepth, MaxDepth)
 	return l
 }
 

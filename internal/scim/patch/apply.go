@@ -111,8 +111,8 @@ func (a *applier) object(op string, obj map[string]any) error {
 		}
 		if strings.Contains(k, "[") {
 			// Entra ID (aadOptscim062020) sends "emails[type eq \"work\"].value" as a key; it
-			// is bounded by the body, and parsed within the default filter bounds.
-			p, err := parsePath(k, a.rt, filter.Limits{})
+			// is parsed within the same filter bounds as a path.
+			p, err := parsePath(k, a.rt, a.lim.Filter)
 			if se := scim.AsError(err); se != nil && se.ScimType == scim.InvalidFilter {
 				return se
 			}

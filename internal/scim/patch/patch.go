@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/scim/filter"
 )
@@ -81,9 +82,7 @@ func Parse(body map[string]any, rt *scim.ResourceType) ([]Operation, error) {
 // Parse is patch.Parse within the bounds of l.
 func (l Limits) Parse(body map[string]any, rt *scim.ResourceType) ([]Operation, error) {
 	maxOps := l.MaxOperations
-	if maxOps <= 0 {
-		maxOps = MaxOperations
-	}
+	defaults.Positive(&maxOps, MaxOperations)
 	if body == nil {
 		return nil, scim.BadRequest(scim.InvalidSyntax, "the request body must be a PatchOp object")
 	}

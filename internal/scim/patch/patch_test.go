@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"reflect"
@@ -469,6 +470,22 @@ func TestParseFilterLimits(t *testing.T) {
 		t.Fatalf("a short path filter: %v", err)
 	}
 	_, err := lim.Parse(body(t, op(`emails[type eq "`+strings.Repeat("w", 30)+`"].value`)), scim.Users)
+	wantError(t, err, http.StatusBadRequest, scim.InvalidFilter)
+}
+
+// TestApplyValueKeyFilterLimits: a filter inside a path-less operation's value key (Entra's
+// "emails[type eq \"work\"].value") is held to the same configured bounds as a path.
+func TestApplyValueKeyFilterLimits(t *testing.T) {
+	lim := Limits{Filter: filter.Limits{MaxLength: 30}}
+	apply := func(key string) error {
+		ops := []Operation{{Op: OpReplace, Value: map[string]any{key: "w@x.example"}}}
+		_, _, err := ApplyContext(context.Background(), scim.Users, map[string]any{"userName": "u"}, ops, lim)
+		return err
+	}
+	if err := apply(`emails[type eq "work"].value`); err != nil {
+		t.Fatalf("a short value-key filter: %v", err)
+	}
+	err := apply(`emails[type eq "` + strings.Repeat("w", 30) + `"].value`)
 	wantError(t, err, http.StatusBadRequest, scim.InvalidFilter)
 }
 

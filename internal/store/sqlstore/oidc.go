@@ -192,20 +192,5 @@ func (s *Store) RevokeOIDCFamily(ctx context.Context, tenantID, family string, a
 // tenants. A refresh token's row outlives its rotation until it expires, so that its
 // replay is still recognised.
 func (s *Store) PruneOIDC(ctx context.Context, now time.Time) (int64, error) {
-	var total int64
-	err := s.db.Tx(ctx, func(c Conn) error {
-		total = 0
-		for _, table := range []string{"oidc_auth_requests", "oidc_tokens"} {
-			var n int64
-			if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM `+table+` WHERE expires_at <= $1`, s.timeArg(now)).Scan(&n); err != nil {
-				return err
-			}
-			if err := c.Exec(ctx, `DELETE FROM `+table+` WHERE expires_at <= $1`, s.timeArg(now)); err != nil {
-				return err
-			}
-			total += n
-		}
-		return nil
-	})
-	return total, err
+	return s.pruneExpired(ctx, now, "oidc_auth_requests", "oidc_tokens")
 }

@@ -156,10 +156,16 @@ func (s *Store) PutSAMLIdentity(ctx context.Context, tenantID, issuer, nameID, u
 // PruneSAML implements store.SAMLStore. Like PruneEvents it is the housekeeping query that
 // spans tenants.
 func (s *Store) PruneSAML(ctx context.Context, now time.Time) (int64, error) {
+	return s.pruneExpired(ctx, now, "saml_requests", "saml_assertions", "sessions")
+}
+
+// pruneExpired deletes the rows of the tables (names from the code, never from input) that
+// expired by now, in one transaction, and returns how many.
+func (s *Store) pruneExpired(ctx context.Context, now time.Time, tables ...string) (int64, error) {
 	var total int64
 	err := s.db.Tx(ctx, func(c Conn) error {
 		total = 0
-		for _, table := range []string{"saml_requests", "saml_assertions", "sessions"} {
+		for _, table := range tables {
 			var n int64
 			if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM `+table+` WHERE expires_at <= $1`, s.timeArg(now)).Scan(&n); err != nil {
 				return err

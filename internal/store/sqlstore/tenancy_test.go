@@ -35,9 +35,8 @@ var globalTables = map[string]string{
 var crossTenantStatements = map[string]string{
 	"TokenByHash":     "the token is how the tenant is found: a lookup by the unique hash, before any tenant is known",
 	"PruneEvents":     "retention housekeeping deletes old audit events of every tenant at once",
-	"PruneSAML":       "housekeeping deletes expired SAML requests, consumed assertion ids and sessions of every tenant at once",
+	"pruneExpired":    "housekeeping (PruneSAML, PruneOIDC) deletes expired SAML requests, assertion ids, sessions, OIDC requests and tokens of every tenant at once",
 	"fillFoldKeys":    "after migrating, the folded name keys of rows stored before the key columns existed are written for every tenant once; each update filters on its row's tenant",
-	"PruneOIDC":       "housekeeping deletes expired OIDC authorization requests and tokens of every tenant at once",
 	"fillEvents":      "a claimed batch of an all-tenants event stream spans tenants; each row is read by its whole key (tenant_id, id)",
 	"StreamStats":     "an event stream's backlog (lag, parked SETs) is one number per stream, across its tenants",
 	"ClaimDeliveries": "a deliverer takes the due SETs of a stream, which for an all-tenants stream span tenants",
