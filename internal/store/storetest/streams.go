@@ -56,6 +56,17 @@ func updateUser(t *testing.T, s store.Store, tn store.Tenant, id, title string) 
 	}
 }
 
+// queue creates a user and then changes it, n changes in all: a queue of n SETs of one
+// resource.
+func queue(t *testing.T, s store.Store, tn store.Tenant, name string, n int) *scim.Resource {
+	t.Helper()
+	u := createUser(t, s, tn, name)
+	for i := 1; i < n; i++ {
+		updateUser(t, s, tn, u.ID, fmt.Sprint("title ", i))
+	}
+	return u
+}
+
 func claim(t *testing.T, s StreamsBackend, st store.Stream, now time.Time, max int) []store.Delivery {
 	t.Helper()
 	ds, err := s.ClaimDeliveries(ctx, st.ID, now, time.Minute, max, 1)
@@ -169,10 +180,7 @@ func testOutboxFanOut(t *testing.T, s StreamsBackend) {
 func testResourceOrder(t *testing.T, s StreamsBackend) {
 	tn := mustTenant(t, s, "acme")
 	st := mustStream(t, s, tn.ID, provisioning, nil)
-	u := createUser(t, s, tn, "ann")
-	for i := range 5 {
-		updateUser(t, s, tn, u.ID, fmt.Sprint("title ", i))
-	}
+	u := queue(t, s, tn, "ann", 6)
 	other := createUser(t, s, tn, "bob")
 	var order []int64
 	for range 10 {
@@ -394,10 +402,7 @@ func claimAll(t *testing.T, s StreamsBackend, st store.Stream) []store.Delivery 
 func testResourceRuns(t *testing.T, s StreamsBackend) {
 	tn := mustTenant(t, s, "acme")
 	st := mustStream(t, s, tn.ID, provisioning, nil)
-	u := createUser(t, s, tn, "ann")
-	for i := range 9 {
-		updateUser(t, s, tn, u.ID, fmt.Sprint("title ", i))
-	}
+	u := queue(t, s, tn, "ann", 10)
 	v := createUser(t, s, tn, "bob")
 	now := time.Now()
 	ds := claim4(t, s, st, now)
@@ -530,11 +535,8 @@ func testTenantDeliveries(t *testing.T, s StreamsBackend) {
 func testLongQueueOneAtATime(t *testing.T, s StreamsBackend) {
 	tn := mustTenant(t, s, "acme")
 	st := mustStream(t, s, tn.ID, provisioning, nil)
-	u := createUser(t, s, tn, "ann")
 	const n = 150 // more than the claim's window of candidates (4·max)
-	for i := 1; i < n; i++ {
-		updateUser(t, s, tn, u.ID, fmt.Sprint("title ", i))
-	}
+	queue(t, s, tn, "ann", n)
 	var order []int64
 	for claims := 0; len(order) < n; claims++ {
 		if claims == n+5 {
