@@ -37,6 +37,45 @@ func (s *Store) enqueueDeliveries(ctx context.Context, c Conn, ev *store.Event) 
 		ev.TenantID, ev.ID, ev.ResourceID, s.timeArg(ev.At), likeMember(ev.Name))
 }
 
+// tkey is a delivery row's key in a statement's list: its tenant, claim ("" for any) and
+// the value of the listed column (event id or resource id).
+type tkey struct {
+	tenant, claim string
+	v             any
+}
+
+// inByTenant writes "col in keys" as an OR of one branch per tenant (and claim): each
+// branch is tenantEq (the tenant column and "=", written by the caller so that the
+// statement's text names its tenant filter) and the tenant, then cond (which should name
+// stream_id and, for a partial index, its condition), then col IN (…). SQLite uses the
+// index of each branch (a MULTI-INDEX OR); a row-value list, (tenant_id, event_id) IN
+// ((…), …), it plans as a scan of the whole table.
+func inByTenant(a *sqlfilter.Args, tenantEq, col, cond string, keys []tkey) string {
+	type group struct{ tenant, claim string }
+	var order []group
+	vals := map[group][]string{}
+	for _, k := range keys {
+		g := group{k.tenant, k.claim}
+		if _, ok := vals[g]; !ok {
+			order = append(order, g)
+		}
+		vals[g] = append(vals[g], a.Add(k.v))
+	}
+	parts := make([]string, 0, len(order))
+	for _, g := range order {
+		b := "(" + tenantEq + a.Add(g.tenant) + cond
+		if g.claim != "" {
+			b += " AND claim = " + a.Add(g.claim)
+		}
+		parts = append(parts, b+" AND "+col+" IN ("+strings.Join(vals[g], ", ")+"))")
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+// pendingOrInflight is the condition of the partial indexes of undelivered rows, as
+// SQLite needs it written to use them.
+const pendingOrInflight = ` AND state IN ('pending', 'inflight')`
+
 // publishes reports whether ev can become a SCIM event: a provisioning change that was made.
 func publishes(ev *store.Event) bool {
 	return ev.Outcome == "success" && ev.ResourceID != "" && ev.ResourceType != ""
@@ -152,12 +191,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 			return err
 		}
 		a := sqlfilter.NewArgs(s.d, streamID)
-		var keys []string
+		var keys []tkey
 		seen := map[[2]string]bool{}
 		for _, k := range cands {
 			if !seen[[2]string{k.tenant, k.resource}] {
 				seen[[2]string{k.tenant, k.resource}] = true
-				keys = append(keys, "("+a.Add(k.tenant)+", "+a.Add(k.resource)+")")
+				keys = append(keys, tkey{tenant: k.tenant, v: k.resource})
 			}
 		}
 		type head struct {
@@ -165,7 +204,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 			n int // the resource's undelivered rows
 		}
 		heads, err := collect[head](c.Query(ctx, `SELECT tenant_id, MIN(event_id), COUNT(*) FROM event_deliveries
-			WHERE stream_id = $1 AND state IN ('pending', 'inflight') AND (tenant_id, resource_id) IN (`+strings.Join(keys, ", ")+`)
+			WHERE `+inByTenant(a, "tenant_id = ", "resource_id", " AND stream_id = $1"+pendingOrInflight, keys)+`
 			GROUP BY tenant_id, resource_id`, a.Values()...))(func(r Row) (head, error) {
 			var h head
 			return h, r.Scan(&h.tenant, &h.id, &h.n)
@@ -231,12 +270,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 				// a run ends before the first of them, rather than wait for that claimer
 				// (which could be waiting for ours).
 				l := sqlfilter.NewArgs(s.d, streamID)
-				var lk []string
+				var lk []tkey
 				for _, k := range next {
-					lk = append(lk, "("+l.Add(k.tenant)+", "+l.Add(k.id)+")")
+					lk = append(lk, tkey{tenant: k.tenant, v: k.id})
 				}
 				got, err := collect[key](c.Query(ctx, `SELECT tenant_id, event_id FROM event_deliveries
-					WHERE stream_id = $1 AND (tenant_id, event_id) IN (`+strings.Join(lk, ", ")+`)`+lock, l.Values()...))(func(r Row) (key, error) {
+					WHERE `+inByTenant(l, "tenant_id = ", "event_id", " AND stream_id = $1", lk)+lock, l.Values()...))(func(r Row) (key, error) {
 					var k key
 					return k, r.Scan(&k.tenant, &k.id)
 				})
@@ -258,15 +297,15 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 			}
 		}
 		back := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now))
-		var backKeys []string
+		var backKeys []tkey
 		for _, k := range cands {
 			if !taken[key{k.tenant, k.id}] {
-				backKeys = append(backKeys, "("+back.Add(k.tenant)+", "+back.Add(k.id)+")")
+				backKeys = append(backKeys, tkey{tenant: k.tenant, v: k.id})
 			}
 		}
 		if len(backKeys) > 0 {
-			if err := c.Exec(ctx, `UPDATE event_deliveries SET next_at = $2 WHERE stream_id = $1 AND (tenant_id, event_id) IN (`+
-				strings.Join(backKeys, ", ")+`)`, back.Values()...); err != nil {
+			if err := c.Exec(ctx, `UPDATE event_deliveries SET next_at = $2 WHERE `+
+				inByTenant(back, "tenant_id = ", "event_id", " AND stream_id = $1", backKeys), back.Values()...); err != nil {
 				return err
 			}
 		}
@@ -274,12 +313,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 			return nil
 		}
 		take := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now.Add(lease)), claim)
-		var takeKeys []string
+		var takeKeys []tkey
 		for k := range taken {
-			takeKeys = append(takeKeys, "("+take.Add(k.tenant)+", "+take.Add(k.id)+")")
+			takeKeys = append(takeKeys, tkey{tenant: k.tenant, v: k.id})
 		}
 		out, err = collect[store.Delivery](c.Query(ctx, `UPDATE event_deliveries SET state = 'inflight', next_at = $2, claim = $3, attempts = attempts + 1
-			WHERE stream_id = $1 AND state IN ('pending', 'inflight') AND (tenant_id, event_id) IN (`+strings.Join(takeKeys, ", ")+`)
+			WHERE `+inByTenant(take, "tenant_id = ", "event_id", " AND stream_id = $1"+pendingOrInflight, takeKeys)+`
 			RETURNING tenant_id, event_id, resource_id, gen, attempts, enqueued_at, next_at, COALESCE(last_error, '')`, take.Values()...))(func(r Row) (store.Delivery, error) {
 			d := store.Delivery{StreamID: streamID, State: store.DeliveryInflight, Claim: claim}
 			return d, r.Scan(&d.Event.TenantID, &d.Event.ID, &d.Event.ResourceID, &d.Gen, &d.Attempts, timeDest{&d.EnqueuedAt}, timeDest{&d.NextAt}, &d.LastError)
@@ -312,12 +351,12 @@ func (s *Store) fillEvents(ctx context.Context, c Conn, ds []store.Delivery) err
 		return nil
 	}
 	a := sqlfilter.NewArgs(s.d)
-	var keys []string
+	var keys []tkey
 	for _, d := range ds {
-		keys = append(keys, "("+a.Add(d.Event.TenantID)+", "+a.Add(d.Event.ID)+")")
+		keys = append(keys, tkey{tenant: d.Event.TenantID, v: d.Event.ID})
 	}
 	rows, err := c.Query(ctx, `SELECT `+deliveryEventCols+` FROM audit_events a JOIN tenants n ON n.id = a.tenant_id
-		WHERE (a.tenant_id, a.id) IN (`+strings.Join(keys, ", ")+`)`, a.Values()...)
+		WHERE `+inByTenant(a, "a.tenant_id = ", "a.id", "", keys), a.Values()...)
 	if err != nil {
 		return err
 	}
@@ -371,15 +410,15 @@ func (s *Store) FinishDeliveries(ctx context.Context, streamID string, now time.
 		changed = 0
 		// The common case, pushes accepted, in one statement.
 		done := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now))
-		var keys []string
+		var keys []tkey
 		for _, o := range outcomes {
 			if o.State == store.DeliveryDelivered && o.Claim != "" {
-				keys = append(keys, "("+done.Add(o.TenantID)+", "+done.Add(o.EventID)+", "+done.Add(o.Claim)+")")
+				keys = append(keys, tkey{tenant: o.TenantID, claim: o.Claim, v: o.EventID})
 			}
 		}
 		if len(keys) > 0 {
 			if err := count(c.Query(ctx, `UPDATE event_deliveries SET state = 'delivered', done_at = $2, last_error = NULL, claim = NULL
-				WHERE stream_id = $1 AND state = 'inflight' AND (tenant_id, event_id, claim) IN (`+strings.Join(keys, ", ")+`)
+				WHERE `+inByTenant(done, "tenant_id = ", "event_id", " AND stream_id = $1 AND state = 'inflight'", keys)+`
 				RETURNING event_id`, done.Values()...)); err != nil {
 				return err
 			}
@@ -389,12 +428,12 @@ func (s *Store) FinishDeliveries(ctx context.Context, streamID string, now time.
 		keys = keys[:0]
 		for _, o := range outcomes {
 			if o.Unsent && o.Claim != "" {
-				keys = append(keys, "("+back.Add(o.TenantID)+", "+back.Add(o.EventID)+", "+back.Add(o.Claim)+")")
+				keys = append(keys, tkey{tenant: o.TenantID, claim: o.Claim, v: o.EventID})
 			}
 		}
 		if len(keys) > 0 {
 			if err := count(c.Query(ctx, `UPDATE event_deliveries SET state = 'pending', next_at = $2, claim = NULL, attempts = attempts - 1
-				WHERE stream_id = $1 AND state = 'inflight' AND (tenant_id, event_id, claim) IN (`+strings.Join(keys, ", ")+`)
+				WHERE `+inByTenant(back, "tenant_id = ", "event_id", " AND stream_id = $1 AND state = 'inflight'", keys)+`
 				RETURNING event_id`, back.Values()...)); err != nil {
 				return err
 			}
@@ -429,16 +468,27 @@ func (s *Store) FinishDeliveries(ctx context.Context, streamID string, now time.
 		keys = keys[:0]
 		for _, o := range outcomes {
 			if o.State == store.DeliveryDelivered || o.State == store.DeliveryParked {
-				keys = append(keys, "("+final.Add(o.TenantID)+", "+final.Add(o.EventID)+")")
+				keys = append(keys, tkey{tenant: o.TenantID, v: o.EventID})
 			}
 		}
 		if len(keys) == 0 {
 			return nil
 		}
+		resources, err := collect[tkey](c.Query(ctx, `SELECT DISTINCT tenant_id, resource_id FROM event_deliveries
+			WHERE `+inByTenant(final, "tenant_id = ", "event_id", " AND stream_id = $1", keys), final.Values()...))(func(r Row) (tkey, error) {
+			var k tkey
+			var id string
+			err := r.Scan(&k.tenant, &id)
+			k.v = id
+			return k, err
+		})
+		if err != nil || len(resources) == 0 {
+			return err
+		}
+		restore := sqlfilter.NewArgs(s.d, streamID)
 		return c.Exec(ctx, `UPDATE event_deliveries SET next_at = enqueued_at
-			WHERE stream_id = $1 AND state = 'pending' AND attempts = 0 AND next_at > enqueued_at
-			AND (tenant_id, resource_id) IN (SELECT tenant_id, resource_id FROM event_deliveries
-				WHERE stream_id = $1 AND (tenant_id, event_id) IN (`+strings.Join(keys, ", ")+`))`, final.Values()...)
+			WHERE state = 'pending' AND attempts = 0 AND next_at > enqueued_at
+			AND `+inByTenant(restore, "tenant_id = ", "resource_id", " AND stream_id = $1"+pendingOrInflight, resources), restore.Values()...)
 	})
 	return changed, err
 }
