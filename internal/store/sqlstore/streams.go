@@ -299,7 +299,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 		back := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now))
 		var backKeys []tkey
 		for _, k := range cands {
-			if !taken[key{k.tenant, k.id}] {
+			// Only rows waiting behind their resource's oldest: an oldest row left out by
+			// max keeps its place.
+			if _, isHead := undelivered[key{k.tenant, k.id}]; !isHead && !taken[key{k.tenant, k.id}] {
 				backKeys = append(backKeys, tkey{tenant: k.tenant, v: k.id})
 			}
 		}

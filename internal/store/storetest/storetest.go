@@ -68,6 +68,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Streams/ResourceOrder", testResourceOrder},
 		{"Streams/ResourceRuns", testResourceRuns},
 		{"Streams/LongQueueOneAtATime", testLongQueueOneAtATime},
+		{"Streams/ClaimKeepsOrder", testClaimKeepsOrder},
 		{"Streams/TenantDeliveries", testTenantDeliveries},
 		{"Streams/LeaseExpiry", testLeaseExpiry},
 		{"Streams/PollAckGeneration", testPollAckGeneration},

@@ -553,3 +553,19 @@ func testLongQueueOneAtATime(t *testing.T, s StreamsBackend) {
 		t.Fatalf("delivered out of commit order: %v", order)
 	}
 }
+
+// testClaimKeepsOrder: the oldest rows of resources a claim leaves out (it took max of
+// them) keep their place: the next claim takes the next oldest, not a later change.
+func testClaimKeepsOrder(t *testing.T, s StreamsBackend) {
+	tn := mustTenant(t, s, "acme")
+	st := mustStream(t, s, tn.ID, provisioning, nil)
+	ann, bob := createUser(t, s, tn, "ann"), createUser(t, s, tn, "bob")
+	now := time.Now().Add(time.Hour)
+	if ds := claim(t, s, st, now, 1); len(ds) != 1 || ds[0].Event.ResourceID != ann.ID {
+		t.Fatalf("first claim = %v, want ann's", names(ds))
+	}
+	createUser(t, s, tn, "cid") // changed after the claim, but due before its time
+	if ds := claim(t, s, st, now.Add(time.Minute/2), 1); len(ds) != 1 || ds[0].Event.ResourceID != bob.ID {
+		t.Fatalf("second claim = %v, want bob's (older than cid's)", names(ds))
+	}
+}
