@@ -311,7 +311,7 @@ type result struct {
 // send sends one claimed SET and decides what becomes of it.
 func (d *Deliverer) send(ctx context.Context, st store.Stream, dl store.Delivery) result {
 	o := d.attempt(ctx, st, dl)
-	o.TenantID, o.EventID, o.Claim = dl.Event.TenantID, dl.Event.ID, dl.Claim
+	o.TenantID, o.EventID, o.Claim, o.ResourceID = dl.Event.TenantID, dl.Event.ID, dl.Claim, dl.Event.ResourceID
 	now := d.now()
 	outcome := OutcomeDelivered
 	switch {

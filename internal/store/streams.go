@@ -56,6 +56,9 @@ type Delivery struct {
 type DeliveryOutcome struct {
 	TenantID string
 	EventID  int64
+	// ResourceID is the SET's resource when the caller knows it ("": the store looks it
+	// up).
+	ResourceID string
 	// Claim is the claim the delivery was sent under (push): the outcome is recorded only
 	// if the row is still held by it. "" records an acknowledgement (poll) of any claim,
 	// of the generation Gen.

@@ -466,26 +466,35 @@ func (s *Store) FinishDeliveries(ctx context.Context, streamID string, now time.
 		// order (next_at = now), behind the rest of its own queue too. Once that oldest is
 		// delivered or parked, they go back to their own place, so that the next claim finds
 		// the resource's new oldest row first instead of after its whole queue.
-		final := sqlfilter.NewArgs(s.d, streamID)
-		keys = keys[:0]
+		var resources, unknown []tkey
+		seen := map[tkey]bool{}
 		for _, o := range outcomes {
-			if o.State == store.DeliveryDelivered || o.State == store.DeliveryParked {
-				keys = append(keys, tkey{tenant: o.TenantID, v: o.EventID})
+			switch {
+			case o.State != store.DeliveryDelivered && o.State != store.DeliveryParked:
+			case o.ResourceID == "":
+				unknown = append(unknown, tkey{tenant: o.TenantID, v: o.EventID})
+			case !seen[tkey{tenant: o.TenantID, v: o.ResourceID}]:
+				seen[tkey{tenant: o.TenantID, v: o.ResourceID}] = true
+				resources = append(resources, tkey{tenant: o.TenantID, v: o.ResourceID})
 			}
 		}
-		if len(keys) == 0 {
-			return nil
+		if len(unknown) > 0 { // acknowledgements name a SET by its jti, not its resource
+			look := sqlfilter.NewArgs(s.d, streamID)
+			found, err := collect[tkey](c.Query(ctx, `SELECT DISTINCT tenant_id, resource_id FROM event_deliveries
+				WHERE `+inByTenant(look, "tenant_id = ", "event_id", " AND stream_id = $1", unknown), look.Values()...))(func(r Row) (tkey, error) {
+				var k tkey
+				var id string
+				err := r.Scan(&k.tenant, &id)
+				k.v = id
+				return k, err
+			})
+			if err != nil {
+				return err
+			}
+			resources = append(resources, found...)
 		}
-		resources, err := collect[tkey](c.Query(ctx, `SELECT DISTINCT tenant_id, resource_id FROM event_deliveries
-			WHERE `+inByTenant(final, "tenant_id = ", "event_id", " AND stream_id = $1", keys), final.Values()...))(func(r Row) (tkey, error) {
-			var k tkey
-			var id string
-			err := r.Scan(&k.tenant, &id)
-			k.v = id
-			return k, err
-		})
-		if err != nil || len(resources) == 0 {
-			return err
+		if len(resources) == 0 {
+			return nil
 		}
 		restore := sqlfilter.NewArgs(s.d, streamID)
 		return c.Exec(ctx, `UPDATE event_deliveries SET next_at = enqueued_at
