@@ -60,6 +60,11 @@ func newStreamRow(st store.Stream) streamRow {
 	return r
 }
 
+// count sets the row's counts from the tenant's backlog in the stream.
+func (r *streamRow) count(b store.StreamStats) {
+	r.Pending, r.Inflight, r.Parked, r.OldestSince = b.Undelivered-b.Inflight, b.Inflight, b.Parked, b.OldestPending
+}
+
 // streamRows are the audit page's streams with t's backlog in each.
 func (s *Service) streamRows(ctx context.Context, t store.Tenant) ([]streamRow, error) {
 	streams, err := s.tenantStreams(ctx, t)
@@ -77,8 +82,7 @@ func (s *Service) streamRows(ctx context.Context, t store.Tenant) ([]streamRow, 
 	rows := make([]streamRow, 0, len(streams))
 	for _, st := range streams {
 		r := newStreamRow(st)
-		b := by[st.ID]
-		r.Pending, r.Inflight, r.Parked, r.OldestSince = b.Undelivered-b.Inflight, b.Inflight, b.Parked, b.OldestPending
+		r.count(by[st.ID])
 		rows = append(rows, r)
 	}
 	return rows, nil
@@ -171,7 +175,7 @@ func (s *Service) setsPage(w http.ResponseWriter, r *http.Request, q *request) e
 	}
 	for _, b := range stats {
 		if b.StreamID == st.ID {
-			v.Stream.Pending, v.Stream.Inflight, v.Stream.Parked, v.Stream.OldestSince = b.Undelivered-b.Inflight, b.Inflight, b.Parked, b.OldestPending
+			v.Stream.count(b)
 		}
 	}
 	ds, err := s.store.TenantDeliveries(ctx, q.tenant.ID, dq)
