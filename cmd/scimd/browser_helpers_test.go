@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/scimd/scimd/internal/testkit"
+	"github.com/scimd/scimd/internal/testlog"
 )
 
 // browser drives a headless Chromium for one end-to-end test.
@@ -86,7 +86,7 @@ func (b *browser) shot(name string) {
 type browserTestbed struct {
 	chromium, dir, dsn, base, idp string
 	certFile                      string
-	stderr                        *testkit.Buffer
+	stderr                        *testlog.Buffer
 }
 
 // issuer is the test IdP's entity id.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/scimd/scimd/internal/testkit"
+	"github.com/scimd/scimd/internal/testlog"
 )
 
 // The browser test signs in through an independent IdP process (the npm package saml-idp,
@@ -106,7 +107,7 @@ func startIdP(t *testing.T, node, base, slug, keyFile, certFile, issuer string) 
 		"--acsUrl", base+"/t/"+slug+"/saml/acs", "--audience", base+"/t/"+slug+"/saml/metadata",
 		"--cert", certFile, "--key", keyFile, "--configFile", filepath.Join(abs, "config.js"))
 	cmd.Dir = abs
-	out := &testkit.Buffer{}
+	out := &testlog.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting saml-idp: %v", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -12,14 +13,15 @@ import (
 	"time"
 
 	"github.com/scimd/scimd/internal/testkit"
+	"github.com/scimd/scimd/internal/testlog"
 )
 
 // startServe runs the real serve command on 127.0.0.1:0 and returns its address and the
 // stderr it writes.
-func startServe(t *testing.T, dsn string) (string, *testkit.Buffer, context.CancelFunc, <-chan int) {
+func startServe(t *testing.T, dsn string) (string, *testlog.Buffer, context.CancelFunc, <-chan int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &testkit.Buffer{}
+	stderr := &testlog.Buffer{}
 	listening := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {
@@ -63,58 +65,35 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("token = %q", token)
 	}
 	base := "http://" + addr
-	req, _ := http.NewRequest("POST", base+"/scim/v2/Users", strings.NewReader(
-		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ann@example.com"}`))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/scim+json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	c := &testkit.Client{Base: base, Token: token}
+	do := func(method, path string, body any, want int) map[string]any {
+		t.Helper()
+		r, err := c.Do(method, path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != want {
+			t.Fatalf("%s %s = %d, want %d: %s", method, path, r.Status, want, r.Raw)
+		}
+		return r.Body
 	}
-	var created map[string]any
-	json.NewDecoder(res.Body).Decode(&created)
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create = %d %v", res.StatusCode, created)
-	}
+	created := do("POST", "/scim/v2/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ann@example.com"}`, http.StatusCreated)
 	loc := created["meta"].(map[string]any)["location"].(string)
 	if !strings.HasPrefix(loc, base+"/scim/v2/Users/") {
 		t.Fatalf("meta.location = %q, want under %s", loc, base)
 	}
 	// /Bulk is served, with the default limits advertised.
-	req, _ = http.NewRequest("GET", base+"/scim/v2/ServiceProviderConfig", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	bulkCfg := do("GET", "/scim/v2/ServiceProviderConfig", nil, http.StatusOK)["bulk"].(map[string]any)
+	if bulkCfg["supported"] != true || bulkCfg["maxOperations"] != json.Number("1000") || bulkCfg["maxPayloadSize"] != json.Number(fmt.Sprint(2<<20)) {
+		t.Fatalf("bulk = %v", bulkCfg)
 	}
-	var spc struct{ Bulk map[string]any }
-	json.NewDecoder(res.Body).Decode(&spc)
-	res.Body.Close()
-	if spc.Bulk["supported"] != true || spc.Bulk["maxOperations"] != 1000.0 || spc.Bulk["maxPayloadSize"] != float64(2<<20) {
-		t.Fatalf("bulk = %v", spc.Bulk)
+	bulk := do("POST", "/scim/v2/Bulk", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+		"Operations":[{"method":"DELETE","path":"/Users/`+created["id"].(string)+`"}]}`, http.StatusOK)
+	if ops, _ := bulk["Operations"].([]any); len(ops) != 1 || ops[0].(map[string]any)["status"] != "204" {
+		t.Fatalf("bulk = %v", bulk)
 	}
-	req, _ = http.NewRequest("POST", base+"/scim/v2/Bulk", strings.NewReader(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
-		"Operations":[{"method":"DELETE","path":"/Users/`+created["id"].(string)+`"}]}`))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/scim+json")
-	res, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bulk struct{ Operations []struct{ Status string } }
-	json.NewDecoder(res.Body).Decode(&bulk)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK || len(bulk.Operations) != 1 || bulk.Operations[0].Status != "204" {
-		t.Fatalf("bulk = %d %+v", res.StatusCode, bulk)
-	}
-	res, err = http.Get(base + "/scim/v2/Users")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("unauthenticated list = %d", res.StatusCode)
+	if r, err := (&testkit.Client{Base: base}).Do("GET", "/scim/v2/Users", nil); err != nil || r.Status != http.StatusUnauthorized {
+		t.Fatalf("unauthenticated list = %d, %v", r.Status, err)
 	}
 	stop()
 	select {

@@ -17,7 +17,7 @@ import (
 
 func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageErr("saml needs a subcommand: configure, show")
+		return usageErr("saml needs a subcommand: configure, show, rotate-sp-cert")
 	}
 	fs := newFlagSet("saml "+args[0], stderr)
 	dsn := databaseFlag(fs)
@@ -34,14 +34,16 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		trustType := fs.Bool("jit-trust-user-type", false, "take a JIT user's userType from the assertion (an IdP attribute userType=admin makes an admin); off, JIT users get the tenant default")
 		idpInit := fs.Bool("allow-idp-initiated", false, "accept logins started at the IdP (unsolicited responses)")
 		redirect := fs.String("default-redirect", "", "local path (/t/SLUG/…) a login lands on when it names none")
+		requireEnc := fs.Bool("require-encrypted-assertions", false, "refuse responses whose assertion is not encrypted to the SP certificate")
 		pos, err := parseArgs(fs, args[1:])
 		if err != nil {
 			return err
 		}
 		if *tenant == "" || len(pos) > 0 {
-			return usageErr("usage: scimd saml configure --tenant SLUG (--sso-url URL --issuer ENTITY_ID --cert FILE.pem [--cert FILE.pem …] | --idp-metadata FILE) [--jit [--jit-trust-user-type]] [--allow-idp-initiated] [--default-redirect PATH]")
+			return usageErr("usage: scimd saml configure --tenant SLUG (--sso-url URL --issuer ENTITY_ID --cert FILE.pem [--cert FILE.pem …] | --idp-metadata FILE) [--jit [--jit-trust-user-type]] [--allow-idp-initiated] [--default-redirect PATH] [--require-encrypted-assertions]")
 		}
-		in := saml.Settings{SSOURL: *ssoURL, Issuer: *issuer, JIT: *jit, JITTrustUserType: *trustType, AllowIdPInitiated: *idpInit, DefaultRedirect: *redirect}
+		in := saml.Settings{SSOURL: *ssoURL, Issuer: *issuer, JIT: *jit, JITTrustUserType: *trustType, AllowIdPInitiated: *idpInit, DefaultRedirect: *redirect,
+			RequireEncryptedAssertions: *requireEnc}
 		if *metadataFile != "" {
 			if in.IdPMetadata, err = os.ReadFile(*metadataFile); err != nil {
 				return fmt.Errorf("cannot read the IdP metadata: %w", err)
@@ -100,11 +102,15 @@ func samlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if cfg.DefaultRedirect != "" {
 				fmt.Fprintf(stdout, "Default redirect:      %s\n", cfg.DefaultRedirect)
 			}
+			fmt.Fprintf(stdout, "Encrypted assertions:  %s\n", map[bool]string{true: "required", false: "accepted, not required"}[cfg.RequireEncryptedAssertions])
 			printIdPCerts(stdout, cfg.IdPCertPEM, time.Now())
+			printSPCerts(stdout, t.Slug, cfg, time.Now())
 			return nil
 		})
+	case "rotate-sp-cert":
+		return rotateSPCert(ctx, fs, dsn, tenant, publicURL, args[1:], stdout)
 	}
-	return usageErr("unknown saml subcommand %q (configure, show)", args[0])
+	return usageErr("unknown saml subcommand %q (configure, show, rotate-sp-cert)", args[0])
 }
 
 func onOff(b bool) string {

@@ -32,8 +32,9 @@ type request struct {
 	name   string // userName, or BootstrapAdmin
 	userID string // "" for a console-only session
 	csrf   string
-	// certWarning is the IdP certificate expiry banner of the admin pages, or "".
-	certWarning string
+	// certWarning and spCertWarning are the IdP and SP certificate expiry banners of the
+	// admin pages, or "".
+	certWarning, spCertWarning string
 }
 
 // actor is the audit actor of the admin's changes.
@@ -70,7 +71,7 @@ func (s *Service) admin(h func(w http.ResponseWriter, r *http.Request, q *reques
 	return func(w http.ResponseWriter, r *http.Request) {
 		q, err := s.authorize(w, r)
 		if err == nil {
-			q.certWarning = s.certWarning(r.Context(), q.tenant)
+			q.certWarning, q.spCertWarning = s.certWarnings(r.Context(), q.tenant)
 		}
 		if err == nil && r.Method == http.MethodPost {
 			err = s.checkPost(w, r, q)
@@ -84,18 +85,19 @@ func (s *Service) admin(h func(w http.ResponseWriter, r *http.Request, q *reques
 	}
 }
 
-// certWarning is the banner about the tenant's IdP signing certificates: "" unless one
-// expires within sso.ExpiryWarning. A store error only leaves the banner out (the page's
-// own reads report it).
-func (s *Service) certWarning(ctx context.Context, t store.Tenant) string {
+// certWarnings are the banners about the tenant's IdP signing certificates and its SP
+// certificate: "" unless one expires within sso.ExpiryWarning. A store error only leaves
+// the banners out (the page's own reads report it).
+func (s *Service) certWarnings(ctx context.Context, t store.Tenant) (idp, sp string) {
 	cfg, err := s.store.SAMLConfig(ctx, t.ID)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log.Warn("console: reading the SAML settings for the certificate banner", "tenant", t.Slug, "err", err)
 		}
-		return ""
+		return "", ""
 	}
-	return sso.ExpiryWarningText(sso.Certificates(cfg.IdPCertPEM), s.now())
+	return sso.ExpiryWarningText(sso.Certificates(cfg.IdPCertPEM), s.now()),
+		sso.SPExpiryWarningText(sso.Certificates(cfg.SPCertPEM), t.Slug, s.now())
 }
 
 // authorize finds the admin of the request: a console-only session, or a signed-in user of

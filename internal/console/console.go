@@ -104,6 +104,7 @@ func (s *Service) Mount(r chi.Router) {
 	r.Post("/t/{slug}/admin/signout", s.admin(s.signout))
 	r.Get("/t/{slug}/admin/saml", s.admin(s.samlPage))
 	r.Post("/t/{slug}/admin/saml", s.admin(s.samlSave))
+	r.Post("/t/{slug}/admin/saml/sp-cert/{step}", s.admin(s.spCertStep))
 	r.Get("/t/{slug}/admin/scim", s.admin(s.scimPage))
 	r.Post("/t/{slug}/admin/scim/tokens", s.admin(s.tokenCreate))
 	r.Post("/t/{slug}/admin/scim/tokens/{id}/revoke", s.admin(s.tokenRevoke))

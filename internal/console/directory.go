@@ -335,6 +335,7 @@ var eventNames = []string{
 	directory.EventUserCreate, directory.EventUserUpdate, directory.EventUserDeprov, directory.EventUserDelete,
 	directory.EventUserJIT, directory.EventGroupCreate, directory.EventGroupUpdate, directory.EventGroupDelete,
 	directory.EventAuthFailure, directory.EventTokenCreate, directory.EventTokenRevoke, directory.EventSAMLConfigure,
+	directory.EventSAMLSPCertRotate, directory.EventSAMLSPCertActivate,
 	directory.EventUserTypeRules,
 	directory.EventAppSignIn, directory.EventAppFamilyRevoked,
 	directory.EventSAMLLoginRefused,

@@ -55,6 +55,15 @@ func (v *view) CertWarning() string {
 	return v.req.certWarning
 }
 
+// SPCertWarning is the banner of the tenant's admin pages when its SP certificate expires
+// within sso.ExpiryWarning, or "".
+func (v *view) SPCertWarning() string {
+	if v.req == nil {
+		return ""
+	}
+	return v.req.spCertWarning
+}
+
 // TenantName is the tenant's name, or "" on pages with no tenant.
 func (v *view) TenantName() string {
 	if v.req != nil {

@@ -27,7 +27,9 @@ type samlForm struct {
 	IdPInitiated    bool
 	DefaultRedirect string
 	DefaultUserType string
-	Errors          map[string]string
+	// RequireEncrypted refuses assertions that are not encrypted to the SP certificate.
+	RequireEncrypted bool
+	Errors           map[string]string
 }
 
 type samlView struct {
@@ -39,6 +41,11 @@ type samlView struct {
 	TestURL    string
 	Saved      bool
 	Certs      []sso.Certificate // the stored IdP signing certificates
+	// SPCerts is the current SP certificate, NextSPCerts the one a rotation published
+	// (spcert.go); SPCertDone says which step was just taken.
+	SPCerts, NextSPCerts []sso.Certificate
+	SPCertDone           string
+	SPCertError          string
 }
 
 func (s *Service) samlView(ctx context.Context, q *request) (*samlView, error) {
@@ -55,6 +62,8 @@ func (s *Service) samlView(ctx context.Context, q *request) (*samlView, error) {
 		v.Form.JIT, v.Form.IdPInitiated, v.Form.DefaultRedirect = cfg.JIT, cfg.AllowIdPInitiated, cfg.DefaultRedirect
 		v.Form.TrustUserType = cfg.JITTrustUserType
 		v.Certs = sso.Certificates(cfg.IdPCertPEM)
+		v.Form.RequireEncrypted = cfg.RequireEncryptedAssertions
+		v.SPCerts, v.NextSPCerts = sso.Certificates(cfg.SPCertPEM), sso.Certificates(cfg.SPNextCertPEM)
 	case errors.Is(err, store.ErrNotFound):
 		v.SP = s.sso.Values(t.Slug, nil)
 	default:
@@ -69,6 +78,7 @@ func (s *Service) samlPage(w http.ResponseWriter, r *http.Request, q *request) e
 		return err
 	}
 	v.Saved = r.URL.Query().Get("saved") == "1"
+	v.SPCertDone = spCertDone[r.URL.Query().Get("sp_cert")]
 	s.render(w, http.StatusOK, "saml", &view{Title: "SAML single sign-on", Nav: "saml", Slug: q.tenant.Slug, Page: v, Script: true, req: q})
 	return nil
 }
@@ -84,8 +94,10 @@ func (s *Service) samlSave(w http.ResponseWriter, r *http.Request, q *request) e
 	f := r.PostForm
 	form := samlForm{Source: f.Get("source"), SSOURL: strings.TrimSpace(f.Get("sso_url")), Issuer: strings.TrimSpace(f.Get("issuer")),
 		Cert: f.Get("cert"), Metadata: f.Get("metadata"), JIT: f.Get("jit") == "on", TrustUserType: f.Get("jit_trust_user_type") == "on", IdPInitiated: f.Get("allow_idp_initiated") == "on",
-		DefaultRedirect: strings.TrimSpace(f.Get("default_redirect")), DefaultUserType: f.Get("default_user_type"), Errors: map[string]string{}}
-	in := sso.Settings{JIT: form.JIT, JITTrustUserType: form.TrustUserType, AllowIdPInitiated: form.IdPInitiated, DefaultRedirect: form.DefaultRedirect}
+		DefaultRedirect: strings.TrimSpace(f.Get("default_redirect")), DefaultUserType: f.Get("default_user_type"), Errors: map[string]string{},
+		RequireEncrypted: f.Get("require_encrypted_assertions") == "on"}
+	in := sso.Settings{JIT: form.JIT, JITTrustUserType: form.TrustUserType, AllowIdPInitiated: form.IdPInitiated, DefaultRedirect: form.DefaultRedirect,
+		RequireEncryptedAssertions: form.RequireEncrypted}
 	if form.Source == "metadata" {
 		in.IdPMetadata = []byte(strings.TrimSpace(form.Metadata))
 		if len(in.IdPMetadata) == 0 {

@@ -21,6 +21,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the checks
 	"github.com/scimd/scimd/internal/testkit"
+	"github.com/scimd/scimd/internal/testlog"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", for the checks
 
 	"github.com/scimd/scimd/internal/store/postgres/pgtest"
@@ -378,7 +379,7 @@ func scimdBinary(t *testing.T) string {
 type proc struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *testkit.Buffer
+	stderr *testlog.Buffer
 	exited chan struct{}
 	err    error // Wait's result, once exited is closed
 }
@@ -397,7 +398,7 @@ func startScimd(t *testing.T, dsn string, args ...string) *proc {
 	cmd.Env = env
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
-	p := &proc{cmd: cmd, stderr: &testkit.Buffer{}, exited: make(chan struct{})}
+	p := &proc{cmd: cmd, stderr: &testlog.Buffer{}, exited: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -15,13 +15,14 @@ import (
 	"github.com/scimd/scimd/internal/store/postgres"
 	"github.com/scimd/scimd/internal/store/postgres/pgtest"
 	"github.com/scimd/scimd/internal/testkit"
+	"github.com/scimd/scimd/internal/testlog"
 )
 
 // pgServer is scimd's real router on PostgreSQL, in process.
 type pgServer struct {
 	url    string
 	client *client
-	logs   *testkit.Buffer
+	logs   *testlog.Buffer
 }
 
 // newPGServer serves the real router on a PostgreSQL store opened on dsn, with a tenant and
@@ -37,7 +38,7 @@ func newPGServer(t *testing.T, dsn string, cfg server.Config) *pgServer {
 	if _, err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	logs := &testkit.Buffer{}
+	logs := &testlog.Buffer{}
 	srv := testkit.Serve(t, s, testkit.Options{Server: cfg, Log: slog.New(slog.NewJSONHandler(logs, nil))}, "acme")
 	return &pgServer{url: srv.URL, client: newClient(srv.URL, srv.Token), logs: logs}
 }

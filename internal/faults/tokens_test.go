@@ -13,6 +13,7 @@ import (
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store/teststores"
 	"github.com/scimd/scimd/internal/testkit"
+	"github.com/scimd/scimd/internal/testlog"
 )
 
 // TestRefusedTokenTiming: refusing an unknown token and refusing a revoked one take about
@@ -26,7 +27,7 @@ import (
 func TestRefusedTokenTiming(t *testing.T) {
 	ctx := context.Background()
 	s := teststores.SQLite(t)
-	logs := &testkit.Buffer{}
+	logs := &testlog.Buffer{}
 	sv := testkit.Serve(t, s, testkit.Options{Server: server.Config{AuthFailuresPerMinute: -1},
 		Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}, "acme")
 	hs, tn, live := sv, sv.Tenant, sv.Token

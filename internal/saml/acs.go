@@ -105,8 +105,12 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 		}
 		return nil, "", refuse(ReasonMalformed, http.StatusBadRequest, "The SAML response is not well-formed XML.", err)
 	}
-	if !signed {
+	form := formOf(raw) // an encrypted assertion's signature is inside the encryption
+	if !signed && !form.encrypted {
 		return nil, "", refuse(ReasonUnsigned, http.StatusForbidden, "The SAML response is not signed; the identity provider must sign the assertion or the response.", nil)
+	}
+	if lerr := checkEncryption(cfg, form); lerr != nil {
+		return nil, "", lerr
 	}
 	var pending []store.SAMLRequest
 	c, err := r.Cookie(requestCookie)
@@ -128,7 +132,7 @@ func (s *Service) finishLogin(ctx context.Context, w http.ResponseWriter, r *htt
 	sp.ReplayCache = replayCache{ctx: ctx, store: s.store, tenant: t.ID, now: s.now}
 	assertion, err := sp.ParseResponse(r, ids)
 	if err != nil {
-		return nil, "", s.hintHTTP(s.explain(classify(err, inResponseTo, cfg), raw, cfg), hadCookie)
+		return nil, "", s.hintHTTP(explainEncrypted(s.explain(classify(err, inResponseTo, cfg), raw, cfg), err, form, signed, cfg), hadCookie)
 	}
 	returnTo := s.defaultRedirect(t.Slug, cfg)
 	if answered := answeredRequest(assertion, inResponseTo, ids); answered != "" {

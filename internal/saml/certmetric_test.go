@@ -36,10 +36,10 @@ func certExpiring(t *testing.T, cn string, notAfter time.Time) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
-// TestCertificateExpiryMetric reads the IdP certificates' expiry from the store at scrape
-// time: per tenant with the tenant label, else the minimum and the count of tenants under
-// 30 days. acme has a certificate 10 days from expiry next to a far one, beta one a year
-// out, gamma no SAML.
+// TestCertificateExpiryMetric reads the IdP and SP certificates' expiry from the store at
+// scrape time: per tenant with the tenant label, else the minimum and the count of tenants
+// under 30 days. acme has an IdP certificate 10 days from expiry next to a far one, beta one
+// a year out, gamma no SAML; the SP certificates likewise, acme's 10 days out, beta's a year.
 func TestCertificateExpiryMetric(t *testing.T) {
 	teststores.Run(t, func(t *testing.T, s store.Store) {
 		now := time.Now().UTC().Truncate(time.Second)
@@ -60,7 +60,14 @@ func TestCertificateExpiryMetric(t *testing.T) {
 			}
 			spKeyOnce.Do(func() { spKey, spCert, _ = NewKeyPair("test", now) })
 			in := Settings{SSOURL: "https://idp.example.com/sso", Issuer: "urn:idp", CertPEM: append(certs[slug][0], certs[slug][len(certs[slug])-1]...)}
-			if _, err := Configure(ctx, d, tn, in, now); err != nil {
+			cfg, err := Configure(ctx, d, tn, in, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Stored as a rotation would: the key pair does not matter to the metric.
+			from := cfg.SPCertPEM
+			cfg.SPCertPEM = string(certExpiring(t, slug+" sp", map[string]time.Time{"acme": now.Add(10 * 24 * time.Hour), "beta": now.AddDate(1, 0, 0)}[slug]))
+			if _, err := s.SwapSAMLSPKeys(ctx, cfg, from, "", nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -71,9 +78,13 @@ func TestCertificateExpiryMetric(t *testing.T) {
 		}{
 			{"labelled", true, `scimd_saml_idp_certificate_expiry_seconds{tenant="acme"} 864000
 scimd_saml_idp_certificate_expiry_seconds{tenant="beta"} 3.1536e+07
+scimd_saml_sp_certificate_expiry_seconds{tenant="acme"} 864000
+scimd_saml_sp_certificate_expiry_seconds{tenant="beta"} 3.1536e+07
 `},
 			{"aggregated", false, `scimd_saml_idp_certificate_expiry_seconds 864000
 scimd_saml_idp_certificates_expiring 1
+scimd_saml_sp_certificate_expiry_seconds 864000
+scimd_saml_sp_certificates_expiring 1
 `},
 		}
 		for _, tc := range tests {
@@ -90,8 +101,8 @@ scimd_saml_idp_certificates_expiring 1
 	})
 }
 
-// gatherCertMetrics scrapes reg and returns the certificate metrics as "name{labels} value"
-// lines.
+// gatherCertMetrics scrapes reg and returns the IdP and SP certificate metrics as
+// "name{labels} value" lines.
 func gatherCertMetrics(t *testing.T, reg *prometheus.Registry) string {
 	t.Helper()
 	families, err := reg.Gather()
@@ -100,7 +111,7 @@ func gatherCertMetrics(t *testing.T, reg *prometheus.Registry) string {
 	}
 	var b strings.Builder
 	for _, f := range families {
-		if !strings.HasPrefix(f.GetName(), "scimd_saml_idp_certificate") {
+		if !strings.HasPrefix(f.GetName(), "scimd_saml_idp_certificate") && !strings.HasPrefix(f.GetName(), "scimd_saml_sp_certificate") {
 			continue
 		}
 		for _, m := range f.GetMetric() {

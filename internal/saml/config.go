@@ -74,7 +74,7 @@ func Configure(ctx context.Context, dir *directory.Directory, t store.Tenant, in
 	return dir.ConfigureSAML(ctx, t, store.SAMLConfig{
 		TenantID: t.ID, IdPEntityID: in.Issuer, IdPSSOURL: strings.TrimSpace(in.SSOURL), IdPCertPEM: encodeCerts(certs),
 		JIT: in.JIT, JITTrustUserType: in.JITTrustUserType, AllowIdPInitiated: in.AllowIdPInitiated, DefaultRedirect: redirect,
-		SPKeyPEM: key, SPCertPEM: cert, CreatedAt: now, UpdatedAt: now,
+		RequireEncryptedAssertions: in.RequireEncryptedAssertions, SPKeyPEM: key, SPCertPEM: cert, CreatedAt: now, UpdatedAt: now,
 	})
 }
 
@@ -225,7 +225,7 @@ func Values(publicURL, slug string, cfg *store.SAMLConfig) SPValues {
 	base := strings.TrimRight(publicURL, "/") + "/t/" + slug + "/saml/"
 	v := SPValues{EntityID: base + "metadata", ACSURL: base + "acs", MetadataURL: base + "metadata", LoginURL: base + "login"}
 	if cfg != nil {
-		v.CertPEM = cfg.SPCertPEM
+		v.CertPEM, v.NextCertPEM = cfg.SPCertPEM, cfg.SPNextCertPEM
 	}
 	return v
 }

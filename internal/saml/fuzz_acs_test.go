@@ -2,7 +2,9 @@ package saml_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml/xmlenc"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -42,8 +46,9 @@ func FuzzACS(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if _, err := saml.Configure(ctx, d, tn, saml.Settings{SSOURL: "https://idp.example.com/sso", Issuer: "https://idp.example.com/metadata",
-		CertPEM: []byte(idpCert), JIT: true, AllowIdPInitiated: true}, time.Now()); err != nil {
+	cfg, err := saml.Configure(ctx, d, tn, saml.Settings{SSOURL: "https://idp.example.com/sso", Issuer: "https://idp.example.com/metadata",
+		CertPEM: []byte(idpCert), JIT: true, AllowIdPInitiated: true}, time.Now())
+	if err != nil {
 		f.Fatal(err)
 	}
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -60,7 +65,7 @@ func FuzzACS(f *testing.F) {
 		`<ds:Reference URI="#_a1"><ds:DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/><ds:DigestValue>AAAA</ds:DigestValue></ds:Reference></ds:SignedInfo>` +
 		`<ds:SignatureValue>AAAA</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>MIIB AAAA</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>`
 	signed := strings.Replace(response, `<saml:Subject>`, sig+`<saml:Subject>`, 1)
-	for _, seed := range [][2]string{
+	seeds := [][2]string{
 		{b64(signed), ""},
 		{b64(strings.Replace(signed, "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", 1)), ""},
 		{b64(response), ""},
@@ -70,7 +75,23 @@ func FuzzACS(f *testing.F) {
 		{b64(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"><samlp:Response>`), ""},
 		{"not base64!", ""},
 		{"", ""},
-	} {
+	}
+	// Encrypted assertions (the decryption path parses them): to the tenant's SP certificate
+	// in GCM and CBC, and bent EncryptedData the library must refuse.
+	for i, seed := range encryptedSeeds(f, response, cfg.SPCertPEM) {
+		seeds = append(seeds, [2]string{b64(seed), ""})
+		if i == 0 { // the seeds reach the decryption: this one decrypts, and has no signature inside
+			form := url.Values{"SAMLResponse": {b64(seed)}}
+			req := httptest.NewRequest(http.MethodPost, "/t/acme/saml/acs", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, req)
+			if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "assertion is not signed") {
+				f.Fatalf("an encrypted unsigned assertion = %d: %s", rec.Code, rec.Body)
+			}
+		}
+	}
+	for _, seed := range seeds {
 		f.Add(seed[0], seed[1])
 	}
 	f.Fuzz(func(t *testing.T, samlResponse, relayState string) {
@@ -89,4 +110,45 @@ func FuzzACS(f *testing.F) {
 			}
 		}
 	})
+}
+
+// encryptedSeeds returns response with its assertion encrypted to the SP certificate
+// (AES-128-GCM and AES-256-CBC, RSA-OAEP-MGF1P and RSA-OAEP SHA-256), and shapes of
+// EncryptedAssertion that must be refused: no EncryptedKey, a cipher value that is not
+// base64, an unknown algorithm, several EncryptedKeys, an empty one.
+func encryptedSeeds(f *testing.F, response, spCertPEM string) []string {
+	block, _ := pem.Decode([]byte(spCertPEM))
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		f.Fatal(err)
+	}
+	start, end := strings.Index(response, "<saml:Assertion "), strings.Index(response, "</saml:Assertion>")+len("</saml:Assertion>")
+	assertion := strings.Replace(response[start:end], "<saml:Assertion ", `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" `, 1)
+	encrypt := func(transport xmlenc.RSA, cipher xmlenc.BlockCipher) string {
+		transport.BlockCipher = cipher
+		el, err := transport.Encrypt(cert, []byte(assertion), nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		doc := etree.NewDocument()
+		doc.SetRoot(el)
+		x, err := doc.WriteToString()
+		if err != nil {
+			f.Fatal(err)
+		}
+		return response[:start] + "<saml:EncryptedAssertion>" + x + "</saml:EncryptedAssertion>" + response[end:]
+	}
+	gcm := encrypt(xmlenc.OAEP(), xmlenc.AES128GCM)
+	cbc := encrypt(xmlenc.OAEP_SHA256(), xmlenc.AES256CBC)
+	key := gcm[strings.Index(gcm, "<xenc:EncryptedKey") : strings.Index(gcm, "</xenc:EncryptedKey>")+len("</xenc:EncryptedKey>")]
+	return []string{
+		gcm,
+		cbc,
+		strings.Replace(gcm, key, "", 1),
+		strings.Replace(gcm, "<xenc:CipherValue>", "<xenc:CipherValue>%%", 1),
+		strings.Replace(gcm, "xmlenc11#aes128-gcm", "xmlenc11#aes999-gcm", 1),
+		strings.Replace(gcm, key, strings.Repeat(key, 8), 1),
+		strings.Replace(gcm, "<saml:EncryptedAssertion>", "<saml:EncryptedAssertion><saml:Assertion/>", 1),
+		response[:start] + "<saml:EncryptedAssertion></saml:EncryptedAssertion>" + response[end:],
+	}
 }

@@ -33,7 +33,7 @@ func (s *Service) metadata(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, slug, err)
 		return
 	}
-	buf, err := xml.MarshalIndent(sp.Metadata(), "", "  ")
+	buf, err := xml.MarshalIndent(spMetadata(sp, cfg), "", "  ")
 	if err != nil {
 		s.pageError(w, r, slug, err)
 		return

@@ -1,13 +1,11 @@
 package saml
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,42 +14,17 @@ import (
 	"github.com/scimd/scimd/internal/scim/patch"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
+	"github.com/scimd/scimd/internal/testlog"
 )
 
 // Tests of what real IdPs send and how refusals are explained, each named after the
 // behaviour.
 
-// logBuffer collects JSON log records.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// records returns the records whose msg starts with prefix.
-func (l *logBuffer) records(prefix string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(l.buf.String(), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && strings.HasPrefix(m["msg"].(string), prefix) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // newLoggedEnv is newEnv on s with the service's log captured, and every response given
 // the request id the server's middleware would set.
-func newLoggedEnv(t *testing.T, s store.Store, o cfgOpts, cfg Config) (*env, *logBuffer) {
+func newLoggedEnv(t *testing.T, s store.Store, o cfgOpts, cfg Config) (*env, *testlog.Buffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = publicURL
 	}
@@ -143,7 +116,7 @@ func TestRefusalReasonLoggedAndAudited(t *testing.T) {
 			if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), tc.page) || e.count(tc.reason) != 1 {
 				t.Fatalf("ACS = %d, want 403 with %q:\n%s", rec.Code, tc.page, rec.Body)
 			}
-			recs := logs.records("saml login refused")
+			recs := logs.Records("saml login refused")
 			if len(recs) != 1 {
 				t.Fatalf("%d refusal log records, want 1", len(recs))
 			}
@@ -201,7 +174,7 @@ func TestHTTPPublicURLRefusalNamesCrossSiteCookie(t *testing.T) {
 	if evs := e.refusalEvents(); len(evs) != 1 || !strings.Contains(evs[0].Detail, "public URL is http") {
 		t.Fatalf("audit events %+v", evs)
 	}
-	if len(logs.records("saml login refused")) != 1 {
+	if len(logs.Records("saml login refused")) != 1 {
 		t.Fatal("refusal not logged")
 	}
 

@@ -44,6 +44,11 @@ const (
 	// ReasonThrottled: a login start refused by the per-address or per-tenant bound, or
 	// because the tenant has too many pending requests.
 	ReasonThrottled = "throttled"
+	// Encrypted assertions: a plain one where the tenant requires encryption, one that no
+	// SP key decrypts, and AES-CBC in a Response whose own signature is missing.
+	ReasonNotEncrypted = "not_encrypted"
+	ReasonDecryption   = "decryption_failed"
+	ReasonCBCUnsigned  = "cbc_response_unsigned"
 )
 
 // reasonOutcome is the outcome of each reason.
@@ -72,6 +77,9 @@ var reasonOutcome = map[string]string{
 	ReasonInternal:      OutcomeError,
 	ReasonUnavailable:   OutcomeError,
 	ReasonThrottled:     OutcomeRefused,
+	ReasonNotEncrypted:  OutcomeRefused,
+	ReasonDecryption:    OutcomeRefused,
+	ReasonCBCUnsigned:   OutcomeRefused,
 }
 
 type metrics struct {
@@ -107,36 +115,55 @@ func (m *metrics) login(reason string) {
 	m.logins.WithLabelValues(outcome, reason).Inc()
 }
 
-// certCollector reports how long until the tenants' IdP signing certificates expire. It
-// reads the store at scrape time, so every replica reports the same numbers and a
-// rotation shows at the next scrape.
+// certCollector reports how long until the tenants' certificates expire: the IdP signing
+// certificates and the SP's own (current) certificate, each kind as its own metrics. It
+// reads the store at scrape time, so every replica reports the same numbers and a rotation
+// shows at the next scrape.
 type certCollector struct {
 	st          store.Store
 	tenantLabel bool
 	now         func() time.Time
-	expiry      *prometheus.Desc
-	expiring    *prometheus.Desc
+	kinds       []certKind
+}
+
+// certKind is one kind of certificate the collector reports: where a tenant's settings
+// hold it, and its metrics (expiring is nil with the tenant label).
+type certKind struct {
+	pem              func(store.SAMLConfig) string
+	expiry, expiring *prometheus.Desc
 }
 
 func newCertCollector(st store.Store, tenantLabel bool, now func() time.Time) *certCollector {
 	c := &certCollector{st: st, tenantLabel: tenantLabel, now: now}
-	if tenantLabel {
-		c.expiry = prometheus.NewDesc("scimd_saml_idp_certificate_expiry_seconds",
-			"Seconds until the soonest expiry among the tenant's IdP signing certificates (negative: expired).", []string{"tenant"}, nil)
-		return c
+	for _, k := range []struct {
+		name, what string
+		pem        func(store.SAMLConfig) string
+	}{
+		{"idp", "IdP signing certificates", func(cfg store.SAMLConfig) string { return cfg.IdPCertPEM }},
+		{"sp", "SP certificates (scimd's own, signing AuthnRequests and decrypting assertions)", func(cfg store.SAMLConfig) string { return cfg.SPCertPEM }},
+	} {
+		kind := certKind{pem: k.pem}
+		if tenantLabel {
+			kind.expiry = prometheus.NewDesc("scimd_saml_"+k.name+"_certificate_expiry_seconds",
+				"Seconds until the soonest expiry among the tenant's "+k.what+" (negative: expired).", []string{"tenant"}, nil)
+		} else {
+			kind.expiry = prometheus.NewDesc("scimd_saml_"+k.name+"_certificate_expiry_seconds",
+				"Seconds until the soonest expiry among all tenants' "+k.what+" (negative: expired); absent when no tenant has SAML.", nil, nil)
+			kind.expiring = prometheus.NewDesc("scimd_saml_"+k.name+"_certificates_expiring",
+				"Tenants with one of their "+k.what+" expiring within 30 days (or expired).", nil, nil)
+		}
+		c.kinds = append(c.kinds, kind)
 	}
-	c.expiry = prometheus.NewDesc("scimd_saml_idp_certificate_expiry_seconds",
-		"Seconds until the soonest expiry among all tenants' IdP signing certificates (negative: expired); absent when no tenant has SAML.", nil, nil)
-	c.expiring = prometheus.NewDesc("scimd_saml_idp_certificates_expiring",
-		"Tenants with an IdP signing certificate expiring within 30 days (or expired).", nil, nil)
 	return c
 }
 
 // Describe implements prometheus.Collector.
 func (c *certCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.expiry
-	if c.expiring != nil {
-		ch <- c.expiring
+	for _, k := range c.kinds {
+		ch <- k.expiry
+		if k.expiring != nil {
+			ch <- k.expiring
+		}
 	}
 }
 
@@ -150,8 +177,9 @@ func (c *certCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	now := c.now()
-	var soonest time.Duration
-	found, expiring := false, 0
+	soonest := make([]time.Duration, len(c.kinds))
+	found, expiring := make([]bool, len(c.kinds)), make([]int, len(c.kinds))
+	var metrics []prometheus.Metric // sent once every tenant is read
 	for _, t := range tenants {
 		cfg, err := c.st.SAMLConfig(ctx, t.ID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -160,27 +188,34 @@ func (c *certCollector) Collect(ch chan<- prometheus.Metric) {
 		if err != nil {
 			return
 		}
-		at, ok := sso.SoonestExpiry(sso.Certificates(cfg.IdPCertPEM))
-		if !ok {
-			continue
+		for i, k := range c.kinds {
+			at, ok := sso.SoonestExpiry(sso.Certificates(k.pem(cfg)))
+			if !ok {
+				continue
+			}
+			left := at.Sub(now)
+			if c.tenantLabel {
+				metrics = append(metrics, prometheus.MustNewConstMetric(k.expiry, prometheus.GaugeValue, left.Seconds(), t.Slug))
+				continue
+			}
+			if left < sso.ExpiryWarning {
+				expiring[i]++
+			}
+			if !found[i] || left < soonest[i] {
+				soonest[i], found[i] = left, true
+			}
 		}
-		left := at.Sub(now)
-		if c.tenantLabel {
-			ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, left.Seconds(), t.Slug)
-			continue
-		}
-		if left < sso.ExpiryWarning {
-			expiring++
-		}
-		if !found || left < soonest {
-			soonest, found = left, true
-		}
+	}
+	for _, m := range metrics {
+		ch <- m
 	}
 	if c.tenantLabel {
 		return
 	}
-	if found {
-		ch <- prometheus.MustNewConstMetric(c.expiry, prometheus.GaugeValue, soonest.Seconds())
+	for i, k := range c.kinds {
+		if found[i] {
+			ch <- prometheus.MustNewConstMetric(k.expiry, prometheus.GaugeValue, soonest[i].Seconds())
+		}
+		ch <- prometheus.MustNewConstMetric(k.expiring, prometheus.GaugeValue, float64(expiring[i]))
 	}
-	ch <- prometheus.MustNewConstMetric(c.expiring, prometheus.GaugeValue, float64(expiring))
 }

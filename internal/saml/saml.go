@@ -1,7 +1,8 @@
 // Package saml is scimd's multi-tenant SAML 2.0 service provider: per-tenant settings and
-// key pairs, SP metadata, SP- and IdP-initiated login on crewjam/saml's ServiceProvider
-// (one per tenant), strict response validation with a database-backed replay cache,
-// just-in-time users through the directory, browser sessions, and the signed-in page.
+// key pairs (rotated by publishing before use, spkeys.go), SP metadata, SP- and
+// IdP-initiated login on crewjam/saml's ServiceProvider (one per tenant), strict response
+// validation of plain and encrypted assertions (encrypted.go) with a database-backed replay
+// cache, just-in-time users through the directory, browser sessions, and the signed-in page.
 package saml
 
 import (
@@ -218,7 +219,7 @@ func (s *Service) provider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Service
 // one is rebuilt even when two updates (a certificate rotation done quickly) share an
 // UpdatedAt at the store's clock resolution: a removed IdP certificate must stop counting.
 func providerKey(cfg store.SAMLConfig) string {
-	return strings.Join([]string{cfg.IdPEntityID, cfg.IdPSSOURL, cfg.IdPCertPEM, cfg.SPCertPEM, strconv.FormatBool(cfg.AllowIdPInitiated)}, "\x00")
+	return strings.Join([]string{cfg.IdPEntityID, cfg.IdPSSOURL, cfg.IdPCertPEM, cfg.SPCertPEM, cfg.SPNextCertPEM, strconv.FormatBool(cfg.AllowIdPInitiated)}, "\x00")
 }
 
 func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.ServiceProvider, error) {
@@ -266,7 +267,7 @@ func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Se
 			},
 		}},
 	}
-	return &csaml.ServiceProvider{
+	return withNextKey(&csaml.ServiceProvider{
 		EntityID:                         v.EntityID,
 		Key:                              signer,
 		Certificate:                      cert,
@@ -279,7 +280,7 @@ func (s *Service) buildProvider(t store.Tenant, cfg store.SAMLConfig) (*csaml.Se
 		AssertionConsumerServiceBindings: []string{csaml.HTTPPostBinding},
 		RejectSHA1Signatures:             true,
 		MetadataValidDuration:            7 * 24 * time.Hour,
-	}, nil
+	}, cfg)
 }
 
 func parseStoredCerts(pemText string) ([]*x509.Certificate, error) {

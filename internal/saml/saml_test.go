@@ -44,6 +44,7 @@ type cfgOpts struct {
 	noJIT, idpInitiated bool
 	trustUserType       bool
 	defaultRedirect     string
+	requireEncrypted    bool
 }
 
 var (
@@ -104,7 +105,8 @@ func (e *env) configure(tn store.Tenant, o cfgOpts) {
 		o.defaultRedirect = "" // the option is meant for the other tenant
 	}
 	in := Settings{SSOURL: "https://idp.example.com/sso", Issuer: e.idp.entityID, CertPEM: e.idp.certPEM,
-		JIT: !o.noJIT, JITTrustUserType: o.trustUserType, AllowIdPInitiated: o.idpInitiated, DefaultRedirect: o.defaultRedirect}
+		JIT: !o.noJIT, JITTrustUserType: o.trustUserType, AllowIdPInitiated: o.idpInitiated, DefaultRedirect: o.defaultRedirect,
+		RequireEncryptedAssertions: o.requireEncrypted}
 	fixed := directory.New(fixedKeyStore{e.store}, slog.New(slog.DiscardHandler), nil)
 	if _, err := Configure(ctx, fixed, tn, in, time.Now()); err != nil {
 		e.t.Fatal(err)
@@ -316,22 +318,25 @@ func TestIdPInitiatedLogin(t *testing.T) {
 	}
 }
 
-// TestRefusals posts one bent response per case and checks the status, the page's sentence
-// and the metric reason.
-func TestRefusals(t *testing.T) {
+// refusalCase is one bent response of the refusal catalogue.
+type refusalCase struct {
+	name     string
+	opts     cfgOpts
+	solicit  bool // start an SP-initiated login and answer it
+	spec     assertionSpec
+	slug     string // tenant whose SP the response is made for (default acme)
+	raw      func(e *env, valid string) string
+	status   int
+	reason   string
+	sentence string
+}
+
+// refusalCases is the refusal catalogue: TestRefusals posts it plain, and
+// TestRefusalsEncrypted with every assertion encrypted.
+func refusalCases(t *testing.T) []refusalCase {
 	other := newTestIdP(t, "https://idp.example.com/metadata", 1)
 	past := time.Now().Add(-time.Hour)
-	tests := []struct {
-		name     string
-		opts     cfgOpts
-		solicit  bool // start an SP-initiated login and answer it
-		spec     assertionSpec
-		slug     string // tenant whose SP the response is made for (default acme)
-		raw      func(e *env, valid string) string
-		status   int
-		reason   string
-		sentence string
-	}{
+	return []refusalCase{
 		{name: "unsigned assertion", solicit: true, spec: assertionSpec{Sign: "none"},
 			status: 403, reason: ReasonUnsigned, sentence: "not signed"},
 		{name: "signed by another key", solicit: true, spec: assertionSpec{SignWith: other},
@@ -380,45 +385,57 @@ func TestRefusals(t *testing.T) {
 		{name: "JIT off, unknown user", opts: cfgOpts{noJIT: true}, solicit: true, spec: assertionSpec{},
 			status: 403, reason: ReasonJITDisabled, sentence: "your account has not been provisioned"},
 	}
-	for _, tc := range tests {
+}
+
+// TestRefusals posts one bent response per case and checks the status, the page's sentence
+// and the metric reason.
+func TestRefusals(t *testing.T) {
+	for _, tc := range refusalCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, tc.opts)
-			b := e.browser()
-			slug := tc.slug
-			if slug == "" {
-				slug = "acme"
-			}
-			spec := tc.spec
-			if spec.NameID == "" {
-				spec.NameID = "ann@example.com"
-			}
-			if tc.solicit {
-				id := b.startLogin("acme", "")
-				if spec.InResponseTo == "" {
-					spec.InResponseTo = id
-				}
-			}
-			resp := e.response(slug, spec)
-			if tc.raw != nil {
-				resp = tc.raw(e, resp)
-			}
-			rec := b.postResponse("acme", resp, "")
-			body := rec.Body.String()
-			if rec.Code != tc.status || !strings.Contains(strings.ToLower(body), strings.ToLower(tc.sentence)) {
-				t.Fatalf("ACS = %d, want %d with %q:\n%s", rec.Code, tc.status, tc.sentence, body)
-			}
-			if got := e.count(tc.reason); got != 1 {
-				t.Fatalf("scimd_saml_logins_total{reason=%q} = %v, want 1", tc.reason, got)
-			}
-			if e.count(ReasonSuccess) != 0 || b.cookies[sessionCookie] != nil {
-				t.Fatal("a refused login started a session")
-			}
-			if u, err := e.dir.FindLoginUser(ctx, e.acme, "ann@example.com"); err != nil || u != nil {
-				t.Fatalf("a refused login created the user: %v, %v", u, err)
-			}
-			checkPageHeaders(t, rec)
+			checkRefusal(t, tc)
 		})
 	}
+}
+
+// checkRefusal posts the response of tc on a fresh environment and checks that it is
+// refused as tc says, with no session and no user made.
+func checkRefusal(t *testing.T, tc refusalCase) {
+	t.Helper()
+	e := newEnv(t, tc.opts)
+	b := e.browser()
+	slug := tc.slug
+	if slug == "" {
+		slug = "acme"
+	}
+	spec := tc.spec
+	if spec.NameID == "" {
+		spec.NameID = "ann@example.com"
+	}
+	if tc.solicit {
+		id := b.startLogin("acme", "")
+		if spec.InResponseTo == "" {
+			spec.InResponseTo = id
+		}
+	}
+	resp := e.response(slug, spec)
+	if tc.raw != nil {
+		resp = tc.raw(e, resp)
+	}
+	rec := b.postResponse("acme", resp, "")
+	body := rec.Body.String()
+	if rec.Code != tc.status || !strings.Contains(strings.ToLower(body), strings.ToLower(tc.sentence)) {
+		t.Fatalf("ACS = %d, want %d with %q:\n%s", rec.Code, tc.status, tc.sentence, body)
+	}
+	if got := e.count(tc.reason); got != 1 {
+		t.Fatalf("scimd_saml_logins_total{reason=%q} = %v, want 1", tc.reason, got)
+	}
+	if e.count(ReasonSuccess) != 0 || b.cookies[sessionCookie] != nil {
+		t.Fatal("a refused login started a session")
+	}
+	if u, err := e.dir.FindLoginUser(ctx, e.acme, "ann@example.com"); err != nil || u != nil {
+		t.Fatalf("a refused login created the user: %v, %v", u, err)
+	}
+	checkPageHeaders(t, rec)
 }
 
 func TestReplayAcrossReplicas(t *testing.T) {

@@ -84,6 +84,9 @@ type assertionSpec struct {
 	Status string
 	// SHA1 signs with RSA-SHA1 and SHA-1 digests, as old IdP setups do.
 	SHA1 bool
+	// Encrypt, when set, sends the (signed) assertion as an EncryptedAssertion; Tamper then
+	// edits the assertion before it is encrypted (encrypted_test.go).
+	Encrypt *encryption
 }
 
 func randomID() string {
@@ -150,12 +153,23 @@ func (idp *testIdP) response(tb testing.TB, acs, audience string, spec assertion
 	r := &csaml.Response{ID: randomID(), InResponseTo: spec.InResponseTo, Version: "2.0", IssueInstant: spec.IssueInstant,
 		Destination: spec.Destination, Issuer: &csaml.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: spec.Issuer},
 		Status: csaml.Status{StatusCode: csaml.StatusCode{Value: spec.Status}}}
+	child := a.Element()
+	if spec.Encrypt != nil {
+		child = spec.Encrypt.assertion(tb, child, nil)
+	}
 	el := r.Element()
-	el.AddChild(a.Element())
+	el.AddChild(child)
 	if spec.Sign == "response" || spec.Sign == "both" {
 		r.Signature = signer.signature(tb, el, spec.SHA1)
 		el = r.Element()
-		el.AddChild(a.Element())
+		el.AddChild(child)
+	}
+	if spec.Encrypt != nil && spec.Tamper != nil {
+		// Anyone can encrypt to the SP's public certificate: an attacker edits the assertion,
+		// encrypts it and swaps it in after the IdP signed.
+		el.RemoveChild(child)
+		el.AddChild(spec.Encrypt.assertion(tb, a.Element(), spec.Tamper))
+		spec.Tamper = nil
 	}
 	doc := etree.NewDocument()
 	doc.SetRoot(el)

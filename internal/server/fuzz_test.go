@@ -13,6 +13,7 @@ import (
 	"github.com/scimd/scimd/internal/scim"
 	"github.com/scimd/scimd/internal/store/teststores"
 	"github.com/scimd/scimd/internal/testkit"
+	"github.com/scimd/scimd/internal/testlog"
 )
 
 // Hostile input through the real router (SQLite): whatever a client sends, scimd never
@@ -35,7 +36,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	f.Helper()
 	ctx := context.Background()
 	s := teststores.SQLite(f)
-	logs := &testkit.Buffer{}
+	logs := &testlog.Buffer{}
 	srv := testkit.Serve(f, s, testkit.Options{Log: slog.New(slog.NewJSONHandler(logs, nil))}, "acme")
 	d, tn := srv.Dir, srv.Tenant
 	e := &fuzzEnv{env: &env{url: srv.URL, store: s, dir: d, stack: srv.Stack, tenant: tn, token: srv.Token, logs: logs}, handler: srv.Router}

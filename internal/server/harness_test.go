@@ -16,6 +16,7 @@ import (
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
 	"github.com/scimd/scimd/internal/testkit"
+	"github.com/scimd/scimd/internal/testlog"
 )
 
 // env is one scimd behind the real router, with a tenant and its token.
@@ -27,7 +28,7 @@ type env struct {
 	stack  *testkit.Stack
 	tenant store.Tenant
 	token  string
-	logs   *testkit.Buffer
+	logs   *testlog.Buffer
 }
 
 func newEnv(t *testing.T, s store.Store) *env {
@@ -51,7 +52,7 @@ func newEnvConfig(t *testing.T, s store.Store, configure func(*server.Config)) *
 // configure.
 func newEnvOptions(t *testing.T, s store.Store, configure func(*testkit.Options)) *env {
 	t.Helper()
-	logs := &testkit.Buffer{}
+	logs := &testlog.Buffer{}
 	o := testkit.Options{Log: slog.New(slog.NewJSONHandler(logs, nil))}
 	configure(&o)
 	srv := testkit.Serve(t, s, o, "acme")

@@ -14,7 +14,7 @@ import (
 	"github.com/scimd/scimd/internal/server"
 	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
-	"github.com/scimd/scimd/internal/testkit"
+	"github.com/scimd/scimd/internal/testlog"
 )
 
 // failingList is a store whose list of resources fails with err.
@@ -83,7 +83,7 @@ func TestLogLinesCarryRequestID(t *testing.T) {
 // TestLogHandlerOutsideRequest: a record written outside a request has no request_id, and
 // wrapping a wrapped handler adds it once.
 func TestLogHandlerOutsideRequest(t *testing.T) {
-	var buf testkit.Buffer
+	var buf testlog.Buffer
 	h := server.LogHandler(slog.NewJSONHandler(&buf, nil))
 	if server.LogHandler(h) != h {
 		t.Fatal("LogHandler wraps a wrapped handler again")

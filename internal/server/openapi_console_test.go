@@ -76,6 +76,7 @@ func TestOpenAPIConsole(t *testing.T) {
 	ok("GET", "/t/acme/admin", "", 303, as()...)
 	ok("POST", "/t/acme/admin/saml", csrf+"&source=fields&sso_url=http%3A%2F%2Fidp.example.com&issuer=x&cert=x&default_user_type=member", 400, form(as()...)...)
 	call(lenient, "", "POST", "/t/acme/admin/saml", "source=fields", 403, form(as()...)...) // no csrf: refused
+	ok("POST", "/t/acme/admin/saml/sp-cert/activate", csrf, 409, form(as()...)...)          // no rotation to activate
 	ok("GET", "/t/acme/admin/scim", "", 200, as()...)
 	ok("POST", "/t/acme/admin/scim/tokens", csrf+"&label=", 400, form(as()...)...)
 	ok("POST", "/t/acme/admin/scim/tokens", csrf+"&label=okta", 200, form(as()...)...)

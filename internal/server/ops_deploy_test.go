@@ -143,9 +143,8 @@ func TestDeployAlerts(t *testing.T) {
 			t.Errorf("alerts.yml has no alert %s", name)
 		}
 	}
-	// The certificate alert fires for a certificate 10 days from expiry, per tenant with
+	// The certificate alerts fire for a certificate 10 days from expiry, per tenant with
 	// --metrics-tenant-label and for the minimum without, and not for one 40 days out.
-	expr := exprs["ScimdSAMLIdPCertificateExpiring"]
 	const day = 86400
 	certTests := []struct {
 		name    string
@@ -158,19 +157,29 @@ func TestDeployAlerts(t *testing.T) {
 		{"40 days", []sample{{map[string]string{"job": "scimd"}, 40 * day}}, 0},
 		{"no SAML tenant", nil, 0},
 	}
-	for _, tc := range certTests {
-		named := make([]sample, len(tc.samples))
-		for i, s := range tc.samples {
-			labels := map[string]string{"__name__": "scimd_saml_idp_certificate_expiry_seconds"}
-			for k, v := range s.labels {
-				labels[k] = v
-			}
-			named[i] = sample{labels, s.value}
+	for alert, metric := range map[string]string{
+		"ScimdSAMLIdPCertificateExpiring": "scimd_saml_idp_certificate_expiry_seconds",
+		"ScimdSAMLSPCertificateExpiring":  "scimd_saml_sp_certificate_expiry_seconds",
+	} {
+		expr := exprs[alert]
+		if expr == "" {
+			t.Errorf("alerts.yml has no alert %s", alert)
+			continue
 		}
-		if got := evalInstant(t, expr, named); len(got) != tc.firing {
-			t.Errorf("ScimdSAMLIdPCertificateExpiring, %s: %d alerts (%v), want %d", tc.name, len(got), got, tc.firing)
-		} else if tc.firing == 1 && got[0].labels["tenant"] != tc.samples[0].labels["tenant"] {
-			t.Errorf("ScimdSAMLIdPCertificateExpiring, %s: alert labels %v", tc.name, got[0].labels)
+		for _, tc := range certTests {
+			named := make([]sample, len(tc.samples))
+			for i, s := range tc.samples {
+				labels := map[string]string{"__name__": metric}
+				for k, v := range s.labels {
+					labels[k] = v
+				}
+				named[i] = sample{labels, s.value}
+			}
+			if got := evalInstant(t, expr, named); len(got) != tc.firing {
+				t.Errorf("%s, %s: %d alerts (%v), want %d", alert, tc.name, len(got), got, tc.firing)
+			} else if tc.firing == 1 && got[0].labels["tenant"] != tc.samples[0].labels["tenant"] {
+				t.Errorf("%s, %s: alert labels %v", alert, tc.name, got[0].labels)
+			}
 		}
 	}
 }

@@ -73,20 +73,40 @@ func SoonestExpiry(certs []Certificate) (soonest time.Time, ok bool) {
 // within ExpiryWarning of now (or has expired), naming the date and what to do; "" when
 // none does.
 func ExpiryWarningText(certs []Certificate, now time.Time) string {
-	var soon *Certificate
+	soon, verb, date := expiringSoon(certs, now)
+	if soon == nil {
+		return ""
+	}
+	return fmt.Sprintf("The IdP signing certificate %q %s %s. Get the IdP's new signing certificate, add it next to the current one in the SAML settings, switch the IdP to it, then remove the old one.",
+		soon.Subject, verb, date)
+}
+
+// SPExpiryWarningText is ExpiryWarningText for the tenant's own SP certificate (certs is
+// the current one: it signs AuthnRequests and decrypts assertions), naming the date and
+// the rotation, in the CLI and the console, that replaces it.
+func SPExpiryWarningText(certs []Certificate, slug string, now time.Time) string {
+	soon, verb, date := expiringSoon(certs, now)
+	if soon == nil {
+		return ""
+	}
+	return fmt.Sprintf("The SP certificate %q (scimd's own, which signs sign-in requests and decrypts assertions) %s %s. Rotate it: scimd saml rotate-sp-cert --tenant %s (or Rotate SP certificate in the SAML settings), give the new certificate to the IdP, then activate it.",
+		soon.Subject, verb, date, slug)
+}
+
+// expiringSoon returns the certificate of certs that expires first within ExpiryWarning
+// of now (nil when none does), with the verb and date that describe it.
+func expiringSoon(certs []Certificate, now time.Time) (soon *Certificate, verb, date string) {
 	for i := range certs {
 		if certs[i].NotAfter.Sub(now) < ExpiryWarning && (soon == nil || certs[i].NotAfter.Before(soon.NotAfter)) {
 			soon = &certs[i]
 		}
 	}
 	if soon == nil {
-		return ""
+		return nil, "", ""
 	}
-	date := soon.NotAfter.Format("2 Jan 2006")
-	verb := "expires on"
+	verb = "expires on"
 	if !now.Before(soon.NotAfter) {
 		verb = "expired on"
 	}
-	return fmt.Sprintf("The IdP signing certificate %q %s %s. Get the IdP's new signing certificate, add it next to the current one in the SAML settings, switch the IdP to it, then remove the old one.",
-		soon.Subject, verb, date)
+	return soon, verb, soon.NotAfter.Format("2 Jan 2006")
 }

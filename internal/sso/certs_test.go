@@ -79,3 +79,18 @@ func TestCertificates(t *testing.T) {
 		})
 	}
 }
+
+func TestSPExpiryWarningText(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	soon, _ := testCertPEM(t, "scimd SAML SP acme", now.AddDate(0, 0, 10))
+	far, _ := testCertPEM(t, "scimd SAML SP acme", now.AddDate(5, 0, 0))
+	w := SPExpiryWarningText(Certificates(soon), "acme", now)
+	for _, want := range []string{`"scimd SAML SP acme"`, "expires on 11 Dec 2026", "scimd saml rotate-sp-cert --tenant acme", "Rotate SP certificate", "activate"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warning %q lacks %q", w, want)
+		}
+	}
+	if w := SPExpiryWarningText(Certificates(far), "acme", now); w != "" {
+		t.Errorf("a certificate five years out warns: %q", w)
+	}
+}

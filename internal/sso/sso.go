@@ -6,6 +6,7 @@ package sso
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/scimd/scimd/internal/scim"
@@ -26,7 +27,19 @@ type Provider interface {
 	// Values returns what the IdP admin enters for tenant slug; cfg may be nil (not
 	// configured yet: no certificate).
 	Values(slug string, cfg *store.SAMLConfig) SPValues
+	// RotateSPCert publishes tenant t's next SP certificate beside the current one, and
+	// ActivateSPCert makes it current, each audited with the actor of ctx. Errors:
+	// ErrRotationPending, ErrNoRotation, store.ErrNotFound (no settings), store.ErrConflict
+	// (a concurrent rotation), store errors.
+	RotateSPCert(ctx context.Context, t store.Tenant) (store.SAMLConfig, error)
+	ActivateSPCert(ctx context.Context, t store.Tenant) (store.SAMLConfig, error)
 }
+
+// ErrRotationPending: a next SP certificate is already published; activate it first.
+var ErrRotationPending = errors.New("a new SP certificate is already published and waits to be activated; activate it (rotate-sp-cert --activate) before making another")
+
+// ErrNoRotation: there is no published SP certificate to activate.
+var ErrNoRotation = errors.New("no new SP certificate is published; rotate first (rotate-sp-cert without --activate)")
 
 // Settings are what an admin enters for a tenant: the three fields of a "Custom SAML 2.0"
 // form (or the IdP's metadata instead), plus options.
@@ -48,6 +61,9 @@ type Settings struct {
 	AllowIdPInitiated bool
 	// DefaultRedirect is a local path of the tenant ("/t/SLUG/…"); empty means /t/SLUG/.
 	DefaultRedirect string
+	// RequireEncryptedAssertions refuses responses whose assertion is not encrypted to the
+	// SP certificate.
+	RequireEncryptedAssertions bool
 }
 
 // SettingsError is an error of Configure about one field of Settings, so that a form can
@@ -70,4 +86,6 @@ type SPValues struct {
 	MetadataURL string
 	LoginURL    string
 	CertPEM     string // empty until the tenant is configured
+	// NextCertPEM is the SP certificate a rotation has published but not yet activated, or "".
+	NextCertPEM string
 }

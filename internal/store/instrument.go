@@ -174,6 +174,11 @@ func (s *instrumented) SAMLConfig(ctx context.Context, tenantID string) (c SAMLC
 	return s.Store.SAMLConfig(ctx, tenantID)
 }
 
+func (s *instrumented) SwapSAMLSPKeys(ctx context.Context, cfg SAMLConfig, fromCert, fromNextCert string, ev *Event) (c SAMLConfig, err error) {
+	defer func(start time.Time) { s.done("swap_saml_sp_keys", start, err) }(time.Now())
+	return s.Store.SwapSAMLSPKeys(ctx, cfg, fromCert, fromNextCert, ev)
+}
+
 func (s *instrumented) CreateSAMLRequest(ctx context.Context, r SAMLRequest) (err error) {
 	defer func(start time.Time) { s.done("create_saml_request", start, err) }(time.Now())
 	return s.Store.CreateSAMLRequest(ctx, r)

@@ -29,8 +29,14 @@ type SAMLConfig struct {
 	// self-signed certificate, shown to IdP admins and published in the SP metadata.
 	SPKeyPEM  []byte
 	SPCertPEM string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// SPNextKeyPEM and SPNextCertPEM are the next SP key pair while a rotation is under
+	// way (empty otherwise): published in the SP metadata and decrypting, not yet signing.
+	SPNextKeyPEM  []byte
+	SPNextCertPEM string
+	// RequireEncryptedAssertions refuses responses that carry a plain (unencrypted) assertion.
+	RequireEncryptedAssertions bool
+	CreatedAt                  time.Time
+	UpdatedAt                  time.Time
 }
 
 // SAMLRequest is an AuthnRequest this service provider sent, bound to the browser that
@@ -75,6 +81,12 @@ type SAMLStore interface {
 	PutSAMLConfig(ctx context.Context, cfg SAMLConfig, ev *Event) (SAMLConfig, error)
 	// SAMLConfig returns the tenant's SAML settings; ErrNotFound when it has none.
 	SAMLConfig(ctx context.Context, tenantID string) (SAMLConfig, error)
+	// SwapSAMLSPKeys writes the SP key pairs of cfg (SPKeyPEM, SPCertPEM, SPNextKeyPEM,
+	// SPNextCertPEM) and its UpdatedAt to the tenant's settings, provided the stored
+	// SPCertPEM and SPNextCertPEM are still fromCert and fromNextCert, and returns the
+	// settings as stored. ev is written in the same transaction. ErrNotFound when the tenant
+	// has no settings; ErrConflict when its key pairs changed since they were read.
+	SwapSAMLSPKeys(ctx context.Context, cfg SAMLConfig, fromCert, fromNextCert string, ev *Event) (SAMLConfig, error)
 
 	// CreateSAMLRequest records a sent AuthnRequest.
 	CreateSAMLRequest(ctx context.Context, r SAMLRequest) error

@@ -1,15 +1,13 @@
 // Package testkit is what scimd's black-box tests share: the services wired on one router
-// as cmd/scimd wires them (Stack), and a log buffer safe to write from the server's
-// goroutines while a test reads it (Buffer). It is imported by tests only.
+// as cmd/scimd wires them (Stack, Server), the SCIM client (Client) and the in-process
+// browser (Browser); the log buffer is internal/testlog's. It is imported by tests only.
 package testkit
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
@@ -99,26 +97,6 @@ func New(ctx context.Context, st store.Store, o Options) (*Stack, error) {
 	}
 	s.Router.Method(http.MethodGet, "/metrics", server.MetricsHandler(s.Registry))
 	return s, nil
-}
-
-// Buffer is a bytes.Buffer safe for concurrent use: the server writes its log lines (an
-// access line after the response has reached the client) while the test reads them.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// String returns what was written so far.
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // Server is a Stack behind a test HTTP server, with one tenant and its SCIM token.

@@ -117,7 +117,8 @@ func translate(err error) error {
 		case pe.Code == "22P05", pe.Code == "22021": // NUL in text; invalid byte sequence
 			return fmt.Errorf("%w: %s", store.ErrInvalidText, pe.Message)
 		case pe.Code[:2] == "08", pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300",
-			pe.Code == "25006": // read-only: the node is not (or no longer) the primary; keepWritable drops the connection
+			pe.Code == "25006", // read-only: the node is not (or no longer) the primary; keepWritable drops the connection
+			pe.Code == "57014": // cancelled: the server's statement_timeout, or a cancel during a failover
 			return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 		case retryable(err):
 			// Still losing after Tx's retries: the client may try again later (503). The

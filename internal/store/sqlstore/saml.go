@@ -10,12 +10,14 @@ import (
 )
 
 const samlConfigCols = `tenant_id, idp_entity_id, idp_sso_url, idp_cert_pem, jit, allow_idp_initiated, default_redirect,
-	sp_key_pem, sp_cert_pem, created_at, updated_at, jit_trust_user_type`
+	sp_key_pem, sp_cert_pem, created_at, updated_at, jit_trust_user_type,
+	sp_next_key_pem, sp_next_cert_pem, require_encrypted_assertions`
 
 func scanSAMLConfig(r Row) (store.SAMLConfig, error) {
 	var c store.SAMLConfig
 	err := r.Scan(&c.TenantID, &c.IdPEntityID, &c.IdPSSOURL, &c.IdPCertPEM, &c.JIT, &c.AllowIdPInitiated, &c.DefaultRedirect,
-		&c.SPKeyPEM, &c.SPCertPEM, timeDest{&c.CreatedAt}, timeDest{&c.UpdatedAt}, &c.JITTrustUserType)
+		&c.SPKeyPEM, &c.SPCertPEM, timeDest{&c.CreatedAt}, timeDest{&c.UpdatedAt}, &c.JITTrustUserType,
+		&c.SPNextKeyPEM, &c.SPNextCertPEM, &c.RequireEncryptedAssertions)
 	return c, err
 }
 
@@ -38,19 +40,52 @@ func (s *Store) PutSAMLConfig(ctx context.Context, c store.SAMLConfig, ev *store
 
 func (s *Store) putSAMLConfig(ctx context.Context, tx Conn, c store.SAMLConfig) (store.SAMLConfig, error) {
 	return scanSAMLConfig(tx.QueryRow(ctx, `INSERT INTO saml_configs (`+samlConfigCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 		ON CONFLICT (tenant_id) DO UPDATE SET idp_entity_id = excluded.idp_entity_id, idp_sso_url = excluded.idp_sso_url,
 			idp_cert_pem = excluded.idp_cert_pem, jit = excluded.jit, allow_idp_initiated = excluded.allow_idp_initiated,
 			default_redirect = excluded.default_redirect, updated_at = excluded.updated_at,
-			jit_trust_user_type = excluded.jit_trust_user_type
+			jit_trust_user_type = excluded.jit_trust_user_type,
+			require_encrypted_assertions = excluded.require_encrypted_assertions
 		RETURNING `+samlConfigCols,
 		c.TenantID, c.IdPEntityID, c.IdPSSOURL, c.IdPCertPEM, c.JIT, c.AllowIdPInitiated, c.DefaultRedirect,
-		c.SPKeyPEM, c.SPCertPEM, s.timeArg(c.CreatedAt), s.timeArg(c.UpdatedAt), c.JITTrustUserType))
+		c.SPKeyPEM, c.SPCertPEM, s.timeArg(c.CreatedAt), s.timeArg(c.UpdatedAt), c.JITTrustUserType,
+		[]byte{}, "", c.RequireEncryptedAssertions))
 }
 
 // SAMLConfig implements store.SAMLStore.
 func (s *Store) SAMLConfig(ctx context.Context, tenantID string) (store.SAMLConfig, error) {
 	return scanSAMLConfig(s.db.QueryRow(ctx, `SELECT `+samlConfigCols+` FROM saml_configs WHERE tenant_id = $1`, tenantID))
+}
+
+// SwapSAMLSPKeys implements store.SAMLStore: one guarded UPDATE, so that of two rotations
+// started from the same key pairs only one is written.
+func (s *Store) SwapSAMLSPKeys(ctx context.Context, c store.SAMLConfig, fromCert, fromNextCert string, ev *store.Event) (store.SAMLConfig, error) {
+	if len(c.SPKeyPEM) == 0 || c.SPCertPEM == "" {
+		return store.SAMLConfig{}, errors.New("sqlstore: SP key pairs need a current key pair")
+	}
+	if c.SPNextKeyPEM == nil {
+		c.SPNextKeyPEM = []byte{}
+	}
+	var out store.SAMLConfig
+	err := s.db.Tx(ctx, func(tx Conn) error {
+		var err error
+		out, err = scanSAMLConfig(tx.QueryRow(ctx, `UPDATE saml_configs SET sp_key_pem = $4, sp_cert_pem = $5,
+				sp_next_key_pem = $6, sp_next_cert_pem = $7, updated_at = $8
+			WHERE tenant_id = $1 AND sp_cert_pem = $2 AND sp_next_cert_pem = $3
+			RETURNING `+samlConfigCols,
+			c.TenantID, fromCert, fromNextCert, c.SPKeyPEM, c.SPCertPEM, c.SPNextKeyPEM, c.SPNextCertPEM, s.timeArg(c.UpdatedAt)))
+		if errors.Is(err, store.ErrNotFound) {
+			var one int
+			if tx.QueryRow(ctx, `SELECT 1 FROM saml_configs WHERE tenant_id = $1`, c.TenantID).Scan(&one) == nil {
+				return store.ErrConflict
+			}
+		}
+		if err != nil {
+			return err
+		}
+		return s.insertEvent(ctx, tx, ev)
+	})
+	return out, err
 }
 
 const samlRequestCols = `tenant_id, id, binding_hash, return_to, created_at, expires_at`

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AdminChangesWriteTheirEvent", testAdminEvents},
 		{"SAML/ConfigKeyPairKeptOnUpdate", testSAMLConfig},
 		{"SAML/ConfigTenantIsolation", testSAMLConfigIsolation},
+		{"SAML/SPKeysSwappedOnce", testSwapSAMLSPKeys},
 		{"SAML/RequestsBoundToBrowser", testSAMLRequests},
 		{"SAML/RequestTakenOnce", testSAMLRequestTakenOnce},
 		{"SAML/PendingRequestsCounted", testPendingSAMLRequests},

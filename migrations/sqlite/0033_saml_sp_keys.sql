@@ -1,0 +1,6 @@
+-- The SP certificate rotates by publishing before use: the next key pair is kept beside the
+-- current one (empty when no rotation is under way), advertised in the SP metadata and used
+-- to decrypt, until it is activated. A tenant may require encrypted assertions.
+ALTER TABLE saml_configs ADD COLUMN sp_next_key_pem BLOB NOT NULL DEFAULT x'';
+ALTER TABLE saml_configs ADD COLUMN sp_next_cert_pem TEXT NOT NULL DEFAULT '';
+ALTER TABLE saml_configs ADD COLUMN require_encrypted_assertions INTEGER NOT NULL DEFAULT 0;
