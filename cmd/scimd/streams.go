@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"text/tabwriter"
@@ -24,9 +23,6 @@ import (
 	"github.com/scimd/scimd/internal/signing"
 	"github.com/scimd/scimd/internal/store"
 )
-
-// PollPath is where poll streams' receivers fetch SETs (RFC 8936).
-const PollPath = "/events/poll"
 
 // eventsConfig is serve's settings for SCIM event delivery.
 type eventsConfig struct {
@@ -52,7 +48,7 @@ func eventsFlags(fs *flag.FlagSet, c *eventsConfig) {
 
 // eventsService is SCIM event delivery in serve: the poll endpoint and the JWKS that
 // verifies SETs (Mount), and the deliverer, which runs until the serve context ends.
-type eventsService struct{ poller http.Handler }
+type eventsService struct{ poller *events.Poller }
 
 // newEventsService builds the poller and starts the deliverer; keys is the deployment's
 // one key set, published at the OpenID Connect provider's JWKS URL (/.well-known/jwks.json).
@@ -70,7 +66,7 @@ func newEventsService(ctx context.Context, c eventsConfig, publicURL string, es 
 // Mount adds POST /events/poll. The key set that verifies SETs is published by the OpenID
 // Connect provider at its JWKS URL (the same keys sign both), so it is not mounted twice.
 func (s *eventsService) Mount(r chi.Router) {
-	r.Method(http.MethodPost, PollPath, s.poller)
+	s.poller.Mount(r)
 }
 
 const streamUsage = `usage:
@@ -108,7 +104,7 @@ func streamCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	switch args[0] {
 	case "create":
 		u := fs.String("url", "", "push: the receiver's endpoint (https; http only for loopback)")
-		poll := fs.Bool("poll", false, "a poll stream: the receiver fetches SETs from "+PollPath+" with the credential printed once")
+		poll := fs.Bool("poll", false, "a poll stream: the receiver fetches SETs from "+events.PollPath+" with the credential printed once")
 		tenant := fs.String("tenant", "", "deliver this tenant's changes")
 		all := fs.Bool("all-tenants", false, "deliver every tenant's changes")
 		evs := fs.String("events", "", "comma-separated RFC 9967 events (prov:create:notice, prov:patch:notice, prov:put:notice, prov:delete, prov:activate, prov:deactivate); default all")
@@ -177,7 +173,7 @@ func streamCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			if *poll {
 				fmt.Fprintf(stdout, "Created poll stream %s (%s, aud %s).\nReceivers POST to <public URL>%s with this credential as a bearer token; it will not be shown again:\n%s\n",
-					st.ID, scope, st.Audience, PollPath, cred)
+					st.ID, scope, st.Audience, events.PollPath, cred)
 				return nil
 			}
 			fmt.Fprintf(stdout, "Created push stream %s (%s) to %s\n", st.ID, scope, st.URL)
@@ -325,7 +321,7 @@ func printStreams(ctx context.Context, w io.Writer, tenants []store.Tenant, es s
 			tenant = slugs[st.TenantID]
 		}
 		if st.Kind == store.StreamPoll {
-			target = PollPath
+			target = events.PollPath
 		}
 		if st.Paused {
 			state = "paused"

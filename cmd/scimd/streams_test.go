@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scimd/scimd/internal/events"
 )
 
 func TestStreamCLIValidation(t *testing.T) {
@@ -81,7 +83,7 @@ func TestStreamsEndToEnd(t *testing.T) {
 		return m
 	}
 	poll := func(body string) map[string]string {
-		req, _ := http.NewRequest(http.MethodPost, base+PollPath, strings.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, base+events.PollPath, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+cred)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -114,6 +114,7 @@ func (s *Service) Mount(r chi.Router) {
 	r.Get("/t/{slug}/admin/groups", s.admin(s.groupsPage))
 	r.Get("/t/{slug}/admin/groups/{id}", s.admin(s.groupPage))
 	r.Get("/t/{slug}/admin/events", s.admin(s.eventsPage))
+	r.Get("/t/{slug}/admin/events/streams/{id}", s.admin(s.setsPage))
 	r.Get("/t/{slug}/admin/user-types", s.admin(s.userTypesPage))
 	r.Post("/t/{slug}/admin/user-types", s.admin(s.userTypesSave))
 	r.Post("/t/{slug}/admin/user-types/recompute", s.admin(s.userTypesRecompute))

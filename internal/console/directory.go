@@ -350,6 +350,7 @@ type eventsView struct {
 	EventNames, Outcomes     []string
 	Events                   []store.Event
 	Pager                    pager
+	Streams                  []streamRow // the event streams that deliver the tenant's changes
 }
 
 func (s *Service) eventsPage(w http.ResponseWriter, r *http.Request, q *request) error {
@@ -384,6 +385,10 @@ func (s *Service) eventsPage(w http.ResponseWriter, r *http.Request, q *request)
 		}
 		v.Events = evs
 		v.Pager = newPager(r.URL.Path, p, start, len(evs), -1, more)
+	}
+	var err error
+	if v.Streams, err = s.streamRows(ctx, q.tenant); err != nil {
+		return err
 	}
 	s.render(w, status, "events", &view{Title: "Audit log", Nav: "events", Slug: q.tenant.Slug, Page: v, req: q})
 	return nil

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,8 +30,14 @@ type Config struct {
 	Timeout time.Duration
 	// MaxAge is how long a SET is retried before it is parked (default 72 h).
 	MaxAge time.Duration
-	// MaxInFlight bounds the SETs of one stream in flight at once (default 16).
+	// MaxInFlight bounds the SETs of one stream in flight at once (default 16): the
+	// resources being delivered at once, since a resource's SETs go one at a time.
 	MaxInFlight int
+	// MaxRun bounds the SETs of one resource one claim takes, sent one after the other in
+	// commit order (default 100): a long queue of one resource drains without a claim
+	// per SET. A run also stops starting sends once Timeout has passed since its claim,
+	// so that its last send ends inside the claim's lease.
+	MaxRun int
 	// Idle is how often a stream with nothing due looks again (default 500 ms).
 	Idle time.Duration
 	// Refresh is how often the list of streams is read again (default 5 s).
@@ -46,6 +53,7 @@ func (c *Config) defaults() {
 	defaults.Positive(&c.Timeout, 10*time.Second)
 	defaults.Positive(&c.MaxAge, 72*time.Hour)
 	defaults.Positive(&c.MaxInFlight, 16)
+	defaults.Positive(&c.MaxRun, 100)
 	defaults.Positive(&c.Idle, 500*time.Millisecond)
 	defaults.Positive(&c.Refresh, 5*time.Second)
 	defaults.Positive(&c.BaseBackoff, time.Second)
@@ -147,84 +155,148 @@ func (d *Deliverer) Run(ctx context.Context) {
 	}
 }
 
-// work delivers one stream: it keeps up to MaxInFlight SETs in flight, claiming more as
-// earlier ones finish (which also frees the next SET of their resource), and records the
-// outcomes that finished since the last claim in one transaction.
+// work delivers one stream: it keeps up to MaxInFlight resources' runs in flight,
+// claiming more as earlier ones finish (which also frees the next SETs of their
+// resources), and records the outcomes that finished since the last claim in one
+// transaction. It claims in batches: when a quarter of the slots are free, when nothing
+// is in flight, or after Idle; a claim for each freed slot would be a claim cycle (and an
+// outcome transaction) per SET.
 func (d *Deliverer) work(ctx context.Context, st store.Stream) {
-	done := make(chan result, d.cfg.MaxInFlight)
+	done := make(chan []result, d.cfg.MaxInFlight)
+	batch := max(1, d.cfg.MaxInFlight/4)
 	inflight := 0
 	var finished []result
 	collect := func() {
 		for {
 			select {
 			case r := <-done:
-				finished = append(finished, r)
+				finished = append(finished, r...)
 				inflight--
 			default:
 				return
 			}
 		}
 	}
+	idled := false
+	wait := func() {
+		idle := time.NewTimer(d.cfg.Idle)
+		defer idle.Stop()
+		select {
+		case <-ctx.Done():
+		case r := <-done:
+			finished = append(finished, r...)
+			inflight--
+		case <-idle.C:
+			idled = true
+		}
+	}
 	defer func() { // let the sends end (ctx is done), and record what they did
 		for inflight > 0 {
-			finished = append(finished, <-done)
+			finished = append(finished, <-done...)
 			inflight--
 		}
 		d.record(ctx, st, finished)
 	}()
 	for ctx.Err() == nil {
 		collect()
+		free := d.cfg.MaxInFlight - inflight
+		if inflight > 0 && free < batch && !idled {
+			wait()
+			continue
+		}
+		idled = false
 		d.record(ctx, st, finished)
 		finished = finished[:0]
-		var claimed []store.Delivery
-		if free := d.cfg.MaxInFlight - inflight; free > 0 {
-			var err error
-			claimed, err = d.store.ClaimDeliveries(ctx, st.ID, d.now(), d.lease(), free)
+		var runs [][]store.Delivery
+		if free > 0 {
+			at := d.now()
+			claimed, err := d.store.ClaimDeliveries(ctx, st.ID, at, d.lease(), free, d.cfg.MaxRun)
 			if err != nil && ctx.Err() == nil {
 				d.log.Warn("SETs not claimed", "stream", st.ID, "err", err)
 			}
+			runs = byResource(claimed)
+			for _, run := range runs {
+				inflight++
+				go func() { done <- d.sendRun(ctx, st, at, run) }()
+			}
 		}
-		for _, dl := range claimed {
-			inflight++
-			go func() { done <- d.send(ctx, st, dl) }()
-		}
-		if len(claimed) > 0 && inflight < d.cfg.MaxInFlight {
+		if len(runs) > 0 && inflight < d.cfg.MaxInFlight {
 			continue // more may be due
 		}
-		idle := time.NewTimer(d.cfg.Idle)
-		select {
-		case <-ctx.Done():
-		case r := <-done:
-			finished = append(finished, r)
-			inflight--
-		case <-idle.C:
-		}
-		idle.Stop()
+		wait()
 	}
 }
 
+// byResource splits claimed SETs into runs, one per resource, each in commit order.
+func byResource(claimed []store.Delivery) [][]store.Delivery {
+	var runs [][]store.Delivery
+	at := map[[2]string]int{}
+	for _, dl := range claimed {
+		k := [2]string{dl.Event.TenantID, dl.Event.ResourceID}
+		i, ok := at[k]
+		if !ok {
+			i = len(runs)
+			at[k] = i
+			runs = append(runs, nil)
+		}
+		runs[i] = append(runs[i], dl)
+	}
+	return runs
+}
+
+// sendRun sends one resource's claimed SETs one after the other, in commit order. It
+// stops at a SET that will be retried (the next ones must wait for it), when ctx ends, or
+// when a further send could outlast the claim's lease; the SETs it did not send go back
+// unsent. A parked SET does not stop it: the resource's next SET goes.
+func (d *Deliverer) sendRun(ctx context.Context, st store.Stream, claimedAt time.Time, run []store.Delivery) []result {
+	out := make([]result, 0, len(run))
+	for i, dl := range run {
+		if i > 0 && (ctx.Err() != nil || d.now().Sub(claimedAt) > d.cfg.Timeout) {
+			for _, rest := range run[i:] {
+				out = append(out, result{dl: rest, o: store.DeliveryOutcome{TenantID: rest.Event.TenantID, EventID: rest.Event.ID,
+					Claim: rest.Claim, Unsent: true}})
+			}
+			break
+		}
+		r := d.send(ctx, st, dl)
+		out = append(out, r)
+		if r.o.State == store.DeliveryPending {
+			for _, rest := range run[i+1:] {
+				out = append(out, result{dl: rest, o: store.DeliveryOutcome{TenantID: rest.Event.TenantID, EventID: rest.Event.ID,
+					Claim: rest.Claim, Unsent: true}})
+			}
+			break
+		}
+	}
+	return out
+}
+
 // lease is how long a claim holds a SET: past it another deliverer may take the SET again.
+// A run starts its sends within Timeout of its claim, each bounded by Timeout, so they
+// end inside the lease with 5 s to record them.
 func (d *Deliverer) lease() time.Duration { return 2*d.cfg.Timeout + 5*time.Second }
 
-// DeliverOnce claims the stream's due SETs (up to MaxInFlight), sends them concurrently,
-// and records the outcomes; it returns how many it claimed. Tests and benchmarks drive a
-// stream with it; Run uses the same steps.
+// DeliverOnce claims the stream's due SETs (up to MaxInFlight resources' runs), sends
+// the runs concurrently, and records the outcomes; it returns how many SETs it claimed.
+// Tests and benchmarks drive a stream with it; Run uses the same steps.
 func (d *Deliverer) DeliverOnce(ctx context.Context, st store.Stream) (int, error) {
-	claimed, err := d.store.ClaimDeliveries(ctx, st.ID, d.now(), d.lease(), d.cfg.MaxInFlight)
+	at := d.now()
+	claimed, err := d.store.ClaimDeliveries(ctx, st.ID, at, d.lease(), d.cfg.MaxInFlight, d.cfg.MaxRun)
 	if err != nil {
 		return 0, err
 	}
-	results := make([]result, len(claimed))
+	runs := byResource(claimed)
+	results := make([][]result, len(runs))
 	var wg sync.WaitGroup
-	for i, dl := range claimed {
+	for i, run := range runs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = d.send(ctx, st, dl)
+			results[i] = d.sendRun(ctx, st, at, run)
 		}()
 	}
 	wg.Wait()
-	d.record(ctx, st, results)
+	d.record(ctx, st, slices.Concat(results...))
 	return len(claimed), nil
 }
 
@@ -239,7 +311,7 @@ type result struct {
 // send sends one claimed SET and decides what becomes of it.
 func (d *Deliverer) send(ctx context.Context, st store.Stream, dl store.Delivery) result {
 	o := d.attempt(ctx, st, dl)
-	o.TenantID, o.EventID, o.Claim = dl.Event.TenantID, dl.Event.ID, dl.Claim
+	o.TenantID, o.EventID, o.Claim, o.ResourceID = dl.Event.TenantID, dl.Event.ID, dl.Claim, dl.Event.ResourceID
 	now := d.now()
 	outcome := OutcomeDelivered
 	switch {
@@ -274,6 +346,9 @@ func (d *Deliverer) record(ctx context.Context, st store.Stream, rs []result) {
 		return
 	}
 	for _, r := range rs {
+		if r.o.Unsent {
+			continue
+		}
 		d.m.count(st.ID, r.outcome, 1)
 		switch r.outcome {
 		case OutcomeDelivered:

@@ -12,9 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/scimd/scimd/internal/defaults"
 	"github.com/scimd/scimd/internal/store"
 )
+
+// PollPath is where poll streams' receivers fetch SETs (RFC 8936), on the public URL.
+const PollPath = "/events/poll"
 
 // PollConfig is the poll endpoint's settings; zero values take the defaults.
 type PollConfig struct {
@@ -102,6 +107,9 @@ func badRequest(format string, args ...any) error {
 	return &pollError{status: http.StatusBadRequest, err: "invalid_request", desc: fmt.Sprintf(format, args...)}
 }
 
+// Mount adds POST PollPath, the events service's one route.
+func (p *Poller) Mount(r chi.Router) { r.Method(http.MethodPost, PollPath, p) }
+
 // ServeHTTP implements http.Handler for POST /events/poll.
 func (p *Poller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := p.poll(r)
@@ -156,7 +164,7 @@ func (p *Poller) poll(r *http.Request) (*PollResponse, error) {
 	deadline := time.NewTimer(p.cfg.MaxWait)
 	defer deadline.Stop()
 	for {
-		claimed, err := p.store.ClaimDeliveries(ctx, st.ID, p.now(), p.cfg.AckTimeout, maxEvents)
+		claimed, err := p.store.ClaimDeliveries(ctx, st.ID, p.now(), p.cfg.AckTimeout, maxEvents, 1)
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/scimd/scimd/internal/console"
 	"github.com/scimd/scimd/internal/scim"
+	"github.com/scimd/scimd/internal/store"
 	"github.com/scimd/scimd/internal/store/teststores"
 	"github.com/scimd/scimd/internal/testkit"
 )
@@ -90,6 +91,13 @@ func TestOpenAPIConsole(t *testing.T) {
 	ok("GET", "/t/acme/admin/groups/"+user.ID, "", 404, as()...)
 	ok("GET", "/t/acme/admin/events?event=user_deprovision&outcome=success&resource=ann%40acme.test", "", 200, as()...)
 	ok("GET", "/t/acme/admin/events?resource=nobody", "", 400, as()...)
+	stream := store.Stream{ID: store.NewID(), Kind: store.StreamPush, URL: "https://app.example.com/e", Audience: "a",
+		Events: []string{"user_create_provision"}, CreatedAt: time.Now().UTC()}
+	if err := s.CreateStream(context.Background(), stream, nil); err != nil {
+		t.Fatal(err)
+	}
+	ok("GET", "/t/acme/admin/events/streams/"+stream.ID+"?state=parked&before=10", "", 200, as()...)
+	ok("GET", "/t/acme/admin/events/streams/"+store.NewID(), "", 404, as()...)
 	ok("GET", "/t/acme/admin/user-types", "", 200, as()...)
 	ok("POST", "/t/acme/admin/user-types", csrf+"&source=groups&rules=Sales%3Downer", 400, form(as()...)...)
 	ok("POST", "/t/acme/admin/user-types", csrf+"&source=groups&rules=Sales%3Dadmin", 303, form(as()...)...)

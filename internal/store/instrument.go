@@ -305,9 +305,9 @@ func (s *instrumented) DeleteStream(ctx context.Context, id string) (err error) 
 	return s.Store.DeleteStream(ctx, id)
 }
 
-func (s *instrumented) ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max int) (ds []Delivery, err error) {
+func (s *instrumented) ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max, run int) (ds []Delivery, err error) {
 	defer func(start time.Time) { s.done("claim_deliveries", start, err) }(time.Now())
-	return s.Store.ClaimDeliveries(ctx, streamID, now, lease, max)
+	return s.Store.ClaimDeliveries(ctx, streamID, now, lease, max, run)
 }
 
 func (s *instrumented) FinishDeliveries(ctx context.Context, streamID string, now time.Time, outcomes []DeliveryOutcome) (n int, err error) {
@@ -328,6 +328,16 @@ func (s *instrumented) StreamStats(ctx context.Context) (st []StreamStats, err e
 func (s *instrumented) ParkedDeliveries(ctx context.Context, streamID string, limit int) (ds []Delivery, err error) {
 	defer func(start time.Time) { s.done("parked_deliveries", start, err) }(time.Now())
 	return s.Store.ParkedDeliveries(ctx, streamID, limit)
+}
+
+func (s *instrumented) TenantStreamStats(ctx context.Context, tenantID string) (st []StreamStats, err error) {
+	defer func(start time.Time) { s.done("tenant_stream_stats", start, err) }(time.Now())
+	return s.Store.TenantStreamStats(ctx, tenantID)
+}
+
+func (s *instrumented) TenantDeliveries(ctx context.Context, tenantID string, q DeliveryQuery) (ds []Delivery, err error) {
+	defer func(start time.Time) { s.done("tenant_deliveries", start, err) }(time.Now())
+	return s.Store.TenantDeliveries(ctx, tenantID, q)
 }
 
 // ---- userType rules ----

@@ -45,6 +45,8 @@ type Delivery struct {
 	State      string
 	EnqueuedAt time.Time
 	LastError  string
+	NextAt     time.Time // pending: when it is due; inflight: when its claim's lease ends
+	DoneAt     time.Time // delivered or parked: when; zero otherwise
 	// Claim names the claim that holds the row (ClaimDeliveries); FinishDeliveries writes
 	// only rows still held by it.
 	Claim string
@@ -54,6 +56,9 @@ type Delivery struct {
 type DeliveryOutcome struct {
 	TenantID string
 	EventID  int64
+	// ResourceID is the SET's resource when the caller knows it ("": the store looks it
+	// up).
+	ResourceID string
 	// Claim is the claim the delivery was sent under (push): the outcome is recorded only
 	// if the row is still held by it. "" records an acknowledgement (poll) of any claim,
 	// of the generation Gen.
@@ -62,14 +67,29 @@ type DeliveryOutcome struct {
 	State  string // DeliveryDelivered, DeliveryPending (retry at NextAt) or DeliveryParked
 	NextAt time.Time
 	Error  string
+	// Unsent marks a claimed SET that was not sent (a run of its resource stopped before
+	// it): it goes back to pending and its claim's attempt is not counted.
+	Unsent bool
 }
 
 // StreamStats is a stream's backlog.
 type StreamStats struct {
 	StreamID      string
 	Undelivered   int64     // pending or inflight
+	Inflight      int64     // of Undelivered: being sent (push) or handed out and not acknowledged (poll)
 	Parked        int64     // given up
 	OldestPending time.Time // enqueue time of the oldest undelivered SET; zero when none
+}
+
+// DeliveryQuery selects a tenant's SETs of one stream (TenantDeliveries).
+type DeliveryQuery struct {
+	StreamID string
+	// States keeps the SETs in these delivery states (nil: all).
+	States []string
+	// Before keeps the SETs whose audit event id is below it (0: from the newest): the
+	// position of a page, the id of the previous page's last SET.
+	Before int64
+	Limit  int
 }
 
 // EventStreamStore keeps event streams and their SETs' delivery state. The rows are
@@ -93,12 +113,14 @@ type EventStreamStore interface {
 	// DeleteStream deletes the stream and its delivery rows; ErrNotFound.
 	DeleteStream(ctx context.Context, id string) error
 
-	// ClaimDeliveries takes up to max due deliveries of the stream, each the oldest
-	// undelivered one of its resource (per-resource commit order), marks them inflight
-	// until now+lease under a new claim, and returns them in commit order. Rows claimed by
+	// ClaimDeliveries takes the due deliveries of up to max resources of the stream: each
+	// resource's oldest undelivered SET (per-resource commit order) followed by up to
+	// run-1 of its next due ones, a run to be sent one after the other (run <= 1: the
+	// oldest only). It marks them inflight until now+lease under a new claim and returns
+	// them in commit order (ascending audit event id within a resource). Rows claimed by
 	// another caller whose lease has not run out are never returned: of concurrent
 	// claimers, each row goes to one.
-	ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max int) ([]Delivery, error)
+	ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max, run int) ([]Delivery, error)
 	// FinishDeliveries records outcomes, in one transaction: each under its claim (a row
 	// since claimed by another is left alone), or as an acknowledgement of its generation
 	// (Claim ""). It returns how many rows changed.
@@ -111,4 +133,11 @@ type EventStreamStore interface {
 	StreamStats(ctx context.Context) ([]StreamStats, error)
 	// ParkedDeliveries lists up to limit parked SETs of the stream, newest first.
 	ParkedDeliveries(ctx context.Context, streamID string, limit int) ([]Delivery, error)
+
+	// TenantStreamStats returns the backlog of the tenant's SETs in every stream that has
+	// one: only its own SETs, in its own streams and in streams of every tenant.
+	TenantStreamStats(ctx context.Context, tenantID string) ([]StreamStats, error)
+	// TenantDeliveries lists up to q.Limit (at most 1,000) of the tenant's SETs of one
+	// stream with their audit events, newest first (descending audit event id).
+	TenantDeliveries(ctx context.Context, tenantID string, q DeliveryQuery) ([]Delivery, error)
 }

@@ -37,6 +37,45 @@ func (s *Store) enqueueDeliveries(ctx context.Context, c Conn, ev *store.Event) 
 		ev.TenantID, ev.ID, ev.ResourceID, s.timeArg(ev.At), likeMember(ev.Name))
 }
 
+// tkey is a delivery row's key in a statement's list: its tenant, claim ("" for any) and
+// the value of the listed column (event id or resource id).
+type tkey struct {
+	tenant, claim string
+	v             any
+}
+
+// inByTenant writes "col in keys" as an OR of one branch per tenant (and claim): each
+// branch is tenantEq (the tenant column and "=", written by the caller so that the
+// statement's text names its tenant filter) and the tenant, then cond (which should name
+// stream_id and, for a partial index, its condition), then col IN (…). SQLite uses the
+// index of each branch (a MULTI-INDEX OR); a row-value list, (tenant_id, event_id) IN
+// ((…), …), it plans as a scan of the whole table.
+func inByTenant(a *sqlfilter.Args, tenantEq, col, cond string, keys []tkey) string {
+	type group struct{ tenant, claim string }
+	var order []group
+	vals := map[group][]string{}
+	for _, k := range keys {
+		g := group{k.tenant, k.claim}
+		if _, ok := vals[g]; !ok {
+			order = append(order, g)
+		}
+		vals[g] = append(vals[g], a.Add(k.v))
+	}
+	parts := make([]string, 0, len(order))
+	for _, g := range order {
+		b := "(" + tenantEq + a.Add(g.tenant) + cond
+		if g.claim != "" {
+			b += " AND claim = " + a.Add(g.claim)
+		}
+		parts = append(parts, b+" AND "+col+" IN ("+strings.Join(vals[g], ", ")+"))")
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+// pendingOrInflight is the condition of the partial indexes of undelivered rows, as
+// SQLite needs it written to use them.
+const pendingOrInflight = ` AND state IN ('pending', 'inflight')`
+
 // publishes reports whether ev can become a SCIM event: a provisioning change that was made.
 func publishes(ev *store.Event) bool {
 	return ev.Outcome == "success" && ev.ResourceID != "" && ev.ResourceType != ""
@@ -100,24 +139,32 @@ func (s *Store) DeleteStream(ctx context.Context, id string) error {
 	})
 }
 
-// ClaimDeliveries implements store.EventStreamStore, in three steps whose plans stay
-// linear in the backlog whatever the planner knows of the table (a single statement with
-// a correlated "oldest row of this resource" probe was planned quadratically before the
+// ClaimDeliveries implements store.EventStreamStore, in steps whose plans stay linear in
+// the backlog whatever the planner knows of the table (a single statement with a
+// correlated "oldest row of this resource" probe was planned quadratically before the
 // table had statistics, on both the resource and the primary key index):
 //
 //  1. the stream's due rows, oldest first, a few times max of them (PostgreSQL locks them
 //     FOR UPDATE SKIP LOCKED, so concurrent claimers take disjoint rows);
-//  2. the oldest undelivered row of each of their resources, in one grouped query: a row
-//     is claimable only when it is its resource's oldest, so a resource's SETs go one at a
-//     time in the order their audit events were written, which is commit order since the
-//     change's transaction holds the resource's row lock;
-//  3. the claimable rows become inflight under a new claim until now+lease. The others
+//  2. the oldest undelivered row of each of their resources, and how many it has, in one
+//     grouped query: a row is claimable only when it is its resource's oldest, so a
+//     resource's SETs go in the order their audit events were written, which is commit
+//     order since the change's transaction holds the resource's row lock;
+//  3. with run > 1, the next undelivered rows of each claimable resource that has more,
+//     in event id order, up to the first that is not due (one UNION ALL of index range
+//     scans, each with its LIMIT): a long queue of one resource drains run SETs per claim
+//     instead of one. They need no lock of their own: only the claimer that locked a
+//     resource's oldest row can take any row of it, and while the run is inflight its
+//     oldest row is never due (PostgreSQL still locks them, SKIP LOCKED, and ends a run
+//     before a row another claimer holds as a candidate, rather than wait for it);
+//  4. the claimed rows become inflight under a new claim until now+lease. The others
 //     (waiting behind their resource's oldest) get next_at = now, behind rows due earlier,
 //     so a resource with a long queue does not crowd out the rest.
-func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max int) ([]store.Delivery, error) {
+func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.Time, lease time.Duration, max, run int) ([]store.Delivery, error) {
 	if max <= 0 {
 		return nil, nil
 	}
+	run = min(run, maxRun)
 	lock := ""
 	if s.d == sqlfilter.Postgres {
 		lock = ` FOR UPDATE SKIP LOCKED`
@@ -127,93 +174,158 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 		tenant, resource string
 		id               int64
 	}
+	type key struct {
+		tenant string
+		id     int64
+	}
 	var out []store.Delivery
 	err := s.db.Tx(ctx, func(c Conn) error {
 		out = out[:0]
-		rows, err := c.Query(ctx, `SELECT tenant_id, event_id, resource_id FROM event_deliveries
+		cands, err := collect[cand](c.Query(ctx, `SELECT tenant_id, event_id, resource_id FROM event_deliveries
 			WHERE stream_id = $1 AND state IN ('pending', 'inflight') AND next_at <= $2
-			ORDER BY next_at, event_id LIMIT $3`+lock, streamID, s.timeArg(now), 4*max)
-		if err != nil {
-			return err
-		}
-		var cands []cand
-		for rows.Next() {
+			ORDER BY next_at, event_id LIMIT $3`+lock, streamID, s.timeArg(now), 4*max))(func(r Row) (cand, error) {
 			var k cand
-			if err := rows.Scan(&k.tenant, &k.id, &k.resource); err != nil {
-				rows.Close()
-				return err
-			}
-			cands = append(cands, k)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil || len(cands) == 0 {
+			return k, r.Scan(&k.tenant, &k.id, &k.resource)
+		})
+		if err != nil || len(cands) == 0 {
 			return err
 		}
 		a := sqlfilter.NewArgs(s.d, streamID)
-		var keys []string
+		var keys []tkey
 		seen := map[[2]string]bool{}
 		for _, k := range cands {
 			if !seen[[2]string{k.tenant, k.resource}] {
 				seen[[2]string{k.tenant, k.resource}] = true
-				keys = append(keys, "("+a.Add(k.tenant)+", "+a.Add(k.resource)+")")
+				keys = append(keys, tkey{tenant: k.tenant, v: k.resource})
 			}
 		}
-		rows, err = c.Query(ctx, `SELECT tenant_id, MIN(event_id) FROM event_deliveries
-			WHERE stream_id = $1 AND state IN ('pending', 'inflight') AND (tenant_id, resource_id) IN (`+strings.Join(keys, ", ")+`)
-			GROUP BY tenant_id, resource_id`, a.Values()...)
+		type head struct {
+			key
+			n int // the resource's undelivered rows
+		}
+		heads, err := collect[head](c.Query(ctx, `SELECT tenant_id, MIN(event_id), COUNT(*) FROM event_deliveries
+			WHERE `+inByTenant(a, "tenant_id = ", "resource_id", " AND stream_id = $1"+pendingOrInflight, keys)+`
+			GROUP BY tenant_id, resource_id`, a.Values()...))(func(r Row) (head, error) {
+			var h head
+			return h, r.Scan(&h.tenant, &h.id, &h.n)
+		})
 		if err != nil {
 			return err
 		}
-		heads := map[[2]string]bool{}
-		for rows.Next() {
-			var tenant string
-			var id int64
-			if err := rows.Scan(&tenant, &id); err != nil {
-				rows.Close()
+		undelivered := map[key]int{}
+		for _, h := range heads {
+			undelivered[h.key] = h.n
+		}
+		taken := map[key]bool{}
+		var runOf []cand // the claimable resources with more than one SET, by their oldest row
+		claimable := 0
+		for _, k := range cands {
+			n, isHead := undelivered[key{k.tenant, k.id}]
+			if isHead && claimable < max {
+				claimable++
+				taken[key{k.tenant, k.id}] = true
+				if n > 1 {
+					runOf = append(runOf, k)
+				}
+			}
+		}
+		if run > 1 && len(runOf) > 0 {
+			q := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now), run-1)
+			var parts []string
+			for i, h := range runOf {
+				parts = append(parts, fmt.Sprintf(`SELECT * FROM (SELECT tenant_id, resource_id, event_id,
+					CASE WHEN next_at <= $2 THEN 1 ELSE 0 END AS due FROM event_deliveries
+					WHERE tenant_id = %s AND stream_id = $1 AND resource_id = %s AND state IN ('pending', 'inflight') AND event_id > %s
+					ORDER BY event_id LIMIT $3) AS r%d`, q.Add(h.tenant), q.Add(h.resource), q.Add(h.id), i))
+			}
+			type row struct {
+				cand
+				due bool
+			}
+			rows, err := collect[row](c.Query(ctx, strings.Join(parts, " UNION ALL "), q.Values()...))(func(r Row) (row, error) {
+				var x row
+				var due int
+				err := r.Scan(&x.tenant, &x.resource, &x.id, &due)
+				x.due = due == 1
+				return x, err
+			})
+			if err != nil {
 				return err
 			}
-			heads[[2]string{tenant, fmt.Sprint(id)}] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+			sort.Slice(rows, func(i, j int) bool { return rows[i].id < rows[j].id })
+			// A run is consecutive: it ends at its resource's first row that is not due.
+			var next []key
+			stopped := map[[2]string]bool{}
+			for _, x := range rows {
+				r := [2]string{x.tenant, x.resource}
+				if stopped[r] || !x.due {
+					stopped[r] = true
+					continue
+				}
+				next = append(next, key{x.tenant, x.id})
+			}
+			locked := map[key]bool{}
+			if lock != "" && len(next) > 0 {
+				// Another claimer may hold some of these rows as its candidates (step 1):
+				// a run ends before the first of them, rather than wait for that claimer
+				// (which could be waiting for ours).
+				l := sqlfilter.NewArgs(s.d, streamID)
+				var lk []tkey
+				for _, k := range next {
+					lk = append(lk, tkey{tenant: k.tenant, v: k.id})
+				}
+				got, err := collect[key](c.Query(ctx, `SELECT tenant_id, event_id FROM event_deliveries
+					WHERE `+inByTenant(l, "tenant_id = ", "event_id", " AND stream_id = $1", lk)+lock, l.Values()...))(func(r Row) (key, error) {
+					var k key
+					return k, r.Scan(&k.tenant, &k.id)
+				})
+				if err != nil {
+					return err
+				}
+				for _, k := range got {
+					locked[k] = true
+				}
+			}
+			ended := map[[2]string]bool{}
+			for _, x := range rows {
+				k, r := key{x.tenant, x.id}, [2]string{x.tenant, x.resource}
+				if !x.due || ended[r] || lock != "" && !locked[k] {
+					ended[r] = true
+					continue
+				}
+				taken[k] = true
+			}
 		}
 		back := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now))
-		take := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now.Add(lease)), claim)
-		var backKeys, takeKeys []string
+		var backKeys []tkey
 		for _, k := range cands {
-			switch {
-			case !heads[[2]string{k.tenant, fmt.Sprint(k.id)}]:
-				backKeys = append(backKeys, "("+back.Add(k.tenant)+", "+back.Add(k.id)+")")
-			case len(takeKeys) < max:
-				takeKeys = append(takeKeys, "("+take.Add(k.tenant)+", "+take.Add(k.id)+")")
+			// Only rows waiting behind their resource's oldest: an oldest row left out by
+			// max keeps its place.
+			if _, isHead := undelivered[key{k.tenant, k.id}]; !isHead && !taken[key{k.tenant, k.id}] {
+				backKeys = append(backKeys, tkey{tenant: k.tenant, v: k.id})
 			}
 		}
 		if len(backKeys) > 0 {
-			if err := c.Exec(ctx, `UPDATE event_deliveries SET next_at = $2 WHERE stream_id = $1 AND (tenant_id, event_id) IN (`+
-				strings.Join(backKeys, ", ")+`)`, back.Values()...); err != nil {
+			if err := c.Exec(ctx, `UPDATE event_deliveries SET next_at = $2 WHERE `+
+				inByTenant(back, "tenant_id = ", "event_id", " AND stream_id = $1", backKeys), back.Values()...); err != nil {
 				return err
 			}
 		}
-		if len(takeKeys) == 0 {
+		if len(taken) == 0 {
 			return nil
 		}
-		rows, err = c.Query(ctx, `UPDATE event_deliveries SET state = 'inflight', next_at = $2, claim = $3, attempts = attempts + 1
-			WHERE stream_id = $1 AND (tenant_id, event_id) IN (`+strings.Join(takeKeys, ", ")+`)
-			RETURNING tenant_id, event_id, gen, attempts, enqueued_at, COALESCE(last_error, '')`, take.Values()...)
-		if err != nil {
-			return err
+		take := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now.Add(lease)), claim)
+		var takeKeys []tkey
+		for k := range taken {
+			takeKeys = append(takeKeys, tkey{tenant: k.tenant, v: k.id})
 		}
-		for rows.Next() {
+		out, err = collect[store.Delivery](c.Query(ctx, `UPDATE event_deliveries SET state = 'inflight', next_at = $2, claim = $3, attempts = attempts + 1
+			WHERE `+inByTenant(take, "tenant_id = ", "event_id", " AND stream_id = $1"+pendingOrInflight, takeKeys)+`
+			RETURNING tenant_id, event_id, resource_id, gen, attempts, enqueued_at, next_at, COALESCE(last_error, '')`, take.Values()...))(func(r Row) (store.Delivery, error) {
 			d := store.Delivery{StreamID: streamID, State: store.DeliveryInflight, Claim: claim}
-			if err := rows.Scan(&d.Event.TenantID, &d.Event.ID, &d.Gen, &d.Attempts, timeDest{&d.EnqueuedAt}, &d.LastError); err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, d)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return d, r.Scan(&d.Event.TenantID, &d.Event.ID, &d.Event.ResourceID, &d.Gen, &d.Attempts, timeDest{&d.EnqueuedAt}, timeDest{&d.NextAt}, &d.LastError)
+		})
+		if err != nil {
 			return err
 		}
 		return s.fillEvents(ctx, c, out)
@@ -221,14 +333,15 @@ func (s *Store) ClaimDeliveries(ctx context.Context, streamID string, now time.T
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].EnqueuedAt.Equal(out[j].EnqueuedAt) {
-			return out[i].EnqueuedAt.Before(out[j].EnqueuedAt)
-		}
-		return out[i].Event.ID < out[j].Event.ID
-	})
+	// Commit order within each resource: a resource's audit event ids ascend in the order
+	// its changes committed.
+	sort.Slice(out, func(i, j int) bool { return out[i].Event.ID < out[j].Event.ID })
 	return out, nil
 }
+
+// maxRun bounds the SETs of one resource one claim takes (and so, with max, the keys of
+// the claim's statements).
+const maxRun = 256
 
 const deliveryEventCols = `a.tenant_id, a.id, a.at, a.event, a.outcome, a.actor, COALESCE(a.resource_type, ''), COALESCE(a.resource_id, ''),
 	COALESCE(a.resource_name, ''), COALESCE(a.changed, ''), COALESCE(a.method, ''), n.slug`
@@ -240,12 +353,12 @@ func (s *Store) fillEvents(ctx context.Context, c Conn, ds []store.Delivery) err
 		return nil
 	}
 	a := sqlfilter.NewArgs(s.d)
-	var keys []string
+	var keys []tkey
 	for _, d := range ds {
-		keys = append(keys, "("+a.Add(d.Event.TenantID)+", "+a.Add(d.Event.ID)+")")
+		keys = append(keys, tkey{tenant: d.Event.TenantID, v: d.Event.ID})
 	}
 	rows, err := c.Query(ctx, `SELECT `+deliveryEventCols+` FROM audit_events a JOIN tenants n ON n.id = a.tenant_id
-		WHERE (a.tenant_id, a.id) IN (`+strings.Join(keys, ", ")+`)`, a.Values()...)
+		WHERE `+inByTenant(a, "a.tenant_id = ", "a.id", "", keys), a.Values()...)
 	if err != nil {
 		return err
 	}
@@ -299,21 +412,36 @@ func (s *Store) FinishDeliveries(ctx context.Context, streamID string, now time.
 		changed = 0
 		// The common case, pushes accepted, in one statement.
 		done := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now))
-		var keys []string
+		var keys []tkey
 		for _, o := range outcomes {
 			if o.State == store.DeliveryDelivered && o.Claim != "" {
-				keys = append(keys, "("+done.Add(o.TenantID)+", "+done.Add(o.EventID)+", "+done.Add(o.Claim)+")")
+				keys = append(keys, tkey{tenant: o.TenantID, claim: o.Claim, v: o.EventID})
 			}
 		}
 		if len(keys) > 0 {
 			if err := count(c.Query(ctx, `UPDATE event_deliveries SET state = 'delivered', done_at = $2, last_error = NULL, claim = NULL
-				WHERE stream_id = $1 AND state = 'inflight' AND (tenant_id, event_id, claim) IN (`+strings.Join(keys, ", ")+`)
+				WHERE `+inByTenant(done, "tenant_id = ", "event_id", " AND stream_id = $1 AND state = 'inflight'", keys)+`
 				RETURNING event_id`, done.Values()...)); err != nil {
 				return err
 			}
 		}
+		// SETs of a run that were not sent go back, their claim's attempt uncounted.
+		back := sqlfilter.NewArgs(s.d, streamID, s.timeArg(now))
+		keys = keys[:0]
 		for _, o := range outcomes {
-			if o.State == store.DeliveryDelivered && o.Claim != "" {
+			if o.Unsent && o.Claim != "" {
+				keys = append(keys, tkey{tenant: o.TenantID, claim: o.Claim, v: o.EventID})
+			}
+		}
+		if len(keys) > 0 {
+			if err := count(c.Query(ctx, `UPDATE event_deliveries SET state = 'pending', next_at = $2, claim = NULL, attempts = attempts - 1
+				WHERE `+inByTenant(back, "tenant_id = ", "event_id", " AND stream_id = $1 AND state = 'inflight'", keys)+`
+				RETURNING event_id`, back.Values()...)); err != nil {
+				return err
+			}
+		}
+		for _, o := range outcomes {
+			if o.State == store.DeliveryDelivered && o.Claim != "" || o.Unsent && o.Claim != "" {
 				continue
 			}
 			next, doneAt := now, any(s.timeArg(now))
@@ -334,7 +462,44 @@ func (s *Store) FinishDeliveries(ctx context.Context, streamID string, now time.
 				return err
 			}
 		}
-		return nil
+		// The claim moved the rows waiting behind a resource's oldest to the back of the due
+		// order (next_at = now), behind the rest of its own queue too. Once that oldest is
+		// delivered or parked, they go back to their own place, so that the next claim finds
+		// the resource's new oldest row first instead of after its whole queue.
+		var resources, unknown []tkey
+		seen := map[tkey]bool{}
+		for _, o := range outcomes {
+			switch {
+			case o.State != store.DeliveryDelivered && o.State != store.DeliveryParked:
+			case o.ResourceID == "":
+				unknown = append(unknown, tkey{tenant: o.TenantID, v: o.EventID})
+			case !seen[tkey{tenant: o.TenantID, v: o.ResourceID}]:
+				seen[tkey{tenant: o.TenantID, v: o.ResourceID}] = true
+				resources = append(resources, tkey{tenant: o.TenantID, v: o.ResourceID})
+			}
+		}
+		if len(unknown) > 0 { // acknowledgements name a SET by its jti, not its resource
+			look := sqlfilter.NewArgs(s.d, streamID)
+			found, err := collect[tkey](c.Query(ctx, `SELECT DISTINCT tenant_id, resource_id FROM event_deliveries
+				WHERE `+inByTenant(look, "tenant_id = ", "event_id", " AND stream_id = $1", unknown), look.Values()...))(func(r Row) (tkey, error) {
+				var k tkey
+				var id string
+				err := r.Scan(&k.tenant, &id)
+				k.v = id
+				return k, err
+			})
+			if err != nil {
+				return err
+			}
+			resources = append(resources, found...)
+		}
+		if len(resources) == 0 {
+			return nil
+		}
+		restore := sqlfilter.NewArgs(s.d, streamID)
+		return c.Exec(ctx, `UPDATE event_deliveries SET next_at = enqueued_at
+			WHERE state = 'pending' AND attempts = 0 AND next_at > enqueued_at
+			AND `+inByTenant(restore, "tenant_id = ", "resource_id", " AND stream_id = $1"+pendingOrInflight, resources), restore.Values()...)
 	})
 	return changed, err
 }
@@ -408,6 +573,9 @@ func (s *Store) StreamStats(ctx context.Context) ([]store.StreamStats, error) {
 			continue
 		}
 		st.Undelivered += n
+		if state == store.DeliveryInflight {
+			st.Inflight += n
+		}
 		if st.OldestPending.IsZero() || oldest.Before(st.OldestPending) {
 			st.OldestPending = oldest
 		}
@@ -440,4 +608,86 @@ func (s *Store) ParkedDeliveries(ctx context.Context, streamID string, limit int
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// TenantStreamStats implements store.EventStreamStore: two statements whose conditions
+// match the partial indexes of undelivered and of parked rows, so the tenant's delivered
+// rows are not read.
+func (s *Store) TenantStreamStats(ctx context.Context, tenantID string) ([]store.StreamStats, error) {
+	type group struct {
+		stream, state string
+		n             int64
+		oldest        time.Time
+	}
+	groups, err := collect[group](s.db.Query(ctx, `SELECT stream_id, state, COUNT(*), MIN(enqueued_at) FROM event_deliveries
+			WHERE tenant_id = $1 AND state IN ('pending', 'inflight') GROUP BY stream_id, state
+		UNION ALL
+		SELECT stream_id, state, COUNT(*), MIN(enqueued_at) FROM event_deliveries
+			WHERE tenant_id = $1 AND state = 'parked' GROUP BY stream_id, state`, tenantID))(func(r Row) (group, error) {
+		var g group
+		return g, r.Scan(&g.stream, &g.state, &g.n, timeDest{&g.oldest})
+	})
+	if err != nil {
+		return nil, err
+	}
+	at := map[string]int{}
+	var out []store.StreamStats
+	for _, g := range groups {
+		i, ok := at[g.stream]
+		if !ok {
+			i = len(out)
+			at[g.stream] = i
+			out = append(out, store.StreamStats{StreamID: g.stream})
+		}
+		st := &out[i]
+		switch g.state {
+		case store.DeliveryParked:
+			st.Parked += g.n
+			continue
+		case store.DeliveryInflight:
+			st.Inflight += g.n
+		}
+		st.Undelivered += g.n
+		if st.OldestPending.IsZero() || g.oldest.Before(st.OldestPending) {
+			st.OldestPending = g.oldest
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].StreamID < out[j].StreamID })
+	return out, nil
+}
+
+// maxDeliveryPage bounds TenantDeliveries.
+const maxDeliveryPage = 1000
+
+// TenantDeliveries implements store.EventStreamStore, one index range of the primary key
+// (or of the parked rows') read backwards from q.Before.
+func (s *Store) TenantDeliveries(ctx context.Context, tenantID string, q store.DeliveryQuery) ([]store.Delivery, error) {
+	limit := q.Limit
+	if limit <= 0 || limit > maxDeliveryPage {
+		limit = maxDeliveryPage
+	}
+	a := sqlfilter.NewArgs(s.d, tenantID, q.StreamID, limit)
+	where := ""
+	if len(q.States) > 0 {
+		var in []string
+		for _, st := range q.States {
+			in = append(in, a.Add(st))
+		}
+		where += ` AND d.state IN (` + strings.Join(in, ", ") + `)`
+	}
+	if q.Before > 0 {
+		where += ` AND d.event_id < ` + a.Add(q.Before)
+	}
+	return collect[store.Delivery](s.db.Query(ctx, `SELECT d.stream_id, d.state, d.gen, d.attempts, d.enqueued_at, d.next_at, d.done_at,
+		COALESCE(d.last_error, ''), `+deliveryEventCols+`
+		FROM event_deliveries d JOIN audit_events a ON a.tenant_id = d.tenant_id AND a.id = d.event_id JOIN tenants n ON n.id = d.tenant_id
+		WHERE d.tenant_id = $1 AND d.stream_id = $2`+where+` ORDER BY d.event_id DESC LIMIT $3`, a.Values()...))(func(r Row) (store.Delivery, error) {
+		var d store.Delivery
+		var changed string
+		e := &d.Event
+		err := r.Scan(&d.StreamID, &d.State, &d.Gen, &d.Attempts, timeDest{&d.EnqueuedAt}, timeDest{&d.NextAt}, timeDest{&d.DoneAt}, &d.LastError,
+			&e.TenantID, &e.ID, timeDest{&e.At}, &e.Name, &e.Outcome, &e.Actor, &e.ResourceType, &e.ResourceID, &e.ResourceName, &changed, &e.Method, &d.TenantSlug)
+		e.Changed = splitList(changed)
+		return d, err
+	})
 }

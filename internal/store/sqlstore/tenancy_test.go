@@ -37,7 +37,6 @@ var crossTenantStatements = map[string]string{
 	"PruneEvents":     "retention housekeeping deletes old audit events of every tenant at once",
 	"pruneExpired":    "housekeeping (PruneSAML, PruneOIDC) deletes expired SAML requests, assertion ids, sessions, OIDC requests and tokens of every tenant at once",
 	"fillFoldKeys":    "after migrating, the folded name keys of rows stored before the key columns existed are written for every tenant once; each update filters on its row's tenant",
-	"fillEvents":      "a claimed batch of an all-tenants event stream spans tenants; each row is read by its whole key (tenant_id, id)",
 	"StreamStats":     "an event stream's backlog (lag, parked SETs) is one number per stream, across its tenants",
 	"ClaimDeliveries": "a deliverer takes the due SETs of a stream, which for an all-tenants stream span tenants",
 }

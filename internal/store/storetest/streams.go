@@ -56,9 +56,20 @@ func updateUser(t *testing.T, s store.Store, tn store.Tenant, id, title string) 
 	}
 }
 
+// queue creates a user and then changes it, n changes in all: a queue of n SETs of one
+// resource.
+func queue(t *testing.T, s store.Store, tn store.Tenant, name string, n int) *scim.Resource {
+	t.Helper()
+	u := createUser(t, s, tn, name)
+	for i := 1; i < n; i++ {
+		updateUser(t, s, tn, u.ID, fmt.Sprint("title ", i))
+	}
+	return u
+}
+
 func claim(t *testing.T, s StreamsBackend, st store.Stream, now time.Time, max int) []store.Delivery {
 	t.Helper()
-	ds, err := s.ClaimDeliveries(ctx, st.ID, now, time.Minute, max)
+	ds, err := s.ClaimDeliveries(ctx, st.ID, now, time.Minute, max, 1)
 	if err != nil {
 		t.Fatalf("ClaimDeliveries: %v", err)
 	}
@@ -169,10 +180,7 @@ func testOutboxFanOut(t *testing.T, s StreamsBackend) {
 func testResourceOrder(t *testing.T, s StreamsBackend) {
 	tn := mustTenant(t, s, "acme")
 	st := mustStream(t, s, tn.ID, provisioning, nil)
-	u := createUser(t, s, tn, "ann")
-	for i := range 5 {
-		updateUser(t, s, tn, u.ID, fmt.Sprint("title ", i))
-	}
+	u := queue(t, s, tn, "ann", 6)
 	other := createUser(t, s, tn, "bob")
 	var order []int64
 	for range 10 {
@@ -313,18 +321,32 @@ func testConcurrentClaims(t *testing.T, s StreamsBackend) {
 	tn := mustTenant(t, s, "acme")
 	st := mustStream(t, s, tn.ID, provisioning, nil)
 	const users = 60
+	ids := map[string][]int64{} // each user's SETs in commit order
 	for i := range users {
-		createUser(t, s, tn, fmt.Sprint("user", i))
+		u := createUser(t, s, tn, fmt.Sprint("user", i))
+		updateUser(t, s, tn, u.ID, "one")
+		updateUser(t, s, tn, u.ID, "two")
+		ids[u.ID] = nil
 	}
+	all := claimAll(t, s, st)
+	if len(all) != 3*users {
+		t.Fatalf("claimed %d SETs in runs, want %d", len(all), 3*users)
+	}
+	for _, d := range all {
+		ids[d.Event.ResourceID] = append(ids[d.Event.ResourceID], d.Event.ID)
+	}
+	// Six claimers, each taking runs of two SETs per user: no SET goes to two of them, and
+	// what each user's SETs went is a prefix of them in commit order (a run never skips one).
 	var mu sync.Mutex
 	seen := map[int64]int{}
+	got := map[string][]int64{}
 	var wg sync.WaitGroup
 	for range 6 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				ds, err := s.ClaimDeliveries(ctx, st.ID, time.Now(), time.Minute, 4)
+				ds, err := s.ClaimDeliveries(ctx, st.ID, time.Now(), time.Minute, 4, 2)
 				if err != nil {
 					t.Error(err)
 					return
@@ -335,20 +357,99 @@ func testConcurrentClaims(t *testing.T, s StreamsBackend) {
 				mu.Lock()
 				for _, d := range ds {
 					seen[d.Event.ID]++
+					got[d.Event.ResourceID] = append(got[d.Event.ResourceID], d.Event.ID)
 				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	if len(seen) != users {
-		t.Fatalf("claimed %d distinct SETs, want %d", len(seen), users)
-	}
 	for id, n := range seen {
 		if n != 1 {
 			t.Fatalf("SET %d claimed %d times", id, n)
 		}
 	}
+	for u, want := range ids {
+		g := got[u]
+		slices.Sort(g)
+		if len(g) == 0 || len(g) > 2 || !slices.Equal(g, want[:len(g)]) {
+			t.Fatalf("user %s: claimed %v of its SETs %v; want its oldest one or two", u, g, want)
+		}
+	}
+}
+
+// claimAll returns every due SET of the stream, in commit order per resource, and gives
+// them back unsent (due again, attempts unchanged).
+func claimAll(t *testing.T, s StreamsBackend, st store.Stream) []store.Delivery {
+	t.Helper()
+	ds, err := s.ClaimDeliveries(ctx, st.ID, time.Now(), time.Minute, 1000, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back []store.DeliveryOutcome
+	for _, d := range ds {
+		back = append(back, store.DeliveryOutcome{TenantID: d.Event.TenantID, EventID: d.Event.ID, Claim: d.Claim, Unsent: true})
+	}
+	if n, err := s.FinishDeliveries(ctx, st.ID, time.Now(), back); err != nil || n != len(ds) {
+		t.Fatalf("giving back %d SETs: %d, %v", len(ds), n, err)
+	}
+	return ds
+}
+
+// testResourceRuns: a claim with run > 1 takes a resource's oldest SET and its next ones
+// in commit order; a run's unsent SETs go back uncounted, and the next claim starts at the
+// first SET not delivered.
+func testResourceRuns(t *testing.T, s StreamsBackend) {
+	tn := mustTenant(t, s, "acme")
+	st := mustStream(t, s, tn.ID, provisioning, nil)
+	u := queue(t, s, tn, "ann", 10)
+	v := createUser(t, s, tn, "bob")
+	now := time.Now()
+	ds := claim4(t, s, st, now)
+	var ann []store.Delivery
+	var bob store.Delivery
+	for _, d := range ds {
+		switch d.Event.ResourceID {
+		case u.ID:
+			ann = append(ann, d)
+		case v.ID:
+			bob = d
+		default:
+			t.Fatalf("claimed %+v", d)
+		}
+	}
+	if len(ds) != 5 || len(ann) != 4 || !slices.IsSortedFunc(ann, func(a, b store.Delivery) int { return int(a.Event.ID - b.Event.ID) }) {
+		t.Fatalf("claim with runs of 4 = %v; want ann's 4 oldest in order and bob's", names(ds))
+	}
+	if again := claim4(t, s, st, now); len(again) != 0 {
+		t.Fatalf("claimed while ann's run is inflight: %v", names(again))
+	}
+	out := []store.DeliveryOutcome{
+		{TenantID: tn.ID, EventID: ann[0].Event.ID, Claim: ann[0].Claim, State: store.DeliveryDelivered},
+		{TenantID: tn.ID, EventID: ann[1].Event.ID, Claim: ann[1].Claim, State: store.DeliveryParked, Error: "HTTP 400"},
+		{TenantID: tn.ID, EventID: ann[2].Event.ID, Claim: ann[2].Claim, State: store.DeliveryPending, NextAt: now.Add(time.Hour), Error: "HTTP 500"},
+		{TenantID: tn.ID, EventID: ann[3].Event.ID, Claim: ann[3].Claim, Unsent: true},
+		{TenantID: tn.ID, EventID: bob.Event.ID, Claim: bob.Claim, State: store.DeliveryDelivered},
+	}
+	if n, err := s.FinishDeliveries(ctx, st.ID, now, out); err != nil || n != 5 {
+		t.Fatalf("FinishDeliveries = %d, %v; want 5", n, err)
+	}
+	if early := claim4(t, s, st, now.Add(time.Minute)); len(early) != 0 {
+		t.Fatalf("claimed behind a SET waiting for its retry: %v", names(early))
+	}
+	next := claim4(t, s, st, now.Add(2*time.Hour))
+	if len(next) != 4 || next[0].Event.ID != ann[2].Event.ID || next[0].Attempts != 2 || next[1].Event.ID != ann[3].Event.ID || next[1].Attempts != 1 {
+		t.Fatalf("after the run: %+v; want ann's third SET (attempt 2) then her fourth (attempt 1, the unsent one not counted)", next)
+	}
+}
+
+func claim4(t *testing.T, s StreamsBackend, st store.Stream, now time.Time) []store.Delivery {
+	t.Helper()
+	ds, err := s.ClaimDeliveries(ctx, st.ID, now, time.Minute, 10, 4)
+	if err != nil {
+		t.Fatalf("ClaimDeliveries: %v", err)
+	}
+	return ds
 }
 
 func testPruneDeliveries(t *testing.T, s StreamsBackend) {
@@ -360,5 +461,117 @@ func testPruneDeliveries(t *testing.T, s StreamsBackend) {
 	}
 	if ds := claim(t, s, st, time.Now(), 10); len(ds) != 0 {
 		t.Fatalf("deliveries of pruned events remain: %+v", ds)
+	}
+}
+
+// testTenantDeliveries: a tenant sees its own SETs, in its streams and in streams of every
+// tenant, with their delivery state, and nothing of another tenant's.
+func testTenantDeliveries(t *testing.T, s StreamsBackend) {
+	a, b := mustTenant(t, s, "acme"), mustTenant(t, s, "bravo")
+	all := mustStream(t, s, "", provisioning, nil)
+	onlyB := mustStream(t, s, b.ID, provisioning, nil)
+	ann := createUser(t, s, a, "ann")
+	updateUser(t, s, a, ann.ID, "CEO")
+	createUser(t, s, b, "bob")
+	now := time.Now()
+	ds := claim(t, s, all, now, 10)
+	if len(ds) != 2 {
+		t.Fatalf("claimed %v", names(ds))
+	}
+	for _, d := range ds {
+		o := store.DeliveryOutcome{TenantID: d.Event.TenantID, EventID: d.Event.ID, Claim: d.Claim, State: store.DeliveryDelivered}
+		if d.Event.TenantID == a.ID {
+			o.State, o.Error = store.DeliveryParked, "HTTP 400: invalid_request"
+		}
+		if n, err := s.FinishDeliveries(ctx, all.ID, now, []store.DeliveryOutcome{o}); err != nil || n != 1 {
+			t.Fatalf("FinishDeliveries = %d, %v", n, err)
+		}
+	}
+	stats, err := s.TenantStreamStats(ctx, a.ID)
+	if err != nil || len(stats) != 1 || stats[0].StreamID != all.ID || stats[0].Undelivered != 1 || stats[0].Inflight != 0 || stats[0].Parked != 1 {
+		t.Fatalf("acme's TenantStreamStats = %+v, %v; want the all-tenants stream: 1 pending, 1 parked", stats, err)
+	}
+	got, err := s.TenantDeliveries(ctx, a.ID, store.DeliveryQuery{StreamID: all.ID, Limit: 10})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("acme's TenantDeliveries = %+v, %v", got, err)
+	}
+	if g := got[0]; g.Event.Name != "user_update_provision" || g.State != store.DeliveryPending || g.TenantSlug != "acme" || g.Attempts != 0 {
+		t.Fatalf("newest = %+v; want ann's update, pending", g)
+	}
+	if g := got[1]; g.Event.ResourceID != ann.ID || g.State != store.DeliveryParked || g.LastError != "HTTP 400: invalid_request" || g.Attempts != 1 || g.DoneAt.IsZero() {
+		t.Fatalf("oldest = %+v; want ann's create, parked with its error after 1 attempt", g)
+	}
+	page, err := s.TenantDeliveries(ctx, a.ID, store.DeliveryQuery{StreamID: all.ID, Limit: 1, Before: got[0].Event.ID})
+	if err != nil || len(page) != 1 || page[0].Event.ID != got[1].Event.ID {
+		t.Fatalf("second page = %+v, %v", page, err)
+	}
+	parked, err := s.TenantDeliveries(ctx, a.ID, store.DeliveryQuery{StreamID: all.ID, States: []string{store.DeliveryParked}})
+	if err != nil || len(parked) != 1 || parked[0].State != store.DeliveryParked {
+		t.Fatalf("parked = %+v, %v", parked, err)
+	}
+	if other, err := s.TenantDeliveries(ctx, a.ID, store.DeliveryQuery{StreamID: onlyB.ID}); err != nil || len(other) != 0 {
+		t.Fatalf("acme's SETs in bravo's stream = %+v, %v", other, err)
+	}
+	// Handed out and not yet answered: inflight.
+	if ds := claim(t, s, all, now, 10); len(ds) != 1 {
+		t.Fatalf("claimed %v", names(ds))
+	}
+	if stats, _ := s.TenantStreamStats(ctx, a.ID); len(stats) != 1 || stats[0].Inflight != 1 || stats[0].Undelivered != 1 {
+		t.Fatalf("after the claim: %+v", stats)
+	}
+	stats, err = s.TenantStreamStats(ctx, b.ID)
+	if err != nil || len(stats) != 1 || stats[0].StreamID != onlyB.ID || stats[0].Undelivered != 1 || stats[0].Parked != 0 {
+		t.Fatalf("bravo's TenantStreamStats = %+v, %v; want its own stream's pending SET only", stats, err)
+	}
+	bs, err := s.TenantDeliveries(ctx, b.ID, store.DeliveryQuery{StreamID: all.ID})
+	if err != nil || len(bs) != 1 || bs[0].State != store.DeliveryDelivered || bs[0].TenantSlug != "bravo" {
+		t.Fatalf("bravo's SETs of the all-tenants stream = %+v, %v", bs, err)
+	}
+}
+
+// testLongQueueOneAtATime: with one SET per resource a claim (as a poll takes them), a
+// long queue of one resource still advances one SET per claim: once its oldest is
+// finished, the next is found first, not after the rest of its queue.
+func testLongQueueOneAtATime(t *testing.T, s StreamsBackend) {
+	tn := mustTenant(t, s, "acme")
+	st := mustStream(t, s, tn.ID, provisioning, nil)
+	const n = 150 // more than the claim's window of candidates (4·max)
+	queue(t, s, tn, "ann", n)
+	var order []int64
+	for claims := 0; len(order) < n; claims++ {
+		if claims == n+5 {
+			t.Fatalf("%d claims delivered %d of %d SETs of one resource; want one per claim", claims, len(order), n)
+		}
+		ds := claim(t, s, st, time.Now(), 10)
+		if len(ds) != 1 {
+			t.Fatalf("claim %d took %d SETs, want the resource's next", claims, len(ds))
+		}
+		order = append(order, ds[0].Event.ID)
+		o := store.DeliveryOutcome{TenantID: tn.ID, EventID: ds[0].Event.ID, Claim: ds[0].Claim, State: store.DeliveryDelivered}
+		if claims%2 == 0 { // as a deliverer records it; without, as an acknowledgement (by jti)
+			o.ResourceID = ds[0].Event.ResourceID
+		}
+		if n, err := s.FinishDeliveries(ctx, st.ID, time.Now(), []store.DeliveryOutcome{o}); err != nil || n != 1 {
+			t.Fatalf("FinishDeliveries = %d, %v", n, err)
+		}
+	}
+	if !slices.IsSorted(order) {
+		t.Fatalf("delivered out of commit order: %v", order)
+	}
+}
+
+// testClaimKeepsOrder: the oldest rows of resources a claim leaves out (it took max of
+// them) keep their place: the next claim takes the next oldest, not a later change.
+func testClaimKeepsOrder(t *testing.T, s StreamsBackend) {
+	tn := mustTenant(t, s, "acme")
+	st := mustStream(t, s, tn.ID, provisioning, nil)
+	ann, bob := createUser(t, s, tn, "ann"), createUser(t, s, tn, "bob")
+	now := time.Now().Add(time.Hour)
+	if ds := claim(t, s, st, now, 1); len(ds) != 1 || ds[0].Event.ResourceID != ann.ID {
+		t.Fatalf("first claim = %v, want ann's", names(ds))
+	}
+	createUser(t, s, tn, "cid") // changed after the claim, but due before its time
+	if ds := claim(t, s, st, now.Add(time.Minute/2), 1); len(ds) != 1 || ds[0].Event.ResourceID != bob.ID {
+		t.Fatalf("second claim = %v, want bob's (older than cid's)", names(ds))
 	}
 }
