@@ -112,6 +112,9 @@ func (c *client) call(ctx context.Context, rec *recorder, op string, want int, m
 		return r // stopped by the deadline or a signal: not a server failure
 	}
 	rec.record(op, start, time.Since(start), r.status, r.status == want)
+	if r.status != want {
+		rec.unexpected(method, path, r)
+	}
 	return r
 }
 

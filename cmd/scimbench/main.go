@@ -273,7 +273,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		_, n := rec.counts()
 		bad += n
-		if n > 0 && cfg.scenario == scOps {
+		if n > 0 {
 			if e := rec.firstErr.Load(); e != nil {
 				rep.Failures = append(rep.Failures, fmt.Sprintf("%s: %d unexpected; the first: %v", rec.phase, n, *e))
 			}

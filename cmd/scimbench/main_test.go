@@ -302,3 +302,18 @@ func TestUnexpectedStatusFails(t *testing.T) {
 		t.Fatalf("create-user 503s = %d, want 3 (report %+v)", got, rep.Phases)
 	}
 }
+
+// TestUnexpectedAnswerNamed: the first unexpected answer keeps its method, path, status and
+// body, so that a failed run says what failed, not only how many.
+func TestUnexpectedAnswerNamed(t *testing.T) {
+	rec := newRecorder("storm")
+	rec.unexpected("POST", "/scim/v2/Users", response{status: 500, body: []byte(`{"detail":"boom"}`)})
+	rec.unexpected("GET", "/scim/v2/Groups", response{status: 502})
+	e := rec.firstErr.Load()
+	if e == nil {
+		t.Fatal("no unexpected answer kept")
+	}
+	if got := (*e).Error(); got != `POST /scim/v2/Users: 500 {"detail":"boom"}` {
+		t.Fatalf("first unexpected answer = %q", got)
+	}
+}

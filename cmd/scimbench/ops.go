@@ -350,11 +350,9 @@ func (o *opsRun) scimOp(ctx context.Context, rec *recorder, op string, round int
 	if ok {
 		o.sizes.Store(op, len(r.body))
 	} else {
-		rec.firstErr.CompareAndSwap(nil, ptr(fmt.Errorf("%s %s: %d %s", method, path, r.status, clip(r.body))))
+		rec.unexpected(method, path, r)
 	}
 }
-
-func ptr(err error) *error { return &err }
 
 func (o *opsRun) ceilOp(ctx context.Context, rec *recorder, op string, t *opsTenant) {
 	method, path, body, want := o.opRequest(op, 1, t)

@@ -20,7 +20,7 @@ type recorder struct {
 	order []string
 	total int
 	bad   int
-	// firstErr is the first error of a floor operation.
+	// firstErr is the first unexpected answer or floor error, reported with the count.
 	firstErr atomic.Pointer[error]
 }
 
@@ -58,6 +58,13 @@ func (r *recorder) record(op string, start time.Time, d time.Duration, status in
 		s.errs[status]++
 		r.bad++
 	}
+}
+
+// unexpected notes an answer whose status was not the expected one: the first is reported
+// (method, path, status and the start of the body), so that a failed run says what failed.
+func (r *recorder) unexpected(method, path string, res response) {
+	err := fmt.Errorf("%s %s: %d %s", method, path, res.status, clip(res.body))
+	r.firstErr.CompareAndSwap(nil, &err)
 }
 
 // counts returns the requests and failures recorded so far.

@@ -142,6 +142,9 @@ func (b *bench) idpCall(ctx context.Context, rec *recorder, op string, want int,
 		}
 		ok := r.status == want || conflictOK && attempt > 1 && r.status == http.StatusConflict
 		rec.record(op, start, end.Sub(start), r.status, ok)
+		if !ok {
+			rec.unexpected(method, path, r)
+		}
 		return r, attempt
 	}
 }
