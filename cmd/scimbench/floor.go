@@ -156,27 +156,29 @@ func (c sqTx) value(ctx context.Context, q string, args ...any) ([]byte, error) 
 
 // strings runs q outside a transaction and returns its first column of every row.
 func (d *rawDB) strings(ctx context.Context, q string, args ...any) ([]string, error) {
-	var out []string
 	if d.pg != nil {
 		rows, err := d.pg.Query(ctx, q, args...)
 		if err != nil {
 			return nil, err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var v string
-			if err := rows.Scan(&v); err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		return out, rows.Err()
+		return firstColumn(rows)
 	}
 	rows, err := d.sq.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	return firstColumn(rows)
+}
+
+// firstColumn reads the first column of every row of either driver's rows.
+func firstColumn(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}) ([]string, error) {
+	var out []string
 	for rows.Next() {
 		var v string
 		if err := rows.Scan(&v); err != nil {
