@@ -74,6 +74,7 @@ func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 		return nil, err
 	}
 	sdb.SetMaxOpenConns(conns)
+	sdb.SetMaxIdleConns(conns) // database/sql keeps 2 by default: the others were closed and opened again
 	sdb.SetConnMaxIdleTime(time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

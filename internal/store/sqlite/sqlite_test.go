@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/scimd/scimd/internal/store"
@@ -40,5 +41,32 @@ func TestMigrateTwice(t *testing.T) {
 	second, err := s.Migrate(context.Background())
 	if err != nil || len(second) != 0 {
 		t.Fatalf("second Migrate applied %v, %v; want nothing", second, err)
+	}
+}
+
+// TestReadersStayOpen: concurrent reads reuse the reader pool's connections instead of
+// closing all but two after each use and opening them again (database/sql's default idle
+// limit), which cost a lookup its connection setup and its prepared statements.
+func TestReadersStayOpen(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				rows, err := s.DB.QueryContext(ctx, `SELECT 1`)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for rows.Next() {
+				}
+				rows.Close()
+			}
+		})
+	}
+	wg.Wait()
+	if st := s.DB.Stats(); st.MaxIdleClosed > 0 {
+		t.Fatalf("%d reader connections closed for the idle limit (open %d, idle %d)", st.MaxIdleClosed, st.OpenConnections, st.Idle)
 	}
 }
