@@ -90,6 +90,6 @@ func newApp(ctx context.Context, c *serveConfig, db store.Store, publicURL strin
 	}
 	go chore{name: "expired SAML requests, assertion ids and sessions", every: 10 * time.Minute, run: sso.Prune}.loop(ctx, log)
 	go chore{name: "expired OIDC requests and tokens, retired signing keys", every: 10 * time.Minute, run: apps.Prune}.loop(ctx, log)
-	go chore{name: "IdP metadata URLs due for a refresh", every: time.Minute, run: sso.RefreshMetadata, verb: "refreshed"}.loop(ctx, log)
+	go chore{name: "IdP metadata URLs due for a refresh", every: time.Minute, run: sso.RefreshMetadata}.loop(ctx, log)
 	return &app{dir: dir, router: r, metrics: metrics, drain: scim.Drain}, nil
 }

@@ -92,26 +92,20 @@ type chore struct {
 	name  string
 	every time.Duration
 	run   func(context.Context) (int64, error) // one pass; the rows it deleted (or the items it handled)
-	// verb is what a pass that handled rows did, for the log ("pruned" when empty).
-	verb string
 }
 
-// loop runs the chore at once and then every c.every until ctx is done, logging what it
-// deleted and, at warn, a failure.
+// loop runs the chore at once and then every c.every until ctx is done, logging how many
+// rows a pass handled and, at warn, a failure.
 func (c chore) loop(ctx context.Context, log *slog.Logger) {
 	tick := time.NewTicker(c.every)
 	defer tick.Stop()
 	for {
 		n, err := c.run(ctx)
-		verb := c.verb
-		if verb == "" {
-			verb = "pruned"
-		}
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.WarnContext(ctx, "housekeeping failed", "chore", c.name, "err", err)
 		case n > 0:
-			log.InfoContext(ctx, verb, "chore", c.name, "rows", n)
+			log.InfoContext(ctx, "housekeeping done", "chore", c.name, "rows", n)
 		}
 		select {
 		case <-ctx.Done():
