@@ -84,14 +84,7 @@ func TestTokenCacheBoundWithoutNotification(t *testing.T) {
 			s := be.Open(t)
 			ctx := context.Background()
 			d := directory.New(s, nil, nil)
-			tn, err := d.CreateTenant(ctx, "acme", "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			token, tok, err := d.IssueToken(ctx, tn, "okta")
-			if err != nil {
-				t.Fatal(err)
-			}
+			tn, token, tok := acmeToken(t, d)
 			auth := directory.NewAuthenticator(deaf{s})
 			now := time.Now().UTC()
 			auth.SetClock(func() time.Time { return now })
@@ -128,6 +121,20 @@ func TestTokenCacheBoundWithoutNotification(t *testing.T) {
 	}
 }
 
+// acmeToken creates tenant acme through d and issues it a token labelled okta.
+func acmeToken(t *testing.T, d *directory.Directory) (store.Tenant, string, store.Token) {
+	t.Helper()
+	tn, err := d.CreateTenant(context.Background(), "acme", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, tok, err := d.IssueToken(context.Background(), tn, "okta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tn, token, tok
+}
+
 // relay is a store whose change announcements come from the test only.
 type relay struct {
 	store.Store
@@ -146,14 +153,7 @@ func TestTokenCacheTrustedWhileHeartbeatsArrive(t *testing.T) {
 	s := teststores.SQLite(t)
 	ctx := context.Background()
 	d := directory.New(s, nil, nil)
-	tn, err := d.CreateTenant(ctx, "acme", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, tok, err := d.IssueToken(ctx, tn, "okta")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tn, token, tok := acmeToken(t, d)
 	r := &relay{Store: s}
 	auth := directory.NewAuthenticator(r)
 	start := time.Now().UTC()
