@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -206,6 +207,11 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Errorf("SCIMD_METRICS_ADDR %q does not listen on the metrics port %d", got, ports["metrics"])
 	}
 	checkSecretRef(t, "Deployment", env["SCIMD_DATABASE"], m.secret)
+	if mib, err := strconv.ParseInt(strings.TrimSuffix(env["GOMEMLIMIT"].Value, "MiB"), 10, 64); err != nil {
+		t.Errorf("GOMEMLIMIT %q: want a size in MiB (%v)", env["GOMEMLIMIT"].Value, err)
+	} else if limit := c.Resources.Limits.Memory().Value(); mib<<20 < limit*3/4 || mib<<20 > limit*19/20 {
+		t.Errorf("GOMEMLIMIT %d MiB, want 75–95%% of the container's memory limit of %d MiB", mib, limit>>20)
+	}
 	if p := pod.TerminationGracePeriodSeconds; p == nil || *p <= 15+5 {
 		t.Errorf("terminationGracePeriodSeconds %v must exceed the 15 s shutdown timeout plus the preStop sleep", p)
 	}

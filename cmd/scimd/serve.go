@@ -24,6 +24,7 @@ type serveConfig struct {
 	database        *string
 	PublicURL       string
 	MetricsAddr     string
+	PprofAddr       string
 	LogFormat       string
 	LogLevel        string
 	MaxBodyBytes    int64
@@ -50,6 +51,8 @@ func serveFlags(fs *flag.FlagSet) *serveConfig {
 		"absolute URL clients reach scimd at; builds meta.location and SAML URLs; default http://ADDR")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "",
 		"serve /metrics on this address instead of the main one")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "",
+		"serve Go's profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; off when empty")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted")
@@ -100,6 +103,7 @@ func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	} else if len(pos) > 0 {
 		return usageErr("serve takes no arguments, got %q", pos[0])
 	}
+	tuneGC()
 	return serve(ctx, c, stderr, nil)
 }
 
@@ -133,6 +137,13 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 			return fmt.Errorf("cannot listen on %s for metrics: %w", c.MetricsAddr, err)
 		}
 		defer metricsLn.Close()
+	}
+	pprofLn, err := listenPprof(c.PprofAddr)
+	if err != nil {
+		return err
+	}
+	if pprofLn != nil {
+		defer pprofLn.Close()
 	}
 	publicURL := c.PublicURL
 	if publicURL == "" {
@@ -176,6 +187,11 @@ func serve(ctx context.Context, c *serveConfig, stderr io.Writer, listening chan
 	if metricsLn != nil {
 		ms = &http.Server{Handler: a.metrics, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- ms.Serve(metricsLn) }()
+	}
+	if pprofLn != nil {
+		ps := &http.Server{Handler: pprofHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go ps.Serve(pprofLn) // closed with its listener
+		log.Info("profiler listening", "addr", pprofLn.Addr().String())
 	}
 	log.Info("scimd listening", "addr", ln.Addr().String(), "public_url", publicURL, "database", redact(*c.database))
 	if listening != nil {
