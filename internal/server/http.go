@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -14,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -93,20 +93,33 @@ func (s *edge) scimError(r *http.Request, err error) *scim.Error {
 
 // writeJSON writes v with the SCIM content type.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	bp := jsonBuffers.Get().(*[]byte)
+	defer putJSONBuffer(bp)
+	buf, err := appendJSON((*bp)[:0], v)
+	if err != nil {
 		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"schemas":["` + scim.ErrorSchema + `"],"status":"500","detail":"internal error"}`)
+		buf = append(buf[:0], `{"schemas":["`+scim.ErrorSchema+`"],"status":"500","detail":"internal error"}`...)
 	}
+	buf = append(buf, '\n')
+	*bp = buf
 	w.Header().Set("Content-Type", ContentType+"; charset=utf-8")
 	// A known length lets a flushed response (a refused token, before its audit write) be
 	// complete at the client at once, instead of waiting for the chunked terminator.
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(buf)
+}
+
+// jsonBuffers are writeJSON's response buffers, reused: every response needs one.
+var jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// putJSONBuffer returns a buffer to jsonBuffers unless it grew large (a page of users), so
+// that the pool does not keep the largest response ever sent alive per processor.
+func putJSONBuffer(bp *[]byte) {
+	if cap(*bp) > 64<<10 {
+		return
+	}
+	jsonBuffers.Put(bp)
 }
 
 // decodeBody reads a JSON object body; numbers stay json.Number. Errors: 400 invalidSyntax,

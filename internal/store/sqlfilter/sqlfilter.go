@@ -16,6 +16,7 @@ package sqlfilter
 import (
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/scimd/scimd/internal/scim"
 )
@@ -122,6 +123,9 @@ type Layout struct {
 	Name    string // the table
 	Type    *scim.ResourceType
 	Indexed []Indexed
+
+	columnsOnce sync.Once
+	columns     map[string]Column // Table's, by attribute path
 }
 
 // The layouts of the migrations' users and groups tables.
@@ -153,13 +157,16 @@ func LayoutOf(rt *scim.ResourceType) *Layout {
 	return UsersLayout
 }
 
-// Table returns the filter table of l under alias.
+// Table returns the filter table of l under alias. Its Columns map is built once and
+// shared: read it, never write it.
 func (l *Layout) Table(alias string) Table {
-	cols := make(map[string]Column, len(l.Indexed))
-	for _, ix := range l.Indexed {
-		cols[ix.Attr] = ix.Column
-	}
-	return Table{Alias: alias, Type: l.Type, Columns: cols}
+	l.columnsOnce.Do(func() {
+		l.columns = make(map[string]Column, len(l.Indexed))
+		for _, ix := range l.Indexed {
+			l.columns[ix.Attr] = ix.Column
+		}
+	})
+	return Table{Alias: alias, Type: l.Type, Columns: l.columns}
 }
 
 // Values returns the columns written from a resource's attributes, and their values.

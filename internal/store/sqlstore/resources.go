@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,24 +13,26 @@ import (
 
 const resourceCols = `r.id, r.created_at, r.last_modified, r.version, r.data`
 
-// userGroupsCol reads a user's read-only groups attribute in the same query as the user,
-// as a JSON list of {value, display} ordered by display name: one round trip, not two.
-func (s *Store) userGroupsCol() string {
-	if s.d == sqlfilter.SQLite {
-		return `(SELECT json_group_array(json_object('value', x.id, 'display', x.display_name)) FROM (
+// The select list of a user with its read-only groups attribute read in the same query, as
+// a JSON list of {value, display} ordered by display name: one round trip, not two. Constants
+// per dialect, so that a lookup does not build the text again.
+const (
+	userColsSQLite = resourceCols + `, (SELECT json_group_array(json_object('value', x.id, 'display', x.display_name)) FROM (
 			SELECT g.id, g.display_name FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
 			WHERE m.tenant_id = r.tenant_id AND m.member_id = r.id ORDER BY g.display_name, g.id) x)`
-	}
-	return `COALESCE((SELECT jsonb_agg(jsonb_build_object('value', g.id::text, 'display', g.display_name) ORDER BY g.display_name, g.id)
+	userColsPostgres = resourceCols + `, COALESCE((SELECT jsonb_agg(jsonb_build_object('value', g.id::text, 'display', g.display_name) ORDER BY g.display_name, g.id)
 		FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
 		WHERE m.tenant_id = r.tenant_id AND m.member_id = r.id), '[]'::jsonb)`
-}
+)
 
 // columns returns the select list for rt: with the user's groups folded in when they are
 // wanted.
 func (s *Store) columns(rt *scim.ResourceType, withMembers bool) (string, bool) {
 	if rt.Name == "User" && withMembers {
-		return resourceCols + `, ` + s.userGroupsCol(), true
+		if s.d == sqlfilter.SQLite {
+			return userColsSQLite, true
+		}
+		return userColsPostgres, true
 	}
 	return resourceCols, false
 }
@@ -46,9 +47,8 @@ func (s *Store) scanResource(row Row, withGroups bool) (*scim.Resource, error) {
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	if err := d.Decode(&r.Attrs); err != nil {
+	var err error
+	if r.Attrs, err = decodeAttrs(data); err != nil {
 		return nil, fmt.Errorf("sqlstore: stored resource %s: %w", r.ID, err)
 	}
 	if withGroups {
