@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -53,6 +54,19 @@ func TestCompareBaseline(t *testing.T) {
 	}
 	if got := compareBaseline(base, cur, 0.15); len(got) != 2 || !strings.Contains(got[0], "lookup") {
 		t.Fatalf("240 µs against 200 within 15%%: %q", got)
+	}
+}
+
+func TestLimitOf(t *testing.T) {
+	for _, tc := range []struct{ floor, ceil, want float64 }{
+		{20000, 20000, 10000},
+		{30000, 15000, 10000},
+		{0, 20000, 0},
+		{20000, 0, 0},
+	} {
+		if got := limitOf(tc.floor, tc.ceil); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("limitOf(%v, %v) = %v, want %v", tc.floor, tc.ceil, got, tc.want)
+		}
 	}
 }
 
