@@ -328,23 +328,35 @@ func (s *Store) Close() error {
 
 // ---- events ----
 
+// insertEvent writes ev to the audit log and, when it publishes, a delivery row for every
+// stream that receives it (the outbox, enqueueDeliveries). On PostgreSQL both are one
+// statement, so that a SCIM write pays one round trip for them, not two; SQLite, whose
+// statements are calls within the process, takes them one after the other. ev.ID is set.
 func (s *Store) insertEvent(ctx context.Context, c Conn, ev *store.Event) error {
 	if ev == nil {
 		return nil
 	}
-	id := `DEFAULT`
-	if s.d == sqlfilter.SQLite {
-		id = `(SELECT COALESCE(MAX(id), 0) + 1 FROM audit_events WHERE tenant_id = $1)`
-	}
-	err := c.QueryRow(ctx, `INSERT INTO audit_events (tenant_id, id, at, event, outcome, actor, token_id, resource_type, resource_id, resource_name, changed, detail, method)
-		VALUES ($1, `+id+`, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-		ev.TenantID, s.timeArg(ev.At), ev.Name, ev.Outcome, ev.Actor, nullString(ev.TokenID), nullString(ev.ResourceType),
+	args := []any{ev.TenantID, s.timeArg(ev.At), ev.Name, ev.Outcome, ev.Actor, nullString(ev.TokenID), nullString(ev.ResourceType),
 		nullString(ev.ResourceID), nullString(ev.ResourceName), nullString(strings.Join(ev.Changed, ",")), nullString(ev.Detail),
-		nullString(ev.Method)).Scan(&ev.ID)
-	if err != nil || !publishes(ev) {
-		return err
+		nullString(ev.Method)}
+	if s.d == sqlfilter.SQLite {
+		err := c.QueryRow(ctx, `INSERT INTO audit_events (tenant_id, id, at, event, outcome, actor, token_id, resource_type, resource_id, resource_name, changed, detail, method)
+			VALUES ($1, (SELECT COALESCE(MAX(id), 0) + 1 FROM audit_events WHERE tenant_id = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+			args...).Scan(&ev.ID)
+		if err != nil || !publishes(ev) {
+			return err
+		}
+		return s.enqueueDeliveries(ctx, c, ev)
 	}
-	return s.enqueueDeliveries(ctx, c, ev)
+	if !publishes(ev) {
+		return c.QueryRow(ctx, `INSERT INTO audit_events (tenant_id, at, event, outcome, actor, token_id, resource_type, resource_id, resource_name, changed, detail, method)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`, args...).Scan(&ev.ID)
+	}
+	return c.QueryRow(ctx, `WITH ev AS (
+			INSERT INTO audit_events (tenant_id, at, event, outcome, actor, token_id, resource_type, resource_id, resource_name, changed, detail, method)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id
+		), outbox AS (`+outboxInsert("ev.id", "$8", "$2", "$13", ", ev")+`)
+		SELECT id FROM ev`, append(args, likeMember(ev.Name))...).Scan(&ev.ID)
 }
 
 // AppendEvent implements store.Store.

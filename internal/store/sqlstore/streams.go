@@ -29,12 +29,20 @@ func likeMember(name string) string {
 
 // enqueueDeliveries writes ev's delivery row for every stream of ev's tenant (or of every
 // tenant) that receives ev's event, in the transaction that writes ev: the audit log is
-// the outbox of the SCIM events. ev.ID must be set.
+// the outbox of the SCIM events. ev.ID must be set. (PostgreSQL does the same in
+// insertEvent's one statement.)
 func (s *Store) enqueueDeliveries(ctx context.Context, c Conn, ev *store.Event) error {
-	return c.Exec(ctx, `INSERT INTO event_deliveries (tenant_id, stream_id, event_id, resource_id, state, enqueued_at, next_at)
-		SELECT $1, s.id, $2, $3, 'pending', $4, $4 FROM event_streams s
-		WHERE (s.tenant_id IS NULL OR s.tenant_id = $1) AND s.events LIKE $5 ESCAPE '\'`,
+	return c.Exec(ctx, outboxInsert("$2", "$3", "$4", "$5", ""),
 		ev.TenantID, ev.ID, ev.ResourceID, s.timeArg(ev.At), likeMember(ev.Name))
+}
+
+// outboxInsert is the statement that writes an event's delivery rows: one for every stream
+// of tenant $1 (or of every tenant) whose events list holds the event. The other operands
+// are SQL expressions of the caller's statement (placeholders, or a column of from).
+func outboxInsert(eventID, resourceID, at, eventPattern, from string) string {
+	return `INSERT INTO event_deliveries (tenant_id, stream_id, event_id, resource_id, state, enqueued_at, next_at)
+		SELECT $1, s.id, ` + eventID + `, ` + resourceID + `, 'pending', ` + at + `, ` + at + ` FROM event_streams s` + from + `
+		WHERE (s.tenant_id IS NULL OR s.tenant_id = $1) AND s.events LIKE ` + eventPattern + ` ESCAPE '\'`
 }
 
 // tkey is a delivery row's key in a statement's list: its tenant, claim ("" for any) and
