@@ -55,6 +55,7 @@ type config struct {
 	ledger          string
 	tenants         int
 	opsPerRound     int
+	warmup          int
 	rounds          int
 	gate            bool
 	gateBand        float64
@@ -104,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.maxRSSMiB, "max-rss-mib", 0, "fail when scimd's peak resident memory exceeds this (0: no limit)")
 	fs.IntVar(&c.tenants, "tenants", 1, "ops: tenants to seed (each with --users users, a token and two groups); requests spread over them at random")
 	fs.IntVar(&c.opsPerRound, "ops-per-round", 2000, "ops: requests of each operation per round (scimd, then floor, then ceiling)")
+	fs.IntVar(&c.warmup, "warmup", 1000, "ops: lookups sent to scimd, the floor and the ceiling before the rounds and not counted (connections opened, statements prepared)")
 	fs.IntVar(&c.rounds, "rounds", 3, "ops: rounds; figures are the median of the rounds")
 	fs.BoolVar(&c.gate, "gate", false, "ops with --floor: fail when a ratio to the floor is below its target (BENCHMARKS.md) by more than --gate-band")
 	fs.Float64Var(&c.gateBand, "gate-band", 0.4, "ops: the noise band of --gate, a fraction of the target")
@@ -140,8 +142,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("--only %q: name operations among %s", c.only, strings.Join(opNames, ","))
 	case c.scenario == scOps && c.database == "":
 		return c, errors.New("ops needs --database (it seeds its tenants with SQL)")
-	case c.tenants < 1 || c.opsPerRound < 1 || c.rounds < 1 || c.gateBand < 0 || c.within < 0:
-		return c, errors.New("--tenants, --ops-per-round and --rounds must be positive; --gate-band and --within not negative")
+	case c.tenants < 1 || c.opsPerRound < 1 || c.rounds < 1 || c.gateBand < 0 || c.within < 0 || c.warmup < 0:
+		return c, errors.New("--tenants, --ops-per-round and --rounds must be positive; --gate-band, --within and --warmup not negative")
 	case c.concurrency > 1024:
 		return c, errors.New("--concurrency is at most 1024")
 	}
