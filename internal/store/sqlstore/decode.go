@@ -110,18 +110,10 @@ func (p *fastDecoder) object(depth int) (map[string]any, bool) {
 			return nil, false
 		}
 		m[k] = v
-		p.space()
-		if p.i >= len(p.data) {
+		if done, ok := p.next('}'); !ok {
 			return nil, false
-		}
-		switch p.data[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
+		} else if done {
 			return m, true
-		default:
-			return nil, false
 		}
 	}
 }
@@ -143,20 +135,30 @@ func (p *fastDecoder) array(depth int) ([]any, bool) {
 			return nil, false
 		}
 		list = append(list, v)
-		p.space()
-		if p.i >= len(p.data) {
+		if done, ok := p.next(']'); !ok {
 			return nil, false
-		}
-		switch p.data[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
+		} else if done {
 			return list, true
-		default:
-			return nil, false
 		}
 	}
+}
+
+// next reads what follows a member of an object or list: a comma (another member comes),
+// or closer (done).
+func (p *fastDecoder) next(closer byte) (done, ok bool) {
+	p.space()
+	if p.i >= len(p.data) {
+		return false, false
+	}
+	switch p.data[p.i] {
+	case ',':
+		p.i++
+		return false, true
+	case closer:
+		p.i++
+		return true, true
+	}
+	return false, false
 }
 
 // str reads a string with no escape and no control character, of valid UTF-8.
