@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -112,4 +115,43 @@ func FuzzAppendJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWriteStreamed: a streamed object is the bytes it always was (encoding/json's head, and
+// each element as Encode wrote it, with its newline) and decodes to what writeJSON writes.
+func TestWriteStreamed(t *testing.T) {
+	list := []any{}
+	for i := range 3 {
+		list = append(list, map[string]any{"value": strings.Repeat("x", i), "display": "A <&> \u2028", "type": "User"})
+	}
+	m := map[string]any{"id": "g1", "displayName": "Big", "members": list, "meta": map[string]any{"version": `W/"1"`}}
+	rest := map[string]any{"id": "g1", "displayName": "Big", "meta": map[string]any{"version": `W/"1"`}}
+
+	head, _ := stdJSON(rest)
+	want := append([]byte(nil), head[:len(head)-1]...)
+	want = append(want, `,"members":[`...)
+	for i, e := range list {
+		if i > 0 {
+			want = append(want, ',')
+		}
+		b, _ := stdJSON(e)
+		want = append(append(want, b...), '\n')
+	}
+	want = append(want, "]}\n"...)
+
+	rec := httptest.NewRecorder()
+	writeStreamed(rec, http.StatusOK, m, "members", list)
+	if got := rec.Body.Bytes(); !bytes.Equal(got, want) {
+		t.Fatalf("streamed\n got %q\nwant %q", got, want)
+	}
+	whole := httptest.NewRecorder()
+	writeJSON(whole, http.StatusOK, m)
+	var a, b any
+	if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(whole.Body.Bytes(), &b)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("streamed %v, written whole %v", a, b)
+	}
 }

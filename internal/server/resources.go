@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -90,14 +89,11 @@ func writeStreamed(w http.ResponseWriter, status int, m map[string]any, key stri
 			rest[k] = v
 		}
 	}
-	var hb bytes.Buffer
-	henc := json.NewEncoder(&hb)
-	henc.SetEscapeHTML(false)
-	if err := henc.Encode(rest); err != nil {
+	head, err := appendJSON(nil, rest)
+	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, scim.Errorf(http.StatusInternalServerError, "", "internal error").Body())
 		return
 	}
-	head := bytes.TrimRight(hb.Bytes(), "\n")
 	w.Header().Set("Content-Type", ContentType+"; charset=utf-8")
 	w.WriteHeader(status)
 	bw := bufio.NewWriterSize(w, 32<<10)
@@ -105,18 +101,17 @@ func writeStreamed(w http.ResponseWriter, status int, m map[string]any, key stri
 	if len(rest) > 0 {
 		bw.WriteByte(',')
 	}
-	keyJSON, _ := json.Marshal(key)
-	bw.Write(keyJSON)
+	bw.Write(appendJSONString(nil, key))
 	bw.WriteString(":[")
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
+	var elem []byte
 	for i, e := range list {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
-		if err := enc.Encode(e); err != nil {
+		if elem, err = appendJSON(elem[:0], e); err != nil {
 			return // the status is sent; a broken body is all the client can be told
 		}
+		bw.Write(append(elem, '\n'))
 	}
 	bw.WriteString("]}\n")
 	bw.Flush()
