@@ -69,7 +69,7 @@ bench-figures bench-gate: build
 		./bin/scimbench --scimd $(BIN) --database "$$db" $(BENCH_OPS) --tenants 1 --users 10000 --gate --json-out bench-results/ops-$$name.json || rc=1; \
 	done; exit $$rc
 
-# Flat in tenants (issue 19): the ops scenario on one tenant of 10,000 users, then on 1,000
+# Flat in tenants and users: the ops scenario on one tenant of 10,000 users, then on 1,000
 # tenants of 1,000 users (1,000,000 users, seeded with set-based SQL), which must be within
 # 15% of the first for every operation, with scimd's peak RSS under 200 MiB. PostgreSQL by
 # default; BENCH_TENANTS_DB=sqlite:throwaway.db for SQLite. About 10 minutes.

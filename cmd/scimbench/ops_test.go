@@ -55,6 +55,28 @@ func TestCompareBaseline(t *testing.T) {
 	if got := compareBaseline(base, cur, 0.15); len(got) != 2 || !strings.Contains(got[0], "lookup") {
 		t.Fatalf("240 µs against 200 within 15%%: %q", got)
 	}
+	// With the floor client's CPU in both runs, the quotient decides: 240 µs is 1.2x the
+	// baseline's CPU, but the floor client's rose alike (8x → 8x), so it is flat; a quotient
+	// 1.2x the baseline's is not, whatever the raw CPU.
+	base[0].CPUPerFloorCPU, cur[0].CPUPerFloorCPU = 8, 8
+	if got := compareBaseline(base, cur, 0.15); len(got) != 1 || !strings.Contains(got[0], "create") {
+		t.Fatalf("quotient 8x against 8x: %q, want create only", got)
+	}
+	cur[0].CPUMicros, cur[0].CPUPerFloorCPU = 200, 9.6
+	if got := compareBaseline(base, cur, 0.15); len(got) != 2 || !strings.Contains(got[0], "floor client") {
+		t.Fatalf("quotient 9.6x against 8x: %q, want the lookup's failure", got)
+	}
+}
+
+func TestSelfCPU(t *testing.T) {
+	// Work until selfCPU has counted 10 ms of it (a busy machine may give this test
+	// little of the CPU: the wall-clock bound is only a backstop).
+	before := selfCPU()
+	for start := time.Now(); selfCPU()-before < 10*time.Millisecond; {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("selfCPU rose %v in 10 s of busy work", selfCPU()-before)
+		}
+	}
 }
 
 func TestLimitOf(t *testing.T) {
