@@ -283,7 +283,7 @@ func (e *env) seedUsers(b *testing.B, tn tenant, prefix string, n int) []string 
 				return err
 			}
 			_, err = tx.Exec(ctx, `INSERT INTO resource_counts (tenant_id, resource_type, slot, n)
-				SELECT tenant_id, 'User', hashtext(id::text) & 15, COUNT(*) FROM users WHERE tenant_id = $1 GROUP BY 1, 3
+				SELECT tenant_id, 'User', hashtext(id::text) & 63, COUNT(*) FROM users WHERE tenant_id = $1 GROUP BY 1, 3
 				ON CONFLICT (tenant_id, resource_type, slot) DO UPDATE SET n = EXCLUDED.n`, tn.t.ID)
 			return err
 		})

@@ -108,6 +108,60 @@ func TestMemberAddRacesUserDelete(t *testing.T) {
 	}
 }
 
+// TestCountsAcrossSlotLayouts: rows counted in the 16 slots of migration 0040 are still
+// counted right when they are deleted under the 64 of 0041, whose slot for a row may hold
+// no counter row yet: the decrement is an upsert, and only the tenant's sum is the count.
+func TestCountsAcrossSlotLayouts(t *testing.T) {
+	ctx := context.Background()
+	s := freshStores(t)(t).(*postgres.Store)
+	tn := store.Tenant{ID: store.NewID(), Slug: "acme", Name: "acme", DefaultUserType: "member", UserTypes: []string{"member"}, CreatedAt: time.Now()}
+	if err := s.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	var ids []string
+	for i := range 40 {
+		u := &scim.Resource{ID: store.NewID(), Meta: scim.Meta{Created: now, LastModified: now, Version: 1}, Attrs: map[string]any{"userName": fmt.Sprintf("u%d", i), "active": true}}
+		if err := s.CreateResource(ctx, scim.Users, tn.ID, u, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.ID)
+	}
+	total := func() int {
+		t.Helper()
+		page, err := s.ListResources(ctx, scim.Users, tn.ID, store.Query{Count: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page.Total
+	}
+	// The counters as 0040 left them: by the id's hash over 16 slots.
+	for _, q := range []string{
+		`DELETE FROM resource_counts WHERE tenant_id = $1 AND resource_type = 'User'`,
+		`INSERT INTO resource_counts (tenant_id, resource_type, slot, n)
+			SELECT tenant_id, 'User', hashtext(id::text) & 15, COUNT(*) FROM users WHERE tenant_id = $1 GROUP BY 1, 3`,
+	} {
+		if _, err := s.Pool.Exec(ctx, q, tn.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var slots int
+	if err := s.Pool.QueryRow(ctx, `SELECT COUNT(*) FROM resource_counts WHERE tenant_id = $1 AND resource_type = 'User' AND slot > 15`, tn.ID).Scan(&slots); err != nil || slots != 0 {
+		t.Fatalf("%d counters above slot 15, %v", slots, err)
+	}
+	if got := total(); got != 40 {
+		t.Fatalf("total under 16 slots = %d, want 40", got)
+	}
+	for i, id := range ids {
+		if err := s.DeleteResource(ctx, scim.Users, tn.ID, id, func(*scim.Resource) (*store.Event, error) { return nil, nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := total(), 40-i-1; got != want {
+			t.Fatalf("after %d deletes: total %d, want %d", i+1, got, want)
+		}
+	}
+}
+
 // TestReadOnlyPrimary: a connection that reaches a read-only node (the old primary after a
 // failover that left it running, or a standby) makes a write fail with ErrUnavailable (503,
 // the IdP retries), not an internal error; and once the database takes writes again the
