@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -37,13 +38,16 @@ func (s *Store) columns(rt *scim.ResourceType, withMembers bool) (string, bool) 
 	return resourceCols, false
 }
 
-func (s *Store) scanResource(row Row, withGroups bool) (*scim.Resource, error) {
+// scanResource reads a row of columns' select list into a resource; extra are the
+// destinations of any columns after it.
+func (s *Store) scanResource(row Row, withGroups bool, extra ...any) (*scim.Resource, error) {
 	r := &scim.Resource{}
 	var data, groups []byte
 	dest := []any{&r.ID, timeDest{&r.Meta.Created}, timeDest{&r.Meta.LastModified}, &r.Meta.Version, &data}
 	if withGroups {
 		dest = append(dest, &groups)
 	}
+	dest = append(dest, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -135,7 +139,7 @@ func (s *Store) UpdateResource(ctx context.Context, rt *scim.ResourceType, tenan
 	t := sqlfilter.LayoutOf(rt)
 	var out *scim.Resource
 	err := s.db.Tx(ctx, func(c Conn) error {
-		r, err := s.lockResource(ctx, c, rt, tenantID, id)
+		r, groups, err := s.lockResource(ctx, c, rt, tenantID, id, true)
 		if err != nil {
 			return err
 		}
@@ -150,10 +154,6 @@ func (s *Store) UpdateResource(ctx context.Context, rt *scim.ResourceType, tenan
 		out = r
 		if ch.Skip {
 			return nil
-		}
-		groups, err := s.groupsSource(ctx, c, tenantID)
-		if err != nil {
-			return err
 		}
 		if ch.Attrs != nil {
 			// Memberships are rows: whatever the change holds of them is dropped, and a
@@ -205,14 +205,23 @@ func (s *Store) UpdateResource(ctx context.Context, rt *scim.ResourceType, tenan
 
 // lockResource reads a resource for update (a user with its groups, in the same query; a
 // group without its members): Postgres locks the row; SQLite's write transaction already
-// holds the database's write lock.
-func (s *Store) lockResource(ctx context.Context, c Conn, rt *scim.ResourceType, tenantID, id string) (*scim.Resource, error) {
-	lock := ""
+// holds the database's write lock. With withSource it also reports, in the same round trip,
+// whether the tenant takes userType from group rules, under groupsSource's share lock of
+// the tenant row.
+func (s *Store) lockResource(ctx context.Context, c Conn, rt *scim.ResourceType, tenantID, id string, withSource bool) (*scim.Resource, bool, error) {
+	lock, share := "", ""
 	if s.d == sqlfilter.Postgres {
-		lock = " FOR UPDATE OF r"
+		lock, share = " FOR UPDATE OF r", " FOR SHARE"
 	}
 	cols, withGroups := s.columns(rt, true)
-	return s.scanResource(c.QueryRow(ctx, `SELECT `+cols+` FROM `+sqlfilter.LayoutOf(rt).Name+` r WHERE r.tenant_id = $1 AND r.id = $2`+lock, tenantID, id), withGroups)
+	var src sql.NullString
+	var extra []any
+	if withSource {
+		cols += `, (SELECT t.user_type_source FROM tenants t WHERE t.id = r.tenant_id` + share + `)`
+		extra = append(extra, &src)
+	}
+	r, err := s.scanResource(c.QueryRow(ctx, `SELECT `+cols+` FROM `+sqlfilter.LayoutOf(rt).Name+` r WHERE r.tenant_id = $1 AND r.id = $2`+lock, tenantID, id), withGroups, extra...)
+	return r, src.String == store.UserTypeFromGroups, err
 }
 
 // DeleteResource implements store.Store.
@@ -223,7 +232,7 @@ func (s *Store) DeleteResource(ctx context.Context, rt *scim.ResourceType, tenan
 	}
 	t := sqlfilter.LayoutOf(rt)
 	return s.db.Tx(ctx, func(c Conn) error {
-		r, err := s.lockResource(ctx, c, rt, tenantID, id)
+		r, _, err := s.lockResource(ctx, c, rt, tenantID, id, false)
 		if err != nil {
 			return err
 		}
