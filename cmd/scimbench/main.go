@@ -109,7 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.rounds, "rounds", 3, "ops: rounds; figures are the median of the rounds")
 	fs.BoolVar(&c.gate, "gate", false, "ops with --floor: fail when a ratio to the floor is below its target (BENCHMARKS.md) by more than --gate-band")
 	fs.Float64Var(&c.gateBand, "gate-band", 0.4, "ops: the noise band of --gate, a fraction of the target")
-	fs.StringVar(&c.baseline, "baseline", "", "ops: a --json report of an earlier run; fail when an operation is more than --within slower than there (the flatness check)")
+	fs.StringVar(&c.baseline, "baseline", "", "ops: a --json report of an earlier run; fail when an operation costs more than --within more than there (the flatness check: scimd's CPU a request over the floor client's when both ran --floor)")
 	fs.Float64Var(&c.within, "within", 0.15, "ops: with --baseline, the largest allowed slowdown, a fraction")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -59,6 +59,8 @@ type OpsFigure struct {
 	P99         float64   `json:"p99_ms"`
 	FloorPerSec float64   `json:"floor_ops_per_s,omitempty"`
 	FloorP50    float64   `json:"floor_p50_ms,omitempty"`
+	FloorP99    float64   `json:"floor_p99_ms,omitempty"`   // the floor's tail at the same concurrency on the same cores
+	CeilP99     float64   `json:"ceiling_p99_ms,omitempty"` // the do-nothing server's
 	CeilPerSec  float64   `json:"ceiling_ops_per_s,omitempty"`
 	FloorRatio  float64   `json:"ratio_floor,omitempty"`     // scimd / floor, median of the rounds' ratios
 	CeilRatio   float64   `json:"ratio_ceiling,omitempty"`   // scimd / ceiling
@@ -163,6 +165,7 @@ func (b *bench) opsScenario(ctx context.Context, d *rawDB, stderr io.Writer) ([]
 			crec := b.phase(fmt.Sprintf("round %d %s ceiling", round, op))
 			o.runOp(ctx, crec, op, round, n, "ceiling")
 			ceil[op].thr = append(ceil[op].thr, throughput(crec, op))
+			ceil[op].recs = append(ceil[op].recs, crec)
 			if f := floor[op].thr[len(floor[op].thr)-1]; f > 0 {
 				scim[op].ratios = append(scim[op].ratios, scim[op].thr[len(scim[op].thr)-1]/f)
 			}
@@ -182,12 +185,8 @@ func (b *bench) opsScenario(ctx context.Context, d *rawDB, stderr io.Writer) ([]
 	var all []*recorder
 	for _, op := range ops {
 		s := scim[op]
-		merged := newRecorder(op)
-		for _, r := range s.recs {
-			merged.merge(r)
-		}
 		all = append(all, s.recs...)
-		rep := merged.report()
+		rep := mergeReport(op, s.recs)
 		f := OpsFigure{Op: op, OpsPerSec: median(s.thr), CPUMicros: median(s.cpu)}
 		if len(rep.Ops) > 0 {
 			f.Count, f.P50, f.P99 = rep.Ops[0].Count, rep.Ops[0].P50, rep.Ops[0].P99
@@ -200,12 +199,11 @@ func (b *bench) opsScenario(ctx context.Context, d *rawDB, stderr io.Writer) ([]
 		}
 		if b.cfg.floor {
 			f.FloorPerSec, f.CeilPerSec = median(floor[op].thr), median(ceil[op].thr)
-			fm := newRecorder(op)
-			for _, r := range floor[op].recs {
-				fm.merge(r)
+			if fr := mergeReport(op, floor[op].recs); len(fr.Ops) > 0 {
+				f.FloorP50, f.FloorP99 = fr.Ops[0].P50, fr.Ops[0].P99
 			}
-			if fr := fm.report(); len(fr.Ops) > 0 {
-				f.FloorP50 = fr.Ops[0].P50
+			if cr := mergeReport(op, ceil[op].recs); len(cr.Ops) > 0 {
+				f.CeilP99 = cr.Ops[0].P99
 			}
 			f.FloorRatio, f.RoundRatios = median(s.ratios), s.ratios
 			f.FloorCPUMicros, f.CPUPerFloorCPU = median(floor[op].cpu), median(s.rel)
@@ -319,6 +317,15 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// mergeReport is the report of recs' requests together.
+func mergeReport(op string, recs []*recorder) PhaseReport {
+	m := newRecorder(op)
+	for _, r := range recs {
+		m.merge(r)
+	}
+	return m.report()
 }
 
 // merge adds every request of r to m.
