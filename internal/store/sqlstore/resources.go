@@ -147,6 +147,7 @@ func (s *Store) UpdateResource(ctx context.Context, rt *scim.ResourceType, tenan
 		if rt.Name == "Group" {
 			oldName = scim.String(r.Attrs, "displayName")
 		}
+		_, stored := t.Values(r.Attrs) // what the indexed columns hold: written from the data, always
 		ch, err := fn(r)
 		if err != nil {
 			return err
@@ -174,9 +175,14 @@ func (s *Store) UpdateResource(ctx context.Context, rt *scim.ResourceType, tenan
 		a := sqlfilter.NewArgs(s.d)
 		sets := []string{"last_modified = " + a.Add(s.timeArg(r.Meta.LastModified)), "version = " + a.Add(r.Meta.Version),
 			"data = " + a.Add(s.jsonArg(data))}
+		// Only the indexed columns whose value changes: SQLite rewrites the index entries of
+		// every column an UPDATE sets, equal or not (a deactivation would rewrite six), and
+		// at a million users each is a page its cache may not hold.
 		indexed, values := t.Values(r.Attrs)
 		for i, v := range values {
-			sets = append(sets, indexed[i]+" = "+a.Add(v))
+			if v != stored[i] {
+				sets = append(sets, indexed[i]+" = "+a.Add(v))
+			}
 		}
 		query := `UPDATE ` + t.Name + ` SET ` + strings.Join(sets, ", ") + ` WHERE tenant_id = ` + a.Add(tenantID) + ` AND id = ` + a.Add(id)
 		if err := c.Exec(ctx, query, a.Values()...); err != nil {
