@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,8 +24,9 @@ import (
 
 // rawDB is a bare connection to scimd's database.
 type rawDB struct {
-	pg *pgxpool.Pool
-	sq *sql.DB
+	pg    *pgxpool.Pool
+	sq    *sql.DB
+	stmts sync.Map // SQLite: query text → *sql.Stmt prepared on sq
 }
 
 // parseDSN returns the dialect and checks that a PostgreSQL server is on loopback (or a
@@ -80,7 +82,10 @@ func openRaw(ctx context.Context, dsn string, conns int) (*rawDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(8)
+	// One connection more than the workers: a worker in a transaction that prepares a
+	// statement for the first time takes a second one meanwhile.
+	db.SetMaxOpenConns(max(8, conns) + 1)
+	db.SetMaxIdleConns(max(8, conns) + 1)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -92,6 +97,7 @@ func (d *rawDB) close() {
 	if d.pg != nil {
 		d.pg.Close()
 	} else {
+		d.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
 		d.sq.Close()
 	}
 }
@@ -149,8 +155,12 @@ func (c pgTx) value(ctx context.Context, q string, args ...any) ([]byte, error) 
 }
 
 func (c sqTx) value(ctx context.Context, q string, args ...any) ([]byte, error) {
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
 	var b []byte
-	err := c.q.QueryRowContext(ctx, strings.ReplaceAll(q, "$", "?"), args...).Scan(&b)
+	err = st.QueryRowContext(ctx, args...).Scan(&b)
 	return b, err
 }
 
@@ -199,21 +209,53 @@ func countPG(rows pgx.Rows) (int, error) {
 	return n, rows.Err()
 }
 
-type sqlQ interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-	QueryRowContext(context.Context, string, ...any) *sql.Row
+// sqTx runs the SQLite floor's statements, each prepared once on the pool (as pgx's
+// statement cache does for the PostgreSQL floor, and scimd on both backends): in tx, or on
+// the pool when tx is nil.
+type sqTx struct {
+	d  *rawDB
+	tx *sql.Tx
 }
 
-type sqTx struct{ q sqlQ }
+// stmt returns q's prepared statement, in c's transaction if there is one (closed with it).
+func (c sqTx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	text := strings.ReplaceAll(q, "$", "?")
+	var st *sql.Stmt
+	if v, ok := c.d.stmts.Load(text); ok {
+		st = v.(*sql.Stmt)
+	} else {
+		prepared, err := c.d.sq.PrepareContext(ctx, text)
+		if err != nil {
+			return nil, err
+		}
+		if v, loaded := c.d.stmts.LoadOrStore(text, prepared); loaded {
+			prepared.Close()
+			st = v.(*sql.Stmt)
+		} else {
+			st = prepared
+		}
+	}
+	if c.tx != nil {
+		return c.tx.StmtContext(ctx, st), nil
+	}
+	return st, nil
+}
 
 func (c sqTx) exec(ctx context.Context, q string, args ...any) error {
-	_, err := c.q.ExecContext(ctx, strings.ReplaceAll(q, "$", "?"), args...)
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, args...)
 	return err
 }
 
 func (c sqTx) rows(ctx context.Context, q string, args ...any) (int, error) {
-	rows, err := c.q.QueryContext(ctx, strings.ReplaceAll(q, "$", "?"), args...)
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -242,7 +284,7 @@ func (d *rawDB) tx(ctx context.Context, fn func(c rawConn) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(sqTx{tx}); err != nil {
+	if err := fn(sqTx{d, tx}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -258,7 +300,7 @@ func (d *rawDB) rows(ctx context.Context, q string, args ...any) (int, error) {
 		}
 		return countPG(rows)
 	}
-	return sqTx{d.sq}.rows(ctx, q, args...)
+	return sqTx{d: d}.rows(ctx, q, args...)
 }
 
 // tenantOfToken returns the tenant a SCIM token belongs to.
