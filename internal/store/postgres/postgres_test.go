@@ -39,6 +39,16 @@ func freshStores(t *testing.T) func(t *testing.T) store.Store {
 	return func(t *testing.T) store.Store { return open(t, pgtest.NewDatabase(t, tmpl)) }
 }
 
+// storeWithTenant is a fresh store holding one tenant.
+func storeWithTenant(t *testing.T) (*postgres.Store, store.Tenant) {
+	s := freshStores(t)(t).(*postgres.Store)
+	tn := store.Tenant{ID: store.NewID(), Slug: "acme", Name: "acme", DefaultUserType: "member", UserTypes: []string{"member"}, CreatedAt: time.Now()}
+	if err := s.CreateTenant(context.Background(), tn); err != nil {
+		t.Fatal(err)
+	}
+	return s, tn
+}
+
 func TestConformance(t *testing.T) { storetest.Run(t, freshStores(t)) }
 
 func TestMigrateTwice(t *testing.T) {
@@ -58,11 +68,7 @@ func TestMigrateTwice(t *testing.T) {
 // then finds the user gone.
 func TestMemberAddRacesUserDelete(t *testing.T) {
 	ctx := context.Background()
-	s := freshStores(t)(t).(*postgres.Store)
-	tn := store.Tenant{ID: store.NewID(), Slug: "acme", Name: "acme", DefaultUserType: "member", UserTypes: []string{"member"}, CreatedAt: time.Now()}
-	if err := s.CreateTenant(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
+	s, tn := storeWithTenant(t)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	user := &scim.Resource{ID: store.NewID(), Meta: scim.Meta{Created: now, LastModified: now, Version: 1}, Attrs: map[string]any{"userName": "u", "active": true}}
 	group := &scim.Resource{ID: store.NewID(), Meta: scim.Meta{Created: now, LastModified: now, Version: 1}, Attrs: map[string]any{"displayName": "g"}}
@@ -113,11 +119,7 @@ func TestMemberAddRacesUserDelete(t *testing.T) {
 // no counter row yet: the decrement is an upsert, and only the tenant's sum is the count.
 func TestCountsAcrossSlotLayouts(t *testing.T) {
 	ctx := context.Background()
-	s := freshStores(t)(t).(*postgres.Store)
-	tn := store.Tenant{ID: store.NewID(), Slug: "acme", Name: "acme", DefaultUserType: "member", UserTypes: []string{"member"}, CreatedAt: time.Now()}
-	if err := s.CreateTenant(ctx, tn); err != nil {
-		t.Fatal(err)
-	}
+	s, tn := storeWithTenant(t)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var ids []string
 	for i := range 40 {
