@@ -146,6 +146,14 @@ func (c *cache[V]) get(k string) (V, bool) {
 	return v, ok
 }
 
+// full reports whether the cache takes no more entries: a statement not in it is then
+// compiled on each run, not prepared only to be closed.
+func (c *cache[V]) full() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m) >= cacheLimit
+}
+
 // put stores v unless the cache is full; it reports whether v is now the cached value.
 func (c *cache[V]) put(k string, v V) bool {
 	c.mu.Lock()
@@ -237,6 +245,9 @@ func (d *db) reader(ctx context.Context, query string) querier {
 	if st, ok := d.stmts.get(query); ok {
 		return stmtQuerier{st}
 	}
+	if d.stmts.full() {
+		return d.sdb
+	}
 	st, err := d.sdb.PrepareContext(ctx, rewrite(query))
 	if err != nil {
 		return d.sdb // the query reports its own error
@@ -311,7 +322,9 @@ func (q *txQuerier) stmt(ctx context.Context, query string) *sql.Stmt {
 	if st, ok := q.stmts.get(query); ok {
 		return q.tx.StmtContext(ctx, st) // closed with the transaction
 	}
-	q.missed = append(q.missed, query)
+	if !q.stmts.full() {
+		q.missed = append(q.missed, query)
+	}
 	return nil
 }
 
@@ -342,6 +355,9 @@ func (q *txQuerier) prepareMissed(ctx context.Context, w *sql.DB) {
 	for _, query := range q.missed {
 		if _, ok := q.stmts.get(query); ok {
 			continue
+		}
+		if q.stmts.full() {
+			return
 		}
 		st, err := w.PrepareContext(ctx, query)
 		if err != nil {

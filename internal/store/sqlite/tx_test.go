@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -62,5 +63,30 @@ func TestTxStatementsPrepared(t *testing.T) {
 	var n int
 	if err := d.QueryRow(ctx, count, 0).Scan(&n); err != nil || n != 3 {
 		t.Fatalf("%d rows after the rollback, %v; want 3", n, err)
+	}
+}
+
+// TestTxStatementsCacheFull: once the writer's cache holds cacheLimit statements, a new one
+// runs compiled, with the same result, and nothing more is prepared.
+func TestTxStatementsCacheFull(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "scimd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d := s.Store.DB().(*db)
+	for i := 0; !d.wstmts.full(); i++ {
+		d.wstmts.put(fmt.Sprintf("placeholder %d", i), nil)
+	}
+	defer func() { d.wstmts.m = nil }() // the placeholders are not statements to close
+	for range 2 {
+		var n int
+		if err := d.Tx(ctx, func(c sqlstore.Conn) error { return c.QueryRow(ctx, `SELECT 40 + $1`, 2).Scan(&n) }); err != nil || n != 42 {
+			t.Fatalf("with the cache full: %d, %v", n, err)
+		}
+	}
+	if _, ok := d.wstmts.get(`SELECT 40 + ?1`); ok || len(d.wstmts.m) != cacheLimit {
+		t.Fatalf("prepared into a full cache: %v, %d entries", ok, len(d.wstmts.m))
 	}
 }
