@@ -10,17 +10,22 @@ import (
 	"github.com/scimd/scimd/internal/store/sqlstore"
 )
 
+// openDB opens a store in a temporary folder and returns its database, closed at the end.
+func openDB(t *testing.T) *db {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "scimd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s.Store.DB().(*db)
+}
+
 // TestTxStatementsPrepared: a statement a write transaction meets for the first time runs
 // compiled and is prepared once the transaction has ended, committed or rolled back; the
 // next transactions run it prepared, with the same results.
 func TestTxStatementsPrepared(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "scimd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	d := s.Store.DB().(*db)
+	d := openDB(t)
 	const create, insert, count = `CREATE TABLE t (n INTEGER)`, `INSERT INTO t (n) VALUES ($1)`, `SELECT COUNT(*) FROM t WHERE n >= $1`
 	if err := d.Exec(ctx, create); err != nil {
 		t.Fatal(err)
@@ -47,7 +52,7 @@ func TestTxStatementsPrepared(t *testing.T) {
 	}
 	// A rolled-back transaction prepares what it met too, and its writes are gone.
 	const other = `SELECT MAX(n) FROM t WHERE n < $1`
-	err = d.Tx(ctx, func(c sqlstore.Conn) error {
+	err := d.Tx(ctx, func(c sqlstore.Conn) error {
 		var m int
 		if err := c.QueryRow(ctx, other, 100).Scan(&m); err != nil || m != 2 {
 			t.Errorf("max = %d, %v; want 2", m, err)
@@ -70,16 +75,11 @@ func TestTxStatementsPrepared(t *testing.T) {
 // runs compiled, with the same result, and nothing more is prepared.
 func TestTxStatementsCacheFull(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "scimd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	d := s.Store.DB().(*db)
+	d := openDB(t)
 	for i := 0; !d.wstmts.full(); i++ {
 		d.wstmts.put(fmt.Sprintf("placeholder %d", i), nil)
 	}
-	defer func() { d.wstmts.m = nil }() // the placeholders are not statements to close
+	t.Cleanup(func() { d.wstmts.m = nil }) // before Close: the placeholders are not statements
 	for range 2 {
 		var n int
 		if err := d.Tx(ctx, func(c sqlstore.Conn) error { return c.QueryRow(ctx, `SELECT 40 + $1`, 2).Scan(&n) }); err != nil || n != 42 {
