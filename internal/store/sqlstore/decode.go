@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"unicode/utf8"
 )
 
@@ -26,6 +27,33 @@ func decodeAttrs(data []byte) (map[string]any, error) {
 	d.UseNumber()
 	err := d.Decode(&m)
 	return m, err
+}
+
+// decodeGroups decodes a user's groups column (the JSON list of {value, display} objects the
+// select list builds) into the attribute's values, each marked type "direct". It takes
+// decodeAttrs' fast path, and encoding/json for anything that path gives up on.
+func decodeGroups(data []byte) ([]any, error) {
+	p := fastDecoder{data: data}
+	v, ok := p.value(0)
+	list, isList := v.([]any)
+	if p.space(); !ok || !isList || p.i != len(p.data) {
+		var std []map[string]any
+		if err := json.Unmarshal(data, &std); err != nil {
+			return nil, err
+		}
+		list = make([]any, len(std))
+		for i, g := range std {
+			list[i] = g
+		}
+	}
+	for _, g := range list {
+		m, isObject := g.(map[string]any)
+		if !isObject || m == nil {
+			return nil, fmt.Errorf("a group is %v, not an object", g)
+		}
+		m["type"] = "direct"
+	}
+	return list, nil
 }
 
 // fastDecoder reads the plain JSON decodeAttrs handles itself; every method returns false

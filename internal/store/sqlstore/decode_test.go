@@ -70,3 +70,32 @@ func FuzzDecodeAttrs(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeGroups(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		want []any
+		bad  bool
+	}{
+		{doc: `[]`, want: []any{}},
+		{doc: `[{"value": "g1", "display": "Sales"}, {"value": "g2", "display": null}]`, want: []any{
+			map[string]any{"value": "g1", "display": "Sales", "type": "direct"},
+			map[string]any{"value": "g2", "display": nil, "type": "direct"}}},
+		{doc: `[{"value":"g1","display":"Q\"A"}]`, want: []any{ // an escape: encoding/json's path
+			map[string]any{"value": "g1", "display": `Q"A`, "type": "direct"}}},
+		{doc: "[{\"value\":\"g1\",\"display\":\"日本\"}]", want: []any{
+			map[string]any{"value": "g1", "display": "日本", "type": "direct"}}},
+		{doc: `[null]`, bad: true},
+		{doc: `["g1"]`, bad: true},
+		{doc: `{"value":"g1"}`, bad: true},
+		{doc: `[{"value":"g1"}] x`, bad: true},
+		{doc: ``, bad: true},
+	} {
+		got, err := decodeGroups([]byte(tc.doc))
+		if (err != nil) != tc.bad {
+			t.Errorf("%q: error %v, want an error: %v", tc.doc, err, tc.bad)
+		} else if !tc.bad && !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q:\n got %#v\nwant %#v", tc.doc, got, tc.want)
+		}
+	}
+}

@@ -56,17 +56,12 @@ func (s *Store) scanResource(row Row, withGroups bool, extra ...any) (*scim.Reso
 		return nil, fmt.Errorf("sqlstore: stored resource %s: %w", r.ID, err)
 	}
 	if withGroups {
-		var list []map[string]any
-		if err := json.Unmarshal(groups, &list); err != nil {
+		list, err := decodeGroups(groups)
+		if err != nil {
 			return nil, fmt.Errorf("sqlstore: groups of %s: %w", r.ID, err)
 		}
 		if len(list) > 0 {
-			gs := make([]any, len(list))
-			for i, g := range list {
-				g["type"] = "direct"
-				gs[i] = g
-			}
-			r.Attrs["groups"] = gs
+			r.Attrs["groups"] = list
 		}
 	}
 	return r, nil
