@@ -72,7 +72,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		prio.Close()
 		return nil, fmt.Errorf("postgres: cannot reach the database: %w", err)
 	}
-	d := &db{conn: conn{pool}, pool: pool, prio: &db{conn: conn{prio}, pool: prio}}
+	d := &db{conn: conn{q: pool}, pool: pool, prio: &db{conn: conn{q: prio}, pool: prio}}
 	return &Store{Store: sqlstore.New(d, sqlfilter.Postgres), Pool: pool}, nil
 }
 
@@ -168,33 +168,51 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-type conn struct{ q querier }
+// conn is a sqlstore.Conn on a pool, a pooled connection or a transaction; its errors are
+// translated to store errors, unless raw (Statement translates them itself).
+type conn struct {
+	q   querier
+	raw bool
+}
+
+func (c conn) translate(err error) error {
+	if c.raw {
+		return err
+	}
+	return translate(err)
+}
 
 func (c conn) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := c.q.Exec(ctx, query, args...)
-	return translate(err)
+	return c.translate(err)
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
 	rows, err := c.q.Query(ctx, query, args...)
 	if err != nil {
-		return nil, translate(err)
+		return nil, c.translate(err)
 	}
-	return pgRows{rows}, nil
+	return pgRows{rows, c}, nil
 }
 
 func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return pgRow{c.q.QueryRow(ctx, query, args...)}
+	return pgRow{c.q.QueryRow(ctx, query, args...), c}
 }
 
-type pgRow struct{ r pgx.Row }
+type pgRow struct {
+	r pgx.Row
+	c conn
+}
 
-func (r pgRow) Scan(dest ...any) error { return translate(r.r.Scan(dest...)) }
+func (r pgRow) Scan(dest ...any) error { return r.c.translate(r.r.Scan(dest...)) }
 
-type pgRows struct{ pgx.Rows }
+type pgRows struct {
+	pgx.Rows
+	c conn
+}
 
-func (r pgRows) Scan(dest ...any) error { return translate(r.Rows.Scan(dest...)) }
-func (r pgRows) Err() error             { return translate(r.Rows.Err()) }
+func (r pgRows) Scan(dest ...any) error { return r.c.translate(r.Rows.Scan(dest...)) }
+func (r pgRows) Err() error             { return r.c.translate(r.Rows.Err()) }
 
 type db struct {
 	conn
@@ -220,9 +238,24 @@ func (d *db) Priority() sqlstore.DB {
 const maxAttempts = 8
 
 func (d *db) Tx(ctx context.Context, fn func(sqlstore.Conn) error) error {
+	return retry(ctx, func() error { return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return fn(conn{q: tx}) }) })
+}
+
+// Statement implements sqlstore.StatementDB: fn's one statement runs on a pooled
+// connection outside a transaction block, where it commits alone, and is retried as Tx
+// is. fn sees the driver's own error (to tell a connection that died while idle), and
+// Statement returns it translated.
+func (d *db) Statement(ctx context.Context, fn func(sqlstore.Conn) error) error {
+	return retry(ctx, func() error { return fn(conn{q: d.pool, raw: true}) })
+}
+
+// retry runs try, again (bounded, after a short random pause) while it fails with a
+// serialization failure or a deadlock, and once more when its first attempt failed before
+// anything was sent; it returns try's last error translated.
+func retry(ctx context.Context, try func() error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return fn(conn{tx}) })
+		err = try()
 		// A pooled connection that died while idle fails before anything is sent: one more
 		// try gets a fresh connection, so a database that came back is used at once.
 		staleConn := attempt == 1 && pgconn.SafeToRetry(err)

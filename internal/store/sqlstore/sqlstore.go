@@ -70,6 +70,17 @@ type DB interface {
 	Close() error
 }
 
+// StatementDB is a DB on which a write of one statement commits alone, with no BEGIN and
+// COMMIT round trips (PostgreSQL, where a statement outside a transaction block is its own
+// transaction, data-modifying WITH parts and triggers included). The store writes a change
+// that fits one statement through it; SQLite, whose statements cannot write through WITH,
+// runs every write in Tx.
+type StatementDB interface {
+	// Statement runs fn, which issues exactly one statement, on a connection of its own,
+	// retried as Tx retries.
+	Statement(ctx context.Context, fn func(Conn) error) error
+}
+
 // Store implements store.Store on a DB.
 type Store struct {
 	db      DB
@@ -336,27 +347,48 @@ func (s *Store) insertEvent(ctx context.Context, c Conn, ev *store.Event) error 
 	if ev == nil {
 		return nil
 	}
-	args := []any{ev.TenantID, s.timeArg(ev.At), ev.Name, ev.Outcome, ev.Actor, nullString(ev.TokenID), nullString(ev.ResourceType),
-		nullString(ev.ResourceID), nullString(ev.ResourceName), nullString(strings.Join(ev.Changed, ",")), nullString(ev.Detail),
-		nullString(ev.Method)}
 	if s.d == sqlfilter.SQLite {
 		err := c.QueryRow(ctx, `INSERT INTO audit_events (tenant_id, id, at, event, outcome, actor, token_id, resource_type, resource_id, resource_name, changed, detail, method)
 			VALUES ($1, (SELECT COALESCE(MAX(id), 0) + 1 FROM audit_events WHERE tenant_id = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-			args...).Scan(&ev.ID)
+			s.eventArgs(ev)...).Scan(&ev.ID)
 		if err != nil || !publishes(ev) {
 			return err
 		}
 		return s.enqueueDeliveries(ctx, c, ev)
 	}
-	if !publishes(ev) {
-		return c.QueryRow(ctx, `INSERT INTO audit_events (tenant_id, at, event, outcome, actor, token_id, resource_type, resource_id, resource_name, changed, detail, method)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`, args...).Scan(&ev.ID)
-	}
-	return c.QueryRow(ctx, `WITH ev AS (
+	query, args := s.eventStatement(ev)
+	return c.QueryRow(ctx, query, args...).Scan(&ev.ID)
+}
+
+func (s *Store) eventArgs(ev *store.Event) []any {
+	return []any{ev.TenantID, s.timeArg(ev.At), ev.Name, ev.Outcome, ev.Actor, nullString(ev.TokenID), nullString(ev.ResourceType),
+		nullString(ev.ResourceID), nullString(ev.ResourceName), nullString(strings.Join(ev.Changed, ",")), nullString(ev.Detail),
+		nullString(ev.Method)}
+}
+
+// eventStatement is PostgreSQL's one statement that records ev and, when it publishes,
+// its deliveries: a WITH whose part ev returns the event's id (the statement's one result),
+// and its arguments ($1 to $13). CreateResource puts a resource's insert in front of it.
+func (s *Store) eventStatement(ev *store.Event) (string, []any) {
+	args := s.eventArgs(ev)
+	query := `WITH ev AS (
 			INSERT INTO audit_events (tenant_id, at, event, outcome, actor, token_id, resource_type, resource_id, resource_name, changed, detail, method)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id
-		), outbox AS (`+outboxInsert("ev.id", "$8", "$2", "$13", ", ev")+`)
-		SELECT id FROM ev`, append(args, likeMember(ev.Name))...).Scan(&ev.ID)
+		)`
+	if publishes(ev) {
+		query += `, outbox AS (` + outboxInsert("ev.id", "$8", "$2", "$13", ", ev") + `)`
+		args = append(args, likeMember(ev.Name))
+	}
+	return query + ` SELECT id FROM ev`, args
+}
+
+// writeWithEvent makes one PostgreSQL statement of a write with no result, which write
+// builds on the arguments it is given (they hold the event's first), and ev's statement:
+// its one result is the event's id.
+func (s *Store) writeWithEvent(write func(a *sqlfilter.Args) string, ev *store.Event) (string, []any) {
+	evQuery, evArgs := s.eventStatement(ev)
+	a := sqlfilter.NewArgs(s.d, evArgs...)
+	return `WITH w AS (` + write(a) + `), ` + strings.TrimPrefix(evQuery, `WITH `), a.Values()
 }
 
 // AppendEvent implements store.Store.

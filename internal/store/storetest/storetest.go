@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UserNameUniqueCaseInsensitive", testUserNameUnique},
 		{"UniqueByUnicodeFolding", testUnicodeFolding},
 		{"UpdateWritesEventInSameTransaction", testUpdateAtomic},
+		{"CreateWritesEventInSameTransaction", testCreateAtomic},
 		{"UpdateSkipKeepsVersion", testUpdateSkip},
 		{"MalformedIDNotFound", testMalformedID},
 		{"TenantIsolation", testTenantIsolation},
@@ -323,6 +324,36 @@ func testUpdateAtomic(t *testing.T, s store.Store) {
 	events, _ := s.Events(ctx, tn.ID, store.EventQuery{ResourceID: u.ID})
 	if len(events) != 1 {
 		t.Fatalf("events = %+v, want only the create", events)
+	}
+}
+
+// testCreateAtomic: a create and its event are written together or not at all (PostgreSQL
+// writes them in one statement, SQLite in one transaction).
+func testCreateAtomic(t *testing.T, s store.Store) {
+	tn := mustTenant(t, s, "acme")
+	u := newUser("ann", nil)
+	e := ev(tn, "user_create_provision", u.ID)
+	if err := s.CreateResource(ctx, scim.Users, tn.ID, u, nil, e); err != nil {
+		t.Fatal(err)
+	}
+	if e.ID == 0 {
+		t.Fatal("the create's event was given no id")
+	}
+	dup := newUser("ANN", nil)
+	if err := s.CreateResource(ctx, scim.Users, tn.ID, dup, nil, ev(tn, "user_create_provision", dup.ID)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate userName: %v, want ErrConflict", err)
+	}
+	if got, err := s.Events(ctx, tn.ID, store.EventQuery{ResourceID: dup.ID}); err != nil || len(got) != 0 {
+		t.Fatalf("a refused create wrote events %+v (%v)", got, err)
+	}
+	bob := newUser("bob", nil)
+	bad := ev(tn, "user_create_provision", bob.ID)
+	bad.TenantID = "no-such-tenant"
+	if err := s.CreateResource(ctx, scim.Users, tn.ID, bob, nil, bad); err == nil {
+		t.Fatal("a create with an unwritable event succeeded")
+	}
+	if _, err := s.Resource(ctx, scim.Users, tn.ID, bob.ID, false); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the create of an unwritable event was written: %v", err)
 	}
 }
 
