@@ -238,7 +238,7 @@ func (d *db) Priority() sqlstore.DB {
 const maxAttempts = 8
 
 func (d *db) Tx(ctx context.Context, fn func(sqlstore.Conn) error) error {
-	return retry(ctx, func() error { return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return fn(conn{q: tx}) }) })
+	return retry(ctx, func() error { return runLazyTx(ctx, d.pool, func(tx querier) error { return fn(conn{q: tx}) }) })
 }
 
 // Statement implements sqlstore.StatementDB: fn's one statement runs on a pooled
