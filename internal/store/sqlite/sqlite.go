@@ -242,24 +242,31 @@ func (d *db) Priority() sqlstore.DB {
 // compiles a statement on every run otherwise, which costs more than a lookup itself), or
 // the pool when the statement cache is full.
 func (d *db) reader(ctx context.Context, query string) querier {
-	if st, ok := d.stmts.get(query); ok {
+	if st := prepared(ctx, &d.stmts, d.sdb, query, rewrite(query)); st != nil {
 		return stmtQuerier{st}
 	}
-	if d.stmts.full() {
-		return d.sdb
+	return d.sdb // the cache is full, or the query reports its own error
+}
+
+// prepared returns c's statement for key, preparing text on sdb first when c does not
+// hold it yet; nil when c is full or text does not prepare. Of two callers preparing the
+// same key at once, one statement is kept and the other closed.
+func prepared(ctx context.Context, c *cache[*sql.Stmt], sdb *sql.DB, key, text string) *sql.Stmt {
+	if st, ok := c.get(key); ok {
+		return st
 	}
-	st, err := d.sdb.PrepareContext(ctx, rewrite(query))
+	if c.full() {
+		return nil
+	}
+	st, err := sdb.PrepareContext(ctx, text)
 	if err != nil {
-		return d.sdb // the query reports its own error
+		return nil
 	}
-	if !d.stmts.put(query, st) {
+	if !c.put(key, st) {
 		st.Close()
-		if cached, ok := d.stmts.get(query); ok {
-			return stmtQuerier{cached}
-		}
-		return d.sdb
+		st, _ = c.get(key)
 	}
-	return stmtQuerier{st}
+	return st
 }
 
 // stmtQuerier runs a prepared statement; the query text it is given is the statement's own.
@@ -353,19 +360,7 @@ func (q *txQuerier) QueryRowContext(ctx context.Context, query string, args ...a
 // cache's bound. A statement that fails to prepare is left to be compiled each time.
 func (q *txQuerier) prepareMissed(ctx context.Context, w *sql.DB) {
 	for _, query := range q.missed {
-		if _, ok := q.stmts.get(query); ok {
-			continue
-		}
-		if q.stmts.full() {
-			return
-		}
-		st, err := w.PrepareContext(ctx, query)
-		if err != nil {
-			return
-		}
-		if !q.stmts.put(query, st) {
-			st.Close()
-		}
+		prepared(ctx, q.stmts, w, query, query)
 	}
 }
 
